@@ -1,0 +1,58 @@
+"""lrfinder: the learning-rate range test for any framework.
+
+Run a range test (Smith, "Cyclical Learning Rates for Training Neural Networks", 2015/2017) from
+any training loop, read the curve, and get a learning rate you can use::
+
+    import lrfinder
+
+    result = lrfinder.find_lr(lambda lr: train_one_step(lr), start_lr=1e-7, end_lr=10)
+    print(result.suggestion)
+
+Framework adapters live in their own submodules and are imported only when asked for:
+``lrfinder.torch``. ``import lrfinder`` loads numpy and nothing else.
+"""
+
+from ._errors import LRFinderError as LRFinderError
+from ._errors import NoSuggestionError as NoSuggestionError
+from ._errors import ResultFileError as ResultFileError
+from ._find import find_lr as find_lr
+from ._plot import plot_derivative as plot_derivative
+from ._plot import plot_loss as plot_loss
+from ._plot import plot_result as plot_result
+from ._rangetest import RangeTest as RangeTest
+from ._result import RangeTestResult as RangeTestResult
+from ._smoothing import ema as ema
+from ._smoothing import sma as sma
+from ._suggest import DEFAULT_METHOD as DEFAULT_METHOD
+from ._suggest import Suggestion as Suggestion
+from ._suggest import methods as methods
+from ._suggest import register as register
+from ._suggest import suggest as suggest
+from ._suggest import suggest_all as suggest_all
+from ._sweep import sweep as sweep
+from ._sweep import sweep_lr as sweep_lr
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "LRFinderError",
+    "NoSuggestionError",
+    "RangeTest",
+    "RangeTestResult",
+    "ResultFileError",
+    "Suggestion",
+    "__version__",
+    "ema",
+    "find_lr",
+    "methods",
+    "plot_derivative",
+    "plot_loss",
+    "plot_result",
+    "register",
+    "sma",
+    "suggest",
+    "suggest_all",
+    "sweep",
+    "sweep_lr",
+]

@@ -1,0 +1,80 @@
+"""The range test for any training loop that can run one step at a given rate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import LRFinderError
+from ._progress import progress_bar
+from ._rangetest import RangeTest
+from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+
+
+def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> None:
+    """Run ``step`` at ``rt``'s rates until the test stops; ``None`` from a step means no data."""
+    bar = progress_bar(progress, rt.num_steps)
+    try:
+        while not rt.done:
+            loss = step(rt.lr)
+            if loss is None:
+                rt.stop("data_exhausted")
+                break
+            rt.record(float(loss))
+            bar.update()
+            if math.isfinite(rt.smoothed_loss):
+                bar.set_postfix(lr=f"{rt.last_lr:.2e}", loss=f"{rt.smoothed_loss:.4g}")
+    finally:
+        bar.close()
+
+
+def find_lr(
+    step: Callable[[float], float],
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    diverge_threshold: float | None = 4.0,
+    smooth_beta: float = DEFAULT_SMOOTH_BETA,
+    progress: bool = True,
+) -> RangeTestResult:
+    """Run the learning-rate range test with any training loop (Smith 2015/2017, section 3.3).
+
+    ``step(lr)`` must run one training step at learning rate ``lr`` and return that step's loss
+    (any number, e.g. a float or a 0-d array); returning ``None`` ends the test as if the data ran
+    out. The caller owns the model's state: save and restore it around this call if later
+    training must start from the same weights (the framework adapters do this for you).
+
+    Args:
+        step: one training step at the given rate, returning its loss.
+        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: see
+            :class:`lrfinder.RangeTest`.
+        progress: show a tqdm progress bar when tqdm is installed.
+
+    Example:
+        >>> w = [0.0]
+        >>> def step(lr):
+        ...     loss = (w[0] - 3.0) ** 2
+        ...     w[0] -= lr * 2 * (w[0] - 3.0)
+        ...     return loss
+        >>> result = find_lr(step, start_lr=1e-4, end_lr=10, num_steps=50, progress=False)
+        >>> result.stop_reason
+        'diverged'
+    """
+    if not callable(step):
+        raise LRFinderError(
+            f"`step` must be a callable taking a learning rate and returning the loss. "
+            f"Received: {type(step).__name__}"
+        )
+    rt = RangeTest(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        mode=mode,
+        diverge_threshold=diverge_threshold,
+        smooth_beta=smooth_beta,
+    )
+    drive(rt, step, progress=progress)
+    return rt.result()
