@@ -20,6 +20,9 @@ from ._plot import plot_derivative as plot_derivative
 from ._plot import plot_loss as plot_loss
 from ._plot import plot_result as plot_result
 from ._rangetest import RangeTest as RangeTest
+from ._refind import Refind as Refind
+from ._refind import Refinder as Refinder
+from ._refind import RefindPolicy as RefindPolicy
 from ._result import RangeTestResult as RangeTestResult
 from ._smoothing import ema as ema
 from ._smoothing import sma as sma
@@ -40,6 +43,9 @@ __all__ = [
     "NoSuggestionError",
     "RangeTest",
     "RangeTestResult",
+    "Refind",
+    "RefindPolicy",
+    "Refinder",
     "ResultFileError",
     "Suggestion",
     "__version__",

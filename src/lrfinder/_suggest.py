@@ -145,7 +145,9 @@ def read_curve(result: RangeTestResult) -> _Curve:
     span = smoothing_span(stop)
     smooth = ema(raw, 1.0 - 2.0 / (span + 1.0), centred=True)
     argmin = int(np.argmin(smooth))
-    scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
+    # The fall is measured against the loss up to its lowest point: a blow-up of the loss after it
+    # (1e3 x at divergence) must not make a real fall look flat.
+    scale = max(float(np.max(np.abs(smooth[: argmin + 1]))), 1e-12)
     drop = float(smooth[0] - smooth[argmin])
     if drop <= 0.01 * scale:
         if argmin == 0 and smooth[-1] > smooth[0]:
