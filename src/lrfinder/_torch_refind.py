@@ -73,16 +73,30 @@ def refind(
     epoch: int,
     step: int,
     scheduler: Any = None,
+    peaks: list[float] | None = None,
     apply: bool = True,
     **find_options: Any,
 ) -> Refind:
     """Run the next range test with ``lrfinder.torch.find_lr`` (which restores the state
-    exactly) and, with ``apply``, rescale the optimizer and ``scheduler`` to its answer;
-    ``find_options`` go to ``find_lr``."""
+    exactly) and, with ``apply``, rescale the optimizer and ``scheduler`` to its answer.
+
+    The sweep's group ratios come from ``scheduler.base_lrs``, else ``peaks``, else the groups'
+    current rates; ``find_options`` go to ``find_lr``.
+    """
     old = first_lr(optimizer, scheduler)
-    result = lrtorch.find_lr(
-        model, optimizer, data, progress=False, **refinder.sweep_settings(), **find_options
-    )
+    groups = optimizer.param_groups
+    current = [float(g["lr"]) for g in groups]
+    # The sweep keeps the groups' ratios, read from their peaks: a schedule's current rates
+    # may be 0 (the end of a linear decay), which has no ratios.
+    for group, lr in zip(groups, scheduler.base_lrs if scheduler else peaks or current, strict=True):
+        _put_lr(group, lr)
+    try:
+        result = lrtorch.find_lr(
+            model, optimizer, data, progress=False, **refinder.sweep_settings(), **find_options
+        )
+    finally:
+        for group, lr in zip(groups, current, strict=True):
+            _put_lr(group, lr)
     record = refinder.update(result, trigger=trigger, epoch=epoch, step=step)
     if apply:
         rescale(optimizer, record.new_lr / old, scheduler)
@@ -203,6 +217,7 @@ class LoopRefinder:
             trigger=trigger,
             epoch=self.epoch,
             step=self.step,
+            peaks=[self.lr * r for r in self._ratios] if self.refinder.lr else None,
             apply=False,
             **self._find_options,
         )
