@@ -28,6 +28,7 @@ logger = logging.getLogger("lrfinder")
 
 Schedule = Callable[[int], float]
 TRIGGERS: tuple[str, ...] = ("initial", "epochs", "steps", "plateau", "manual")
+READS: tuple[str, ...] = ("suggestion", "relative", "edge")
 
 
 def _positive(name: str, value: float | None, *, minimum: float = 0.0, strict: bool = True) -> None:
@@ -66,6 +67,13 @@ class RefindPolicy:
             by at most ``max_down`` times; ``max_up=1`` only ever lowers it.
         smoothing: the weight of the old rate in a geometric average with the new answer
             (0: take the answer as is, bounded by ``max_up``/``max_down``).
+        read: how a re-run's curve moves the rate (the first test always sets it to the
+            suggestion). ``"suggestion"``: to the re-run's suggestion. ``"relative"``: by the
+            factor the suggestion moved since the last test, so a rule's fixed offset
+            (``minimum`` divides by 10) does not compound. ``"edge"``: by the factor the rate at
+            which the loss diverged moved since the last test: the rate keeps its distance below
+            the edge of stability, which a noisy, nearly flat curve from trained weights still
+            shows clearly.
 
     The defaults come from ``benchmarks/refind`` (see BENCHMARKS.md).
 
@@ -91,6 +99,7 @@ class RefindPolicy:
     max_up: float = 2.0
     max_down: float = 10.0
     smoothing: float = 0.0
+    read: str = "suggestion"
 
     def __post_init__(self) -> None:
         _count("every_epochs", self.every_epochs)
@@ -101,6 +110,10 @@ class RefindPolicy:
         _positive("decades_above", self.decades_above)
         _positive("max_up", self.max_up, minimum=1.0, strict=False)
         _positive("max_down", self.max_down, minimum=1.0, strict=False)
+        if self.read not in READS:
+            raise LRFinderError(
+                f"`read` must be one of {', '.join(READS)}. Received: read={self.read!r}"
+            )
         if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
             raise LRFinderError(
                 f"`smoothing` must be in [0, 1). Received: smoothing={self.smoothing!r}"
@@ -194,6 +207,7 @@ class Refinder:
         self.policy = policy or RefindPolicy()
         self.lr = None if lr is None else float(lr)
         self.history: list[Refind] = []
+        self._reference: float | None = None  # the last test's reading, for relative reads
         self._best = math.inf
         self._bad = 0
 
@@ -239,6 +253,33 @@ class Refinder:
             return True
         return False
 
+    def _read(self, result: RangeTestResult, old: float | None) -> tuple[float, str]:
+        """The rate a finished test points at, and why; NoSuggestionError when none."""
+        read = self.policy.read
+        first = old is None or self._reference is None
+        if read == "edge" and not first:
+            if result.stop_reason not in ("diverged", "nonfinite", "completed"):
+                raise NoSuggestionError(
+                    f"The re-run stopped early ({result.stop_reason}) before the loss diverged. "
+                    "Give it data for `num_steps` batches."
+                )
+            edge = float(result.lrs[-1])
+            if result.stop_reason == "completed":  # not reached: the edge is at least end_lr
+                edge = max(edge, self._reference)  # type: ignore[type-var]
+            found = old * edge / self._reference  # type: ignore[operator]
+            self._reference = edge
+            return found, f"the loss diverges from {edge:.3g}; the rate keeps its distance"
+        suggestion = suggest(result, self.policy.method)
+        if read == "edge":
+            self._reference = float(result.lrs[-1])
+            return suggestion.lr, suggestion.reason
+        if read == "relative" and not first:
+            found = old * suggestion.lr / self._reference  # type: ignore[operator]
+            self._reference = suggestion.lr
+            return found, f"the suggestion moved to {suggestion.lr:.3g} ({suggestion.reason})"
+        self._reference = suggestion.lr
+        return suggestion.lr, suggestion.reason
+
     def update(
         self, result: RangeTestResult, *, trigger: str = "manual", epoch: int = 0, step: int = 0
     ) -> Refind:
@@ -249,7 +290,7 @@ class Refinder:
             )
         old = self.lr
         try:
-            suggestion = suggest(result, self.policy.method)
+            found, reason = self._read(result, old)
         except NoSuggestionError as exc:
             if old is None:
                 raise NoSuggestionError(
@@ -258,7 +299,6 @@ class Refinder:
             found, new, reason = None, old, str(exc)
             logger.warning("Re-run at step %d found no rate, keeping %.3g: %s", step, old, exc)
         else:
-            found, reason = suggestion.lr, suggestion.reason
             new = found if old is None else self.policy.bound(old, found)
             logger.info("Range test at step %d: found %.3g, rate %s -> %.3g", step, found, old, new)
         record = Refind(
