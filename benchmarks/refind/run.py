@@ -40,6 +40,10 @@ POLICIES = {
     "short (20 steps)": lrfinder.RefindPolicy(num_steps=20),
     "smoothed 0.5": lrfinder.RefindPolicy(smoothing=0.5),
     "unbounded": lrfinder.RefindPolicy(max_up=1e9, max_down=1e9),
+    "max_down 2": lrfinder.RefindPolicy(max_down=2.0),
+    "smoothed 0.5, max_down 2": lrfinder.RefindPolicy(smoothing=0.5, max_down=2.0),
+    "one decade either side": lrfinder.RefindPolicy(decades_below=1, decades_above=1),
+    "valley": lrfinder.RefindPolicy(method="valley"),
     "relative": lrfinder.RefindPolicy(read="relative"),
     "edge": lrfinder.RefindPolicy(read="edge"),
 }
@@ -244,7 +248,7 @@ def _table(results: dict[str, list[dict[str, dict[str, float]]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, two setups")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
