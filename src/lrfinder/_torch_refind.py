@@ -24,7 +24,7 @@ without it only by the new rate. The Lightning and Hugging Face callbacks reuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -161,7 +161,7 @@ class LoopRefinder:
         peak: float = 1.0,
         device: torch.device | str | None = None,
     ) -> None:
-        if iter(data) is data:
+        if isinstance(data, Iterator):  # not iter(data): a DataLoader's iter() draws RNG
             raise LRFinderError(
                 "`data` must be re-iterable (a DataLoader, a list): each re-run reads it anew, "
                 f"and a one-shot iterator would lose the batches. Received: {type(data).__name__}"
