@@ -32,7 +32,7 @@ def _data(n: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, 40, (n, 10), generator=g)
     labels = (ids[:, 1] < 20).long()
-    return [{"input_ids": i, "labels": y} for i, y in zip(ids, labels)]
+    return [{"input_ids": i, "labels": y} for i, y in zip(ids, labels, strict=True)]
 
 
 class SetRates(transformers.TrainerCallback):

@@ -105,7 +105,10 @@ def test_training_after_reruns_equals_training_at_the_same_rates_by_hand(tmp_pat
     assert len(set(rates)) > 1  # the re-runs did move the rate
     by_hand, early_hand = _fit(tmp_path, "hand", Regression(rates=rates), [])
 
-    for a, b in zip(with_cb.lightning_module.parameters(), by_hand.lightning_module.parameters()):
+    pairs = zip(
+        with_cb.lightning_module.parameters(), by_hand.lightning_module.parameters(), strict=True
+    )
+    for a, b in pairs:
         assert torch.equal(a, b)
     assert with_cb.global_step == by_hand.global_step
     assert with_cb.current_epoch == by_hand.current_epoch

@@ -17,7 +17,9 @@ def _curve(low: float, high: float, best: float, n: int = 60) -> RangeTestResult
     """A synthetic curve over low..high with its lowest loss at ``best``, blowing up after."""
     lrs = np.logspace(np.log10(low), np.log10(high), n)
     x = np.log10(lrs / best)
-    losses = 1.0 + np.where(x < 0, -0.5 / (1 + np.exp(-4 * (x + 1))), 3 * x**2 - 0.5 / (1 + np.exp(-4)))
+    losses = 1.0 + np.where(
+        x < 0, -0.5 / (1 + np.exp(-4 * (x + 1))), 3 * x**2 - 0.5 / (1 + np.exp(-4))
+    )
     return RangeTestResult(lrs=lrs, losses=losses)
 
 
@@ -163,8 +165,9 @@ def test_relative_read_moves_the_rate_by_the_factor_the_suggestion_moved():
 def test_edge_read_keeps_the_rate_at_its_distance_from_the_divergence():
     refinder = Refinder(RefindPolicy(read="edge", max_up=100, max_down=100))
     lrs = np.logspace(-7, 1, 80)
-    first = RangeTestResult(lrs=lrs[:70], losses=_curve(1e-7, 10, 0.1, 80).losses[:70],
-                            stop_reason="diverged")
+    first = RangeTestResult(
+        lrs=lrs[:70], losses=_curve(1e-7, 10, 0.1, 80).losses[:70], stop_reason="diverged"
+    )
     refinder.update(first)
     lr = refinder.lr
     edge = float(first.lrs[-1])
@@ -175,8 +178,9 @@ def test_edge_read_keeps_the_rate_at_its_distance_from_the_divergence():
     assert record.new_lr == pytest.approx(lr / 100)  # clamped by max_down
     # a re-run that never diverged says only "the edge is at least end_lr": the rate holds
     lr = refinder.lr
-    calm = RangeTestResult(lrs=np.logspace(np.log10(lr / 100), np.log10(lr * 1.5), 30),
-                           losses=np.linspace(1, 0.9, 30))
+    calm = RangeTestResult(
+        lrs=np.logspace(np.log10(lr / 100), np.log10(lr * 1.5), 30), losses=np.linspace(1, 0.9, 30)
+    )
     assert refinder.update(calm).new_lr == pytest.approx(lr)
     stopped = RangeTestResult(lrs=calm.lrs, losses=calm.losses, stop_reason="data_exhausted")
     assert refinder.update(stopped).found_lr is None
@@ -191,7 +195,9 @@ def test_run_drives_a_framework_free_step():
         w[0] -= lr * 2 * (w[0] - target)
         return loss
 
-    refinder = Refinder(RefindPolicy(initial_start_lr=1e-4, initial_end_lr=10, initial_num_steps=60))
+    refinder = Refinder(
+        RefindPolicy(initial_start_lr=1e-4, initial_end_lr=10, initial_num_steps=60)
+    )
     record = refinder.run(step, trigger="initial")
     assert record.steps == record.result.steps <= 60
     assert record.result.lrs[0] == pytest.approx(1e-4)

@@ -28,8 +28,9 @@ def _setup(seed: int = 0):
     g = torch.Generator().manual_seed(3)
     x = torch.randn(192, 5, generator=g)
     y = x[:, :2].sum(1, keepdim=True) - x[:, 2:3] ** 2
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32,
-                                       shuffle=True)
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True
+    )
     return model, opt, data
 
 
@@ -56,8 +57,14 @@ def _train(model, opt, data, epochs, *, loop=None, rates=None):
 def test_training_after_reruns_equals_training_at_the_same_rates_by_hand():
     model, opt, data = _setup()
     torch.manual_seed(42)  # the initial test must not shift the data order either
-    loop = LoopRefinder(model, opt, data, loss_fn=F.mse_loss, policy=RefindPolicy(every_steps=4, num_steps=15),
-                        initial=False)
+    loop = LoopRefinder(
+        model,
+        opt,
+        data,
+        loss_fn=F.mse_loss,
+        policy=RefindPolicy(every_steps=4, num_steps=15),
+        initial=False,
+    )
     used = _train(model, opt, data, 3, loop=loop)
     assert [r.trigger for r in loop.history].count("epochs") == 3
     assert [r.trigger for r in loop.history].count("steps") == 4
@@ -78,12 +85,15 @@ def test_each_rerun_restores_the_state_exactly():
     momentum = [s["momentum_buffer"].clone() for s in opt.state.values()]
     rng = torch.get_rng_state()
     refinder = lrfinder.Refinder(RefindPolicy(), lr=0.02)
-    record = refind(refinder, model, opt, data, trigger="manual", epoch=1, step=6,
-                    loss_fn=F.mse_loss)
+    record = refind(
+        refinder, model, opt, data, trigger="manual", epoch=1, step=6, loss_fn=F.mse_loss
+    )
     assert record.steps > 5
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    assert all(torch.equal(a, s["momentum_buffer"])
-               for a, s in zip(momentum, opt.state.values(), strict=True))
+    assert all(
+        torch.equal(a, s["momentum_buffer"])
+        for a, s in zip(momentum, opt.state.values(), strict=True)
+    )
     assert torch.equal(rng, torch.get_rng_state())
     assert opt.param_groups[0]["lr"] == pytest.approx(record.new_lr)
     assert opt.param_groups[1]["lr"] == pytest.approx(record.new_lr / 2)
@@ -106,8 +116,16 @@ def test_a_schedule_is_rescaled_by_each_rerun():
     def shape(step: int) -> float:
         return 0.05 * max(0.0, 1 - step / 12)  # reaches 0: the re-run must still find ratios
 
-    loop = LoopRefinder(model, opt, data, loss_fn=F.mse_loss, schedule=shape, peak=0.05,
-                        initial=False, policy=RefindPolicy(every_epochs=None, every_steps=6))
+    loop = LoopRefinder(
+        model,
+        opt,
+        data,
+        loss_fn=F.mse_loss,
+        schedule=shape,
+        peak=0.05,
+        initial=False,
+        policy=RefindPolicy(every_epochs=None, every_steps=6),
+    )
     assert loop.lr == 0.05
     used = _train(model, opt, data, 2, loop=loop)
     peaks = [0.05] + [r.new_lr for r in loop.history]
@@ -116,7 +134,7 @@ def test_a_schedule_is_rescaled_by_each_rerun():
 
 
 def test_rescale_moves_a_lambda_schedulers_peak():
-    model, opt, _ = _setup()
+    _, opt, _ = _setup()
     scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 / (1 + s))
     for _ in range(3):
         opt.step()

@@ -35,17 +35,26 @@ from lrfinder._torch_refind import LoopRefinder
 
 GRID = [float(x) for x in np.logspace(-4, 0, 9)]  # 1e-4 .. 1, half-decade steps
 POLICIES = {
-    "default": lrfinder.RefindPolicy(),
-    "decay-only": lrfinder.RefindPolicy(max_up=1.0),
-    "short (20 steps)": lrfinder.RefindPolicy(num_steps=20),
-    "smoothed 0.5": lrfinder.RefindPolicy(smoothing=0.5),
-    "unbounded": lrfinder.RefindPolicy(max_up=1e9, max_down=1e9),
-    "max_down 2": lrfinder.RefindPolicy(max_down=2.0),
-    "smoothed 0.5, max_down 2": lrfinder.RefindPolicy(smoothing=0.5, max_down=2.0),
-    "one decade either side": lrfinder.RefindPolicy(decades_below=1, decades_above=1),
+    "minimum, max_down 10": lrfinder.RefindPolicy(method="minimum", max_down=10.0),
+    "minimum, decay-only": lrfinder.RefindPolicy(method="minimum", max_up=1.0, max_down=10.0),
+    "minimum, 20 steps": lrfinder.RefindPolicy(method="minimum", num_steps=20, max_down=10.0),
+    "minimum, smoothed 0.5": lrfinder.RefindPolicy(method="minimum", smoothing=0.5, max_down=10.0),
+    "minimum, unbounded": lrfinder.RefindPolicy(method="minimum", max_up=1e9, max_down=1e9),
+    "minimum, max_down 2": lrfinder.RefindPolicy(method="minimum", max_down=2.0),
+    "minimum, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.5, max_down=2.0
+    ),
+    "minimum, one decade either side": lrfinder.RefindPolicy(
+        method="minimum", decades_below=1, decades_above=1, max_down=10.0
+    ),
     "valley": lrfinder.RefindPolicy(method="valley"),
-    "relative": lrfinder.RefindPolicy(read="relative"),
-    "edge": lrfinder.RefindPolicy(read="edge"),
+    "valley, max_down 2": lrfinder.RefindPolicy(method="valley", max_down=2.0),
+    "valley, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
+        method="valley", smoothing=0.5, max_down=2.0
+    ),
+    "lrfinder default": lrfinder.RefindPolicy(),
+    "minimum, relative": lrfinder.RefindPolicy(method="minimum", read="relative", max_down=10.0),
+    "minimum, edge": lrfinder.RefindPolicy(method="minimum", read="edge", max_down=10.0),
 }
 
 
@@ -66,7 +75,8 @@ def _setups() -> list[Setup]:
     cancer = load_breast_cancer()
     rng = np.random.default_rng(0)
     xr = rng.normal(size=(1200, 8))
-    yr = np.sin(2 * xr[:, 0]) + xr[:, 1] * xr[:, 2] + 0.5 * xr[:, 3] ** 2 + 0.1 * rng.normal(size=1200)
+    noise = 0.1 * rng.normal(size=1200)
+    yr = np.sin(2 * xr[:, 0]) + xr[:, 1] * xr[:, 2] + 0.5 * xr[:, 3] ** 2 + noise
     return [
         Setup("digits MLP, SGD+momentum", digits.data, digits.target, 10, 64, "sgd", 64, 10),
         Setup("digits MLP, Adam", digits.data, digits.target, 10, 64, "adam", 64, 10),
@@ -186,15 +196,16 @@ class Run:
 
 def _run_setup(setup: Setup, seed: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    run = Run(setup, seed)
-    first = run.find()
-    lr = lrfinder.suggest(first).lr
-    out["(a) one test, constant"] = {"val": run.train(lambda s: lr), "test_steps": first.steps}
-
-    run = Run(setup, seed)
-    total = run.total
-    val = run.train(lambda s: one_cycle(s, total=total, max_lr=lr))
-    out["(b) one test, one-cycle"] = {"val": val, "test_steps": first.steps}
+    for method in ("minimum", "valley"):
+        run = Run(setup, seed)
+        first = run.find()
+        lr = lrfinder.suggest(first, method).lr
+        val = run.train(lambda s, lr=lr: lr)
+        out[f"(a) one test, constant ({method})"] = {"val": val, "test_steps": first.steps}
+        run = Run(setup, seed)
+        total = run.total
+        val = run.train(lambda s, lr=lr, n=total: one_cycle(s, total=n, max_lr=lr))
+        out[f"(b) one test, one-cycle ({method})"] = {"val": val, "test_steps": first.steps}
 
     for name, policy in POLICIES.items():
         run = Run(setup, seed)

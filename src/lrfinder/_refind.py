@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._errors import LRFinderError, NoSuggestionError
 from ._find import drive
@@ -43,7 +44,8 @@ def _positive(name: str, value: float | None, *, minimum: float = 0.0, strict: b
 def _count(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise LRFinderError(
-            f"`{name}` must be a positive integer, or None to turn it off. Received: {name}={value!r}"
+            f"`{name}` must be a positive integer, or None to turn it off. "
+            f"Received: {name}={value!r}"
         )
 
 
@@ -126,8 +128,8 @@ class RefindPolicy:
             num_steps=self.initial_num_steps,
         )
 
-    def sweep_settings(self, lr: float | None) -> dict[str, float | int]:
-        """The sweep of a re-run around rate ``lr``, or the full initial sweep when ``lr`` is None."""
+    def sweep_settings(self, lr: float | None) -> dict[str, Any]:
+        """The sweep of a re-run around rate ``lr``; the full initial sweep when ``lr`` is None."""
         if lr is None:
             return {
                 "start_lr": self.initial_start_lr,
@@ -145,9 +147,7 @@ class RefindPolicy:
         """The next rate: ``found`` averaged with ``old`` (in log space), within the set factors."""
         _positive("old", old)
         _positive("found", found)
-        target = math.exp(
-            self.smoothing * math.log(old) + (1.0 - self.smoothing) * math.log(found)
-        )
+        target = math.exp(self.smoothing * math.log(old) + (1.0 - self.smoothing) * math.log(found))
         return min(max(target, old / self.max_down), old * self.max_up)
 
 
@@ -216,13 +216,13 @@ class Refinder:
         """The training steps spent on range tests so far."""
         return sum(r.steps for r in self.history)
 
-    def sweep_settings(self) -> dict[str, float | int]:
+    def sweep_settings(self) -> dict[str, Any]:
         """The next range test's ``start_lr``, ``end_lr`` and ``num_steps``."""
         return self.policy.sweep_settings(self.lr)
 
     def range_test(self) -> RangeTest:
         """A :class:`RangeTest` for the next re-run, for loops that drive one themselves."""
-        return RangeTest(**self.sweep_settings())  # type: ignore[arg-type]
+        return RangeTest(**self.sweep_settings())
 
     def epoch_end(self, epoch: int, *, metric: float | None = None) -> str | None:
         """Report that ``epoch`` epochs are done (and the monitored loss); the trigger if due."""
@@ -255,9 +255,8 @@ class Refinder:
 
     def _read(self, result: RangeTestResult, old: float | None) -> tuple[float, str]:
         """The rate a finished test points at, and why; NoSuggestionError when none."""
-        read = self.policy.read
-        first = old is None or self._reference is None
-        if read == "edge" and not first:
+        read, ref = self.policy.read, self._reference
+        if read == "edge" and old is not None and ref is not None:
             if result.stop_reason not in ("diverged", "nonfinite", "completed"):
                 raise NoSuggestionError(
                     f"The re-run stopped early ({result.stop_reason}) before the loss diverged. "
@@ -265,16 +264,16 @@ class Refinder:
                 )
             edge = float(result.lrs[-1])
             if result.stop_reason == "completed":  # not reached: the edge is at least end_lr
-                edge = max(edge, self._reference)  # type: ignore[type-var]
-            found = old * edge / self._reference  # type: ignore[operator]
+                edge = max(edge, ref)
+            found = old * edge / ref
             self._reference = edge
             return found, f"the loss diverges from {edge:.3g}; the rate keeps its distance"
         suggestion = suggest(result, self.policy.method)
         if read == "edge":
             self._reference = float(result.lrs[-1])
             return suggestion.lr, suggestion.reason
-        if read == "relative" and not first:
-            found = old * suggestion.lr / self._reference  # type: ignore[operator]
+        if read == "relative" and old is not None and ref is not None:
+            found = old * suggestion.lr / ref
             self._reference = suggestion.lr
             return found, f"the suggestion moved to {suggestion.lr:.3g} ({suggestion.reason})"
         self._reference = suggestion.lr
@@ -289,6 +288,7 @@ class Refinder:
                 f"`trigger` must be one of {', '.join(TRIGGERS)}. Received: trigger={trigger!r}"
             )
         old = self.lr
+        found: float | None
         try:
             found, reason = self._read(result, old)
         except NoSuggestionError as exc:
@@ -296,7 +296,7 @@ class Refinder:
                 raise NoSuggestionError(
                     f"The initial range test found no rate: {exc} Or start from a rate you choose."
                 ) from None
-            found, new, reason = None, old, str(exc)
+            found, new, reason = None, float(old), str(exc)
             logger.warning("Re-run at step %d found no rate, keeping %.3g: %s", step, old, exc)
         else:
             new = found if old is None else self.policy.bound(old, found)

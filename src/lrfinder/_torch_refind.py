@@ -88,7 +88,9 @@ def refind(
     current = [float(g["lr"]) for g in groups]
     # The sweep keeps the groups' ratios, read from their peaks: a schedule's current rates
     # may be 0 (the end of a linear decay), which has no ratios.
-    for group, lr in zip(groups, scheduler.base_lrs if scheduler else peaks or current, strict=True):
+    for group, lr in zip(
+        groups, scheduler.base_lrs if scheduler else peaks or current, strict=True
+    ):
         _put_lr(group, lr)
     try:
         result = lrtorch.find_lr(
@@ -201,7 +203,7 @@ class LoopRefinder:
         return record
 
     def epoch_end(self, metric: float | None = None) -> Refind | None:
-        """Count one epoch (``metric``: the monitored loss for a plateau policy); re-run when due."""
+        """Count one epoch (``metric``: the loss a plateau policy watches); re-run when due."""
         self.epoch += 1
         trigger = self.refinder.epoch_end(self.epoch, metric=metric)
         record = self._run(trigger) if trigger else None

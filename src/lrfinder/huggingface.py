@@ -27,6 +27,7 @@ from ._torch_refind import first_lr, fresh_loader, refind
 
 __all__ = ["RefindCallback"]
 
+
 def _model_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     """The loss a Hugging Face model computes itself when the batch holds its labels."""
     out = model(**batch) if isinstance(batch, dict) else model(*batch)

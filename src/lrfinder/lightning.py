@@ -22,7 +22,7 @@ import torch
 
 from ._errors import LRFinderError
 from ._refind import Refind, Refinder, RefindPolicy
-from ._torch_refind import first_lr, fresh_loader, refind, rescale
+from ._torch_refind import first_lr, fresh_loader, refind
 
 __all__ = ["RefindCallback"]
 
