@@ -60,10 +60,8 @@ def assert_same(a: Any, b: Any, path: str = "state") -> None:
     if torch.is_tensor(a) or torch.is_tensor(b):
         assert torch.is_tensor(a) and torch.is_tensor(b), path
         assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, path
-        assert (
-            torch.equal(a, b)
-            or torch.equal(a.isnan(), b.isnan())
-            and torch.equal(a.nan_to_num(), b.nan_to_num())
+        assert torch.equal(a, b) or (
+            torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
         ), path
     elif isinstance(a, np.ndarray):
         assert np.array_equal(a, b), path

@@ -109,7 +109,7 @@ def test_cpu_bfloat16_autocast_runs_the_forward_in_bfloat16_and_restores() -> No
 
 
 class InfGrad(torch.autograd.Function):
-    """Zero in the forward pass, infinite gradients in the backward pass: what fp16 overflow does."""
+    """Zero in the forward pass, infinite gradients backward: what float16 overflow does."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
@@ -178,11 +178,11 @@ def test_a_scaler_that_skips_every_step_stops_the_test() -> None:
 def test_amp_dtype_must_be_a_half_type() -> None:
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(lrfinder.LRFinderError, match="`amp_dtype` must be torch.float16"):
+    with pytest.raises(lrfinder.LRFinderError, match=r"`amp_dtype` must be torch\.float16"):
         lt.find_lr(model, opt, batches(), loss_fn=F.mse_loss, amp=True, amp_dtype=torch.float64)
 
 
-# -- fine-tuning ------------------------------------------------------------------------------------
+# -- fine-tuning ----------------------------------------------------------------------------------
 def test_groups_keep_their_ratios_frozen_parameters_stay_untouched() -> None:
     model = mlp()
     model[0].weight.requires_grad_(False)  # a frozen layer
@@ -239,13 +239,13 @@ def test_several_optimizers_through_step_fn_are_swept_and_restored() -> None:
 
 def test_optimizer_must_be_an_optimizer_or_a_list_of_them() -> None:
     model = mlp()
-    with pytest.raises(lrfinder.LRFinderError, match="non-empty list of them. Received: list"):
+    with pytest.raises(lrfinder.LRFinderError, match=r"non-empty list of them\. Received: list"):
         lt.find_lr(model, [], batches(), loss_fn=F.mse_loss)
     with pytest.raises(lrfinder.LRFinderError, match="Received: dict"):
         lt.find_lr(model, {"lr": 1}, batches(), loss_fn=F.mse_loss)  # type: ignore[arg-type]
 
 
-# -- attached schedulers ----------------------------------------------------------------------------
+# -- attached schedulers --------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["onecycle", "chained"])
 def test_attached_schedulers_are_untouched_and_later_training_is_identical(kind: str) -> None:
     def setup() -> tuple[Any, Any, Any]:
@@ -306,7 +306,7 @@ def test_a_scheduler_stepped_by_step_fn_is_restored_when_listed() -> None:
     assert "_opt_called" not in vars(opt)
 
 
-# -- validation mode --------------------------------------------------------------------------------
+# -- validation mode ------------------------------------------------------------------------------
 def test_validation_loss_on_the_same_fixed_batches_in_eval_mode() -> None:
     model = mlp(dropout=0.5, norm=False)  # batch norm statistics move at any rate
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -398,7 +398,7 @@ def test_validation_options_are_checked() -> None:
         lt.find_lr(model, opt, batches(), loss_fn=F.mse_loss, val_data=[], progress=False)
 
 
-# -- lazy modules -----------------------------------------------------------------------------------
+# -- lazy modules ---------------------------------------------------------------------------------
 def lazy_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.LazyLinear(16), torch.nn.ReLU(), torch.nn.LazyLinear(1))
@@ -424,7 +424,7 @@ def test_lazy_modules_end_as_the_first_forward_pass_initialises_them() -> None:
     assert_same(capture(model, opt), capture(reference, ref_opt))
 
 
-# -- model outputs ------------------------------------------------------------------------------------
+# -- model outputs --------------------------------------------------------------------------------
 class HFOutput(OrderedDict):  # what transformers' ModelOutput is: a dict with attributes
     def __getattr__(self, name: str) -> Any:
         return self[name]
@@ -477,18 +477,18 @@ def test_loss_from_output_reads_every_convention() -> None:
     assert lt.loss_from_output({"loss": loss, "logits": None}) is loss
     assert lt.loss_from_output(HFOutput(loss=loss)) is loss
     assert lt.loss_from_output((loss, torch.zeros(3))) is loss
-    with pytest.raises(lrfinder.LRFinderError, match="holds no loss tensor.*Received a dict"):
+    with pytest.raises(lrfinder.LRFinderError, match=r"holds no loss tensor.*Received a dict"):
         lt.loss_from_output({"logits": torch.zeros(2)})
 
 
 def test_a_non_scalar_loss_points_to_forward_loss() -> None:
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(lrfinder.LRFinderError, match="shape \\(8, 1\\).*forward_loss"):
+    with pytest.raises(lrfinder.LRFinderError, match=r"shape \(8, 1\).*forward_loss"):
         lt.find_lr(model, opt, batches(), step_fn=lambda m, b: m(b[0]), progress=False)
 
 
-# -- torch.compile ----------------------------------------------------------------------------------
+# -- torch.compile --------------------------------------------------------------------------------
 def test_compiled_model_is_not_recompiled_per_step() -> None:
     from torch._dynamo.testing import CompileCounter
 
