@@ -239,7 +239,10 @@ def test_several_optimizers_through_step_fn_are_swept_and_restored() -> None:
 
 def test_optimizer_must_be_an_optimizer_or_a_list_of_them() -> None:
     model = mlp()
-    with pytest.raises(lrfinder.LRFinderError, match=r"non-empty list of them\. Received: list"):
+    with pytest.raises(
+        lrfinder.LRFinderError,
+        match=r"must be a torch\.optim\.Optimizer\. Received: list\. Pass several",
+    ):
         lt.find_lr(model, [], batches(), loss_fn=F.mse_loss)
     with pytest.raises(lrfinder.LRFinderError, match="Received: dict"):
         lt.find_lr(model, {"lr": 1}, batches(), loss_fn=F.mse_loss)  # type: ignore[arg-type]
@@ -392,6 +395,8 @@ def outcome(result: lrfinder.RangeTestResult, method: str) -> Any:
 def test_validation_options_are_checked() -> None:
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(lrfinder.LRFinderError, match=r"`val_batches` must be an integer.*=0"):
+        lt.find_lr(model, opt, batches(), loss_fn=F.mse_loss, val_data=batches(), val_batches=0)
     with pytest.raises(lrfinder.LRFinderError, match="`val_every` must be an integer"):
         lt.find_lr(model, opt, batches(), loss_fn=F.mse_loss, val_data=batches(), val_every=0)
     with pytest.raises(lrfinder.LRFinderError, match="`val_data` yielded no batch"):
@@ -422,6 +427,13 @@ def test_lazy_modules_end_as_the_first_forward_pass_initialises_them() -> None:
             F.mse_loss(m(x), y).backward()
             o.step()
     assert_same(capture(model, opt), capture(reference, ref_opt))
+
+
+def test_lazy_modules_need_a_batch() -> None:
+    model = lazy_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(lrfinder.LRFinderError, match=r"`data` yielded no batch; lazy modules"):
+        lt.find_lr(model, opt, [], loss_fn=F.mse_loss, progress=False)
 
 
 # -- model outputs --------------------------------------------------------------------------------

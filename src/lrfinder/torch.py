@@ -59,8 +59,8 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
     ):
         raise LRFinderError(
-            "`optimizer` must be a torch.optim.Optimizer or a non-empty list of them. "
-            f"Received: {type(optimizer).__name__}"
+            "`optimizer` must be a torch.optim.Optimizer. "
+            f"Received: {type(optimizer).__name__}. Pass several optimizers as a non-empty list."
         )
     return list(optimizers)
 
