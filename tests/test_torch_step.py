@@ -108,6 +108,26 @@ def test_cpu_bfloat16_autocast_runs_the_forward_in_bfloat16_and_restores() -> No
     assert result.settings["grad_scaler"] is False  # bfloat16 has float32's range
 
 
+def test_float16_autocast_brings_its_own_scaler_as_on_cuda() -> None:
+    # The CUDA default (float16 + a GradScaler lrfinder creates), exercised on CPU.
+    model, data = mlp(), batches(4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = capture(model, opt)
+    dtypes = []
+
+    def step(m: torch.nn.Module, batch: Any) -> torch.Tensor:
+        out = m[0](batch[0])
+        dtypes.append(out.dtype)
+        return F.mse_loss(m[1:](out).float(), batch[1])
+
+    result = lt.find_lr(
+        model, opt, data, step_fn=step, num_steps=6, amp=True, amp_dtype=torch.float16, **SWEEP
+    )
+    assert_same(capture(model, opt), before)
+    assert set(dtypes) == {torch.float16}
+    assert result.settings["amp_dtype"] == "float16" and result.settings["grad_scaler"] is True
+
+
 class InfGrad(torch.autograd.Function):
     """Zero in the forward pass, infinite gradients backward: what float16 overflow does."""
 
