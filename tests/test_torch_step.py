@@ -549,3 +549,12 @@ def test_compiled_model_is_not_recompiled_per_step() -> None:
     trained(compiled, opt)
     assert counter.frame_count == 2
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("name", ["lrfinder._torch_step", "lrfinder._torch_snapshot"])
+def test_docstring_examples_of_the_private_torch_modules(name: str) -> None:
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(name))
+    assert failed == 0 and attempted > 0
