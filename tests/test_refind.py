@@ -37,7 +37,7 @@ def test_a_rerun_sweeps_the_set_decades_around_the_current_rate():
 
 
 def test_bound_clamps_each_move_and_smooths_in_log_space():
-    policy = RefindPolicy(max_up=2, max_down=4)
+    policy = RefindPolicy(max_up=2, max_down=4, smoothing=0)
     assert policy.bound(0.1, 10.0) == pytest.approx(0.2)
     assert policy.bound(0.1, 1e-6) == pytest.approx(0.025)
     assert policy.bound(0.1, 0.15) == pytest.approx(0.15)
@@ -118,7 +118,7 @@ def test_a_plateau_policy_needs_the_metric():
 
 # -- updates ---------------------------------------------------------------------------------
 def test_the_initial_test_sets_the_rate_and_reruns_move_it_within_bounds():
-    refinder = Refinder(RefindPolicy(max_up=2, max_down=3))
+    refinder = Refinder(RefindPolicy(method="minimum", max_up=2, max_down=3, smoothing=0))
     first = _curve(1e-7, 10, best=0.1)
     record = refinder.update(first, trigger="initial")
     assert record.old_lr is None
@@ -152,7 +152,9 @@ def test_an_initial_test_without_a_suggestion_raises():
 
 
 def test_relative_read_moves_the_rate_by_the_factor_the_suggestion_moved():
-    refinder = Refinder(RefindPolicy(read="relative", max_up=100, max_down=100))
+    refinder = Refinder(
+        RefindPolicy(method="minimum", read="relative", max_up=100, max_down=100, smoothing=0)
+    )
     first = _curve(1e-7, 10, best=0.1)
     refinder.update(first)
     lr = refinder.lr
@@ -163,7 +165,9 @@ def test_relative_read_moves_the_rate_by_the_factor_the_suggestion_moved():
 
 
 def test_edge_read_keeps_the_rate_at_its_distance_from_the_divergence():
-    refinder = Refinder(RefindPolicy(read="edge", max_up=100, max_down=100))
+    refinder = Refinder(
+        RefindPolicy(method="minimum", read="edge", max_up=100, max_down=100, smoothing=0)
+    )
     lrs = np.logspace(-7, 1, 80)
     first = RangeTestResult(
         lrs=lrs[:70], losses=_curve(1e-7, 10, 0.1, 80).losses[:70], stop_reason="diverged"

@@ -139,7 +139,7 @@ def test_rescale_moves_a_lambda_schedulers_peak():
     for _ in range(3):
         opt.step()
         scheduler.step()
-    rescale(opt, 0.5, scheduler)
+    rescale(opt, 0.02, 0.01, scheduler)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.02 * 0.5 / 4)
     opt.step()
     scheduler.step()

@@ -35,26 +35,36 @@ from lrfinder._torch_refind import LoopRefinder
 
 GRID = [float(x) for x in np.logspace(-4, 0, 9)]  # 1e-4 .. 1, half-decade steps
 POLICIES = {
-    "minimum, max_down 10": lrfinder.RefindPolicy(method="minimum", max_down=10.0),
-    "minimum, decay-only": lrfinder.RefindPolicy(method="minimum", max_up=1.0, max_down=10.0),
-    "minimum, 20 steps": lrfinder.RefindPolicy(method="minimum", num_steps=20, max_down=10.0),
+    "minimum, max_down 10": lrfinder.RefindPolicy(method="minimum", smoothing=0.0, max_down=10.0),
+    "minimum, decay-only": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.0, max_up=1.0, max_down=10.0
+    ),
+    "minimum, 20 steps": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.0, num_steps=20, max_down=10.0
+    ),
     "minimum, smoothed 0.5": lrfinder.RefindPolicy(method="minimum", smoothing=0.5, max_down=10.0),
-    "minimum, unbounded": lrfinder.RefindPolicy(method="minimum", max_up=1e9, max_down=1e9),
-    "minimum, max_down 2": lrfinder.RefindPolicy(method="minimum", max_down=2.0),
+    "minimum, unbounded": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.0, max_up=1e9, max_down=1e9
+    ),
+    "minimum, max_down 2": lrfinder.RefindPolicy(method="minimum", smoothing=0.0, max_down=2.0),
     "minimum, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
         method="minimum", smoothing=0.5, max_down=2.0
     ),
     "minimum, one decade either side": lrfinder.RefindPolicy(
-        method="minimum", decades_below=1, decades_above=1, max_down=10.0
+        method="minimum", smoothing=0.0, decades_below=1, decades_above=1, max_down=10.0
     ),
-    "valley": lrfinder.RefindPolicy(method="valley"),
-    "valley, max_down 2": lrfinder.RefindPolicy(method="valley", max_down=2.0),
+    "valley": lrfinder.RefindPolicy(method="valley", max_down=10.0, smoothing=0.0),
+    "valley, max_down 2": lrfinder.RefindPolicy(method="valley", max_down=2.0, smoothing=0.0),
     "valley, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
         method="valley", smoothing=0.5, max_down=2.0
     ),
     "lrfinder default": lrfinder.RefindPolicy(),
-    "minimum, relative": lrfinder.RefindPolicy(method="minimum", read="relative", max_down=10.0),
-    "minimum, edge": lrfinder.RefindPolicy(method="minimum", read="edge", max_down=10.0),
+    "minimum, relative": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.0, read="relative", max_down=10.0
+    ),
+    "minimum, edge": lrfinder.RefindPolicy(
+        method="minimum", smoothing=0.0, read="edge", max_down=10.0
+    ),
 }
 
 

@@ -65,10 +65,13 @@ class RefindPolicy:
         initial_start_lr, initial_end_lr, initial_num_steps: the full sweep run before
             training when no starting rate is given.
         method: the suggestion method read from each curve (``None``: lrfinder's default).
+            ``valley`` re-finds best in the benchmark: a short sweep from trained weights is
+            nearly flat and noisy, and the lowest point (``minimum``) wanders with the noise.
         max_up, max_down: one re-run raises the rate by at most ``max_up`` times and lowers it
             by at most ``max_down`` times; ``max_up=1`` only ever lowers it.
         smoothing: the weight of the old rate in a geometric average with the new answer
-            (0: take the answer as is, bounded by ``max_up``/``max_down``).
+            (0: take the answer as is, bounded by ``max_up``/``max_down``; 0.5: go half-way,
+            in log space).
         read: how a re-run's curve moves the rate (the first test always sets it to the
             suggestion). ``"suggestion"``: to the re-run's suggestion. ``"relative"``: by the
             factor the suggestion moved since the last test, so a rule's fixed offset
@@ -77,7 +80,8 @@ class RefindPolicy:
             the edge of stability, which a noisy, nearly flat curve from trained weights still
             shows clearly.
 
-    The defaults come from ``benchmarks/refind`` (see BENCHMARKS.md).
+    The defaults (``valley``, half-way, at most x2 or /2 per re-run, 40 steps over two decades
+    either side) did best over four small setups in ``benchmarks/refind`` (see BENCHMARKS.md).
 
     Example:
         >>> policy = RefindPolicy(every_epochs=2, max_up=1.0)
@@ -97,10 +101,10 @@ class RefindPolicy:
     initial_start_lr: float = 1e-7
     initial_end_lr: float = 10.0
     initial_num_steps: int = 100
-    method: str | None = None
+    method: str | None = "valley"
     max_up: float = 2.0
-    max_down: float = 10.0
-    smoothing: float = 0.0
+    max_down: float = 2.0
+    smoothing: float = 0.5
     read: str = "suggestion"
 
     def __post_init__(self) -> None:

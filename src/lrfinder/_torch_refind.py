@@ -49,18 +49,25 @@ def _put_lr(group: dict[str, Any], lr: float) -> None:
         group["lr"] = lr
 
 
-def rescale(optimizer: torch.optim.Optimizer, factor: float, scheduler: Any = None) -> None:
-    """Multiply every group's rate (and a scheduler's base rates) by ``factor``.
+def rescale(
+    optimizer: torch.optim.Optimizer, old: float, new: float, scheduler: Any = None
+) -> None:
+    """Move the rate from ``old`` to ``new``: every group's rate (and a scheduler's base rates)
+    is multiplied by ``new / old``, and a value equal to ``old`` becomes ``new`` exactly.
 
     A scheduler that computes ``base_lr * f(step)`` (``LambdaLR``, Hugging Face's schedules,
     ``StepLR``...) then follows the new peak exactly; ratios between groups hold.
     """
+
+    def moved(value: float) -> float:
+        return new if value == old else value * (new / old)
+
     for group in optimizer.param_groups:
-        _put_lr(group, float(group["lr"]) * factor)
+        _put_lr(group, moved(float(group["lr"])))
         if "initial_lr" in group:
-            group["initial_lr"] = group["initial_lr"] * factor
+            group["initial_lr"] = moved(group["initial_lr"])
     if scheduler is not None:
-        scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+        scheduler.base_lrs = [moved(lr) for lr in scheduler.base_lrs]
 
 
 def refind(
@@ -101,7 +108,7 @@ def refind(
             _put_lr(group, lr)
     record = refinder.update(result, trigger=trigger, epoch=epoch, step=step)
     if apply:
-        rescale(optimizer, record.new_lr / old, scheduler)
+        rescale(optimizer, old, record.new_lr, scheduler)
     return record
 
 
