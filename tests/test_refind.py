@@ -226,3 +226,12 @@ def test_scaled_schedule_errors():
         Refinder(lr=0.1).scaled(lambda s: 1.0, peak=0)
     with pytest.raises(LRFinderError, match="no peak yet"):
         Refinder().scaled(lambda s: 1.0)(0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import lrfinder._refind
+
+    failed, attempted = doctest.testmod(lrfinder._refind, optionflags=doctest.ELLIPSIS)
+    assert (failed, attempted > 0) == (0, True)

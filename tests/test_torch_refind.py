@@ -167,3 +167,12 @@ def test_construction_leaves_the_global_rng_alone():
     state = torch.get_rng_state()
     LoopRefinder(model, opt, data, loss_fn=F.mse_loss, initial=False)
     assert torch.equal(state, torch.get_rng_state())
+
+
+def test_docstring_examples():
+    import doctest
+
+    import lrfinder._torch_refind
+
+    failed, attempted = doctest.testmod(lrfinder._torch_refind, optionflags=doctest.ELLIPSIS)
+    assert (failed, attempted > 0) == (0, True)

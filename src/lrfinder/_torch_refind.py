@@ -5,8 +5,7 @@ the test changes and puts it back bit for bit, so training after a re-run differ
 without it only by the new rate. The Lightning and Hugging Face callbacks reuse
 :func:`refind` and :func:`rescale` from here.
 
->>> import torch
->>> from lrfinder.torch import LoopRefinder
+>>> import torch  # LoopRefinder is public as lrfinder.torch.LoopRefinder
 >>> model = torch.nn.Linear(4, 1)
 >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
 >>> data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
