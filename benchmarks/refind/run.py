@@ -266,6 +266,28 @@ def _table(results: dict[str, list[dict[str, dict[str, float]]]]) -> str:
     return "\n".join(lines)
 
 
+def _compact(results: dict[str, list[dict[str, dict[str, float]]]]) -> str:
+    """One row per strategy, one column per setup: mean final validation loss (sd)."""
+    setups = list(results)
+    names = [k for k in results[setups[0]][0] if k != "meta"]
+    head = " | ".join(setups)
+    lines = [
+        f"| strategy | {head} | range-test steps (mean per run) |",
+        "| --- |" + " ---: |" * (len(setups) + 1),
+    ]
+    for name in names:
+        cells, steps = [], []
+        for setup in setups:
+            vals = np.array([r[name]["val"] for r in results[setup]])
+            steps += [r[name]["test_steps"] for r in results[setup]]
+            finite = vals[np.isfinite(vals)]
+            cells.append(f"{finite.mean():.3f} ({finite.std():.3f})" if finite.size else "diverged")
+        lines.append(f"| {name} | {' | '.join(cells)} | {np.mean(steps):.0f} |")
+    train = ", ".join(str(results[s][0]["meta"]["train_steps"]) for s in setups)
+    lines.append(f"\nTraining steps per run: {train}.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, two setups")
@@ -282,6 +304,7 @@ def main() -> None:
             res: dict = _run_setup(setup, seed)
             res["meta"] = {"train_steps": Run(setup, seed).total}
             results.setdefault(setup.name, []).append(res)
+    print(_compact(results))
     print(_table(results))
     print(f"\n{time.perf_counter() - started:.0f} s, torch {torch.__version__}, 1 thread")
     if not args.quick:
