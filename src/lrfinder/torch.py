@@ -26,8 +26,9 @@ from ._errors import LRFinderError
 from ._find import drive
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from ._torch_schedule import ScheduleLR as ScheduleLR
 
-__all__ = ["Snapshot", "find_lr"]
+__all__ = ["ScheduleLR", "Snapshot", "find_lr"]
 
 StepFn = Callable[[torch.nn.Module, Any], torch.Tensor]
 
