@@ -73,7 +73,7 @@ class ScheduleLR(LRScheduler):
         self.ratios = [r / rates[0] for r in rates]
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float | torch.Tensor]:  # type: ignore[override]
+    def get_lr(self) -> list[float | torch.Tensor]:
         """The rate of every group at the current step (``last_epoch``)."""
         step = self.last_epoch
         lr = float(self.schedule(step))
