@@ -17,7 +17,7 @@ import numpy as np
 
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 from ._errors import LRFinderError
-from ._result import RangeTestResult
+from ._result import RangeTestResult, as_result
 from ._schedules import Schedule, check_choice, check_steps, constant, cosine_annealing
 from ._suggest import read_curve, suggest
 
@@ -80,7 +80,7 @@ def cyclic_bounds(result: RangeTestResult) -> tuple[dict[str, float], dict[str, 
         f"{START_FRACTION:.0%} of its fall done)",
         "max_lr": f"the smoothed loss stops falling here (its lowest point, step {stop})",
     }
-    if start <= 1 or not bounds["base_lr"] < max_lr:
+    if start <= 1 or _falling_from_the_start(curve.smooth[: stop + 1], curve.log_lrs[: stop + 1]):
         bounds["base_lr"] = max_lr / 4
         rules["base_lr"] = (
             "max_lr / 4 (Smith's rule of thumb): the loss was already falling at the first "
@@ -89,8 +89,19 @@ def cyclic_bounds(result: RangeTestResult) -> tuple[dict[str, float], dict[str, 
     return bounds, rules
 
 
+def _falling_from_the_start(smooth: np.ndarray, log_lrs: np.ndarray) -> bool:
+    """Whether the first tenth of the fall already descends at a quarter of the steepest slope
+    or more: then the sweep began inside the fall, and its true start is unseen."""
+    if smooth.size < 3:
+        return True
+    k = max(2, smooth.size // 10)
+    initial = (smooth[k] - smooth[0]) / (log_lrs[k] - log_lrs[0])
+    steepest = float(np.min(np.gradient(smooth, log_lrs)))
+    return bool(initial <= 0.25 * steepest)
+
+
 def schedule_from(
-    result: RangeTestResult,
+    result: RangeTestResult | tuple[Any, Any],
     policy: str,
     *,
     total_steps: int,
@@ -108,7 +119,7 @@ def schedule_from(
       ``constant``: the suggestion throughout.
 
     Args:
-        result: the range test.
+        result: the range test, or an ``(lrs, losses)`` pair.
         policy: one of the policies above.
         total_steps: optimizer steps the schedule covers.
         method: the suggestion method for the peak (``one_cycle``, ``cosine``, ``constant``).
@@ -124,6 +135,7 @@ def schedule_from(
         one_cycle over 10000 steps
           max_lr = 0.0316: suggestion `minimum`: lowest smoothed loss at 0.316, divided by 10
     """
+    result = as_result(result)
     policy = check_choice("policy", policy, POLICIES)
     total_steps = check_steps("total_steps", total_steps)
     momentum: Schedule | None = None
