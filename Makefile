@@ -28,6 +28,8 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(BIN)/python -m pytest
+	# Keras reads its backend once per process: the run above used torch, this one uses JAX.
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/test_keras_schedule.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
