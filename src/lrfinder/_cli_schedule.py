@@ -115,6 +115,13 @@ def _from_result(args: argparse.Namespace) -> tuple[Schedule, Schedule | None, s
     return choice.schedule, choice.momentum, str(choice)
 
 
+def _title(summary: str) -> str:
+    """The summary's first line, with the bounds when there are some: ``..., max_lr=0.03``."""
+    first, *bounds = summary.splitlines()
+    values = [line.split(":")[0].strip().replace(" = ", "=") for line in bounds]
+    return f"{first}: {', '.join(values)}" if values else first
+
+
 def _cmd_schedule(args: argparse.Namespace) -> int:
     if args.source is not None:
         schedule, momentum, summary = _from_result(args)
@@ -126,7 +133,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     from ._plot_schedule import plot_schedule
 
     fig, _ = plot_schedule(
-        schedule, args.steps, momentum=momentum, log=args.log, title=summary.splitlines()[0]
+        schedule, args.steps, momentum=momentum, log=args.log, title=_title(summary)
     )
     fig.savefig(args.output, dpi=120)
     print(summary)
