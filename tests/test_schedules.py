@@ -338,3 +338,15 @@ BAD = [
 def test_bad_arguments_raise_with_the_value(call: Callable[[], Any], message: str) -> None:
     with pytest.raises(LRFinderError, match=message):
         call()
+
+
+def test_schedules_import_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lrfinder, lrfinder.schedules; "
+        "print(sorted({'torch', 'keras', 'jax', 'optax', 'matplotlib'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

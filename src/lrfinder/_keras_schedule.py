@@ -54,9 +54,10 @@ class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):
                     f"rates. Received: {type(schedule).__name__} of shape {values.shape}"
                 )
         self.values = [float(v) for v in values]
+        self._table = np.asarray(self.values)  # converting an array is much faster than a list
 
     def __call__(self, step: Any) -> Any:
-        table = keras.ops.convert_to_tensor(self.values, dtype=keras.backend.floatx())
+        table = keras.ops.convert_to_tensor(self._table, dtype=keras.backend.floatx())
         index = keras.ops.clip(keras.ops.cast(step, "int32"), 0, len(self.values) - 1)
         return keras.ops.take(table, index)
 
