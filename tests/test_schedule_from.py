@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrfinder
 from lrfinder import LRFinderError, NoSuggestionError, schedules
@@ -78,3 +80,26 @@ def test_bad_input() -> None:
     flat = (np.logspace(-5, 0, 50), np.ones(50))
     with pytest.raises(NoSuggestionError, match="flat"):
         lrfinder.schedule_from(flat, "triangular", total_steps=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    losses=st.lists(
+        st.floats(min_value=-1e3, max_value=1e3, allow_nan=False), min_size=1, max_size=80
+    ),
+    policy=st.sampled_from(["one_cycle", "triangular", "exp_range", "cosine"]),
+)
+def test_any_curve_gives_bounds_inside_the_sweep_or_a_typed_failure(
+    losses: list[float], policy: str
+) -> None:
+    lrs = np.logspace(-6, 1, len(losses))
+    try:
+        choice = lrfinder.schedule_from((lrs, losses), policy, total_steps=50)
+    except NoSuggestionError:
+        return
+    for name, value in choice.bounds.items():
+        assert 0 < value <= lrs[-1], name
+        assert choice.rules[name]
+    if "base_lr" in choice.bounds:
+        assert choice.bounds["base_lr"] < choice.bounds["max_lr"]
+    assert all(np.isfinite(choice(i)) for i in range(50))

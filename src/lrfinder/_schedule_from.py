@@ -80,11 +80,15 @@ def cyclic_bounds(result: RangeTestResult) -> tuple[dict[str, float], dict[str, 
         f"{START_FRACTION:.0%} of its fall done)",
         "max_lr": f"the smoothed loss stops falling here (its lowest point, step {stop})",
     }
-    if start <= 1 or _falling_from_the_start(curve.smooth[: stop + 1], curve.log_lrs[: stop + 1]):
+    if (
+        start <= 1
+        or start >= stop
+        or _falling_from_the_start(curve.smooth[: stop + 1], curve.log_lrs[: stop + 1])
+    ):
         bounds["base_lr"] = max_lr / 4
         rules["base_lr"] = (
-            "max_lr / 4 (Smith's rule of thumb): the loss was already falling at the first "
-            "swept rate, so the curve does not show where the fall starts"
+            "max_lr / 4 (Smith's rule of thumb): the curve does not show where the fall "
+            "starts (the sweep began inside the fall, or the fall is too short to place it)"
         )
     return bounds, rules
 
