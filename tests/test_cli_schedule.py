@@ -32,6 +32,7 @@ def saved(tmp_path: Path) -> Path:
         ["multistep", "--lr", "0.1", "--milestones", "30,60"],
         ["exponential", "--lr", "0.1", "--gamma", "0.99"],
         ["cosine", "--lr", "0.1", "--warmup", "10"],
+        ["one_cycle", "--lr", "0.1", "--warmup", "10"],
         ["warm_restarts", "--lr", "0.1", "--t0", "20", "--t-mult", "2"],
         ["constant", "--lr", "0.1", "--log"],
     ],
@@ -86,6 +87,7 @@ def test_from_a_saved_range_test(
         (["cyclic_bogus"], None),
         (["step", "--from", "FILE", "--lr", "0.1"], "--from builds only one_cycle"),
         (["constant", "--from", "missing.json"], "missing.json"),
+        (["constant", "--lr", "0.1", "--warmup", "100"], "--warmup must be 0 or more and below"),
     ],
 )
 def test_bad_input_fails_with_one_line(

@@ -53,7 +53,7 @@ def _one_cycle_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _from_flags(args: argparse.Namespace) -> tuple[Schedule, Schedule | None]:
-    p, steps = args.policy, args.steps
+    p, steps = args.policy, args.train_steps
     if p == "one_cycle":
         peak = args.max_lr if args.max_lr is not None else _need(args, "--lr")
         shape = _one_cycle_options(args)
@@ -110,7 +110,7 @@ def _from_result(args: argparse.Namespace) -> tuple[Schedule, Schedule | None, s
     elif args.policy == "cosine":
         options = {"eta_min": args.eta_min}
     choice = schedule_from(
-        result, args.policy, total_steps=args.steps, method=args.method, **options
+        result, args.policy, total_steps=args.train_steps, method=args.method, **options
     )
     return choice.schedule, choice.momentum, str(choice)
 
@@ -123,13 +123,25 @@ def _title(summary: str) -> str:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
+    if not 0 <= args.warmup < args.steps:
+        raise LRFinderError(
+            "--warmup must be 0 or more and below --steps. "
+            f"Received: --warmup {args.warmup}, --steps {args.steps}"
+        )
+    # The policy covers the steps after the warm-up, so it still ends where training ends.
+    args.train_steps = args.steps - args.warmup
     if args.source is not None:
         schedule, momentum, summary = _from_result(args)
     else:
         schedule, momentum = _from_flags(args)
-        summary = f"{args.policy} over {args.steps} steps"
+        summary = f"{args.policy} over {args.train_steps} steps"
     if args.warmup:
         schedule = _schedules.linear_warmup(schedule, steps=args.warmup)
+        if momentum is not None:
+            hold = _schedules.constant(momentum(0))
+            momentum = _schedules.join([hold, momentum], boundaries=[args.warmup])
+        first, *rest = summary.splitlines()
+        summary = "\n".join([f"{first}, after {args.warmup} warm-up steps", *rest])
     from ._plot_schedule import plot_schedule
 
     fig, _ = plot_schedule(
