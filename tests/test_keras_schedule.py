@@ -119,3 +119,12 @@ def test_bad_arguments() -> None:
     model = model_with(keras.optimizers.SGD(learning_rate=ScheduleLR(SCHEDULE, steps=STEPS)))
     with pytest.raises(LRFinderError, match=r"already|built with a LearningRateSchedule"):
         fit(model, 2, [ScheduleCallback(SCHEDULE)])
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import lrfinder._keras_schedule
+
+    failed, attempted = doctest.testmod(lrfinder._keras_schedule)
+    assert failed == 0 and attempted > 0

@@ -1,12 +1,24 @@
-"""optax_schedule: the table traces under jax.jit and optax applies exactly the scheduled rate."""
+"""optax_schedule: the table traces under jax.jit and optax applies exactly the scheduled rate.
+
+These run in the JAX pass of ``make test`` (``KERAS_BACKEND=jax pytest tests/test_optax_schedule.py
+tests/test_keras_schedule.py``), a process of its own: once JAX has started its backend it warns,
+and may deadlock, when the DDP tests fork their workers in the main run.
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
 from lrfinder import LRFinderError, schedules
 
+if os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip(
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        allow_module_level=True,
+    )
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
@@ -53,3 +65,12 @@ def test_bad_arguments() -> None:
         optax_schedule(SCHEDULE, steps=0)
     with pytest.raises(LRFinderError, match=r"`scale` must be a finite number above 0"):
         optax_schedule(SCHEDULE, steps=10, scale=0.0)
+
+
+def test_docstring_example() -> None:
+    import doctest
+
+    import lrfinder._optax_schedule
+
+    failed, attempted = doctest.testmod(lrfinder._optax_schedule)
+    assert failed == 0 and attempted > 0

@@ -40,3 +40,12 @@ def test_uses_the_given_axes_and_log_scale() -> None:
 def test_bad_steps() -> None:
     with pytest.raises(LRFinderError, match=r"`steps` must be an integer of at least 1"):
         lrfinder.plot_schedule(schedules.constant(0.1), 0)
+
+
+def test_docstring_example() -> None:
+    import doctest
+
+    import lrfinder._plot_schedule
+
+    failed, attempted = doctest.testmod(lrfinder._plot_schedule)
+    assert failed == 0 and attempted > 0

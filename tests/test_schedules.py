@@ -350,3 +350,22 @@ def test_schedules_import_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lrfinder.schedules",
+        "lrfinder._schedules",
+        "lrfinder._cyclical",
+        "lrfinder._plateau",
+        "lrfinder._schedule_from",
+        "lrfinder._torch_schedule",
+    ],
+)
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(name))
+    assert failed == 0 and attempted > 0

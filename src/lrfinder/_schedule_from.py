@@ -134,10 +134,14 @@ def schedule_from(
         NoSuggestionError: the curve has no usable rate; the message says why.
 
     Example:
-        >>> choice = schedule_from(result, "one_cycle", total_steps=10_000)  # doctest: +SKIP
-        >>> print(choice)  # doctest: +SKIP
-        one_cycle over 10000 steps
-          max_lr = 0.0316: suggestion `minimum`: lowest smoothed loss at 0.316, divided by 10
+        >>> import numpy as np
+        >>> lrs = np.logspace(-5, 0, 100)
+        >>> losses = 1 / (1 + np.exp(3 * (np.log10(lrs) + 2))) + np.where(lrs > 0.1, lrs * 20, 0)
+        >>> choice = schedule_from((lrs, losses), "triangular2", total_steps=10_000)
+        >>> sorted(choice.bounds), choice.rules["max_lr"][:31]
+        (['base_lr', 'max_lr'], 'the smoothed loss stops falling')
+        >>> choice(0) == choice.bounds["base_lr"], choice(5000) == choice.bounds["max_lr"]
+        (True, True)
     """
     result = as_result(result)
     policy = check_choice("policy", policy, POLICIES)
