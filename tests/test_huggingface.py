@@ -119,7 +119,10 @@ def test_reruns_rescale_the_trainers_schedule(tmp_path):
 def test_plateau_policy_needs_the_monitored_metric(tmp_path):
     policy = lrfinder.RefindPolicy(every_epochs=None, patience=1)
     callback = RefindCallback(policy=policy, initial=False, monitor="eval_accuracy")
-    with pytest.raises(lrfinder.LRFinderError, match="did not report"):
+    with pytest.raises(
+        lrfinder.LRFinderError,
+        match=r"`monitor`=.eval_accuracy., which was not reported.*eval_strategy",
+    ):
         _train(tmp_path, [callback], epochs=2)
 
 

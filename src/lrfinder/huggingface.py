@@ -23,7 +23,7 @@ import transformers
 
 from ._errors import LRFinderError
 from ._refind import Refind, Refinder, RefindPolicy
-from ._torch_refind import first_lr, fresh_loader, refind
+from ._torch_refind import due_at_epoch, first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
 
@@ -119,18 +119,13 @@ class RefindCallback(transformers.TrainerCallback):
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # Runs after the previous epoch's evaluation, so a plateau policy sees its loss.
-        if self._epochs_done == 0:
-            return
-        metric = None
-        if self.policy.patience is not None:
-            if self.monitor not in self._metrics:
-                raise LRFinderError(
-                    f"The plateau policy watches `monitor`={self.monitor!r}, which the last "
-                    f"evaluation did not report. Reported: {sorted(self._metrics)}. Set "
-                    "eval_strategy='epoch' or pass another `monitor`."
-                )
-            metric = self._metrics[self.monitor]
-        trigger = self.refinder.epoch_end(self._epochs_done, metric=metric)
+        trigger = due_at_epoch(
+            self.refinder,
+            self._epochs_done,
+            self._metrics,
+            self.monitor,
+            "Evaluate every epoch (eval_strategy='epoch'), or pass another `monitor`.",
+        )
         if trigger:
             self._run(state, kwargs, trigger)
 
@@ -158,8 +153,5 @@ class RefindCallback(transformers.TrainerCallback):
             step_fn=self.step_fn,
             device=next(model.parameters()).device,
         )
-        logs = {"lrfinder/lr": record.new_lr, "lrfinder/steps": float(record.steps)}
-        if record.found_lr is not None:
-            logs["lrfinder/found_lr"] = record.found_lr
         if self.trainer is not None:  # else Refinder.update's record on the lrfinder logger
-            self.trainer.log(logs)
+            self.trainer.log(logged(record))

@@ -22,7 +22,7 @@ import torch
 
 from ._errors import LRFinderError
 from ._refind import Refind, Refinder, RefindPolicy
-from ._torch_refind import first_lr, fresh_loader, refind
+from ._torch_refind import due_at_epoch, first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
 
@@ -98,19 +98,13 @@ class RefindCallback(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The previous epoch's validation has run, so a plateau policy sees its loss.
-        epoch = trainer.current_epoch
-        if epoch == 0:
-            return
-        metric = None
-        if self.policy.patience is not None:
-            if self.monitor not in trainer.callback_metrics:
-                raise LRFinderError(
-                    f"The plateau policy watches `monitor`={self.monitor!r}, which was not "
-                    f"logged. Logged: {sorted(trainer.callback_metrics)}. Log it with self.log "
-                    "or pass another `monitor`."
-                )
-            metric = float(trainer.callback_metrics[self.monitor])
-        trigger = self.refinder.epoch_end(epoch, metric=metric)
+        trigger = due_at_epoch(
+            self.refinder,
+            trainer.current_epoch,
+            trainer.callback_metrics,
+            self.monitor,
+            "Log it with self.log, or pass another `monitor`.",
+        )
         if trigger:
             self._run(trainer, pl_module, trigger)
 
@@ -163,11 +157,8 @@ class RefindCallback(pl.Callback):
         finally:
             for name in silenced:
                 object.__delattr__(pl_module, name)
-        metrics = {"lrfinder/lr": record.new_lr, "lrfinder/steps": float(record.steps)}
-        if record.found_lr is not None:
-            metrics["lrfinder/found_lr"] = record.found_lr
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
+            logger.log_metrics(logged(record), step=trainer.global_step)
 
 
 def _training_step(module: pl.LightningModule, batch: Any) -> torch.Tensor:
