@@ -148,7 +148,9 @@ def test_step_policy_rescales_the_schedulers_peak(tmp_path):
 def test_plateau_policy_needs_the_monitored_metric(tmp_path):
     policy = lrfinder.RefindPolicy(every_epochs=None, patience=1)
     callback = RefindCallback(policy=policy, initial=False, monitor="missing")
-    with pytest.raises(lrfinder.LRFinderError, match=r"`monitor`=.missing., which was not reported"):
+    with pytest.raises(
+        lrfinder.LRFinderError, match=r"`monitor`=.missing., which was not reported"
+    ):
         _fit(tmp_path, "plateau", Regression(), [callback], max_epochs=2)
 
 
