@@ -145,6 +145,19 @@ def test_step_policy_rescales_the_schedulers_peak(tmp_path):
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(expected)
 
 
+def test_plateau_policy_reruns_when_the_validation_loss_stalls(tmp_path):
+    # min_delta=0.9: only a tenfold fall of the validation loss counts as progress
+    policy = lrfinder.RefindPolicy(every_epochs=None, patience=1, min_delta=0.9)
+    callback = RefindCallback(policy=policy, initial=False)
+    trainer, _ = _fit(tmp_path, "stall", Regression(), [callback], max_epochs=5)
+    val = [float(row["val_loss"]) for row in _logged(trainer) if "val_loss" in row]
+    replay = lrfinder.Refinder(policy, lr=0.01)  # the same policy over the logged losses
+    expected = [e for e, m in enumerate(val[:-1], 1) if replay.epoch_end(e, metric=m)]
+    assert expected  # the setup does stall
+    assert [r.epoch for r in callback.history] == expected
+    assert {r.trigger for r in callback.history} == {"plateau"}
+
+
 def test_plateau_policy_needs_the_monitored_metric(tmp_path):
     policy = lrfinder.RefindPolicy(every_epochs=None, patience=1)
     callback = RefindCallback(policy=policy, initial=False, monitor="missing")

@@ -119,6 +119,8 @@ class RefindCallback(pl.Callback):
         step = trainer.global_step
         if step == self._last_step:  # accumulating: no optimizer step since the last batch
             return
+        if step >= trainer.estimated_stepping_batches:  # training is over: nothing to re-find for
+            return
         self._last_step = step
         trigger = self.refinder.step_end(step)
         if trigger:
