@@ -145,6 +145,37 @@ def test_step_policy_rescales_the_schedulers_peak(tmp_path):
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(expected)
 
 
+def test_a_resumed_run_keeps_the_found_rate(tmp_path):
+    callback = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=1))
+    module = Regression()
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[callback],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    train, val = _data()
+    trainer.fit(module, train, val)
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    resumed = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=1))
+    again = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[resumed],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    again.fit(Regression(), train, val, ckpt_path=tmp_path / "last.ckpt")
+    # no initial test on resume: one re-run, at the start of the third epoch, from the saved rate
+    assert [(r.trigger, r.epoch) for r in resumed.history] == [("epochs", 2)]
+    assert resumed.history[0].old_lr == callback.refinder.lr
+
+
 def test_plateau_policy_reruns_when_the_validation_loss_stalls(tmp_path):
     # min_delta=0.9: only a tenfold fall of the validation loss counts as progress
     policy = lrfinder.RefindPolicy(every_epochs=None, patience=1, min_delta=0.9)

@@ -207,6 +207,20 @@ def test_run_drives_a_framework_free_step():
     assert record.result.lrs[0] == pytest.approx(1e-4)
 
 
+def test_state_dict_resumes_the_rate_the_plateau_count_and_the_cost():
+    policy = RefindPolicy(every_epochs=None, patience=2, method="minimum", smoothing=0)
+    refinder = Refinder(policy)
+    refinder.update(_curve(1e-7, 10, best=0.1))
+    for epoch, metric in enumerate([1.0, 1.0], 1):
+        refinder.epoch_end(epoch, metric=metric)
+    resumed = Refinder(policy)
+    resumed.load_state_dict(refinder.state_dict())
+    assert resumed.lr == refinder.lr
+    assert resumed.steps_spent == refinder.steps_spent
+    # one more check without progress reaches patience 2 in both
+    assert resumed.epoch_end(3, metric=1.0) == refinder.epoch_end(3, metric=1.0) == "plateau"
+
+
 # -- schedules -------------------------------------------------------------------------------
 def test_scaled_schedule_follows_the_current_rate():
     def shape(step: int) -> float:

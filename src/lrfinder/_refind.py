@@ -214,11 +214,12 @@ class Refinder:
         self._reference: float | None = None  # the last test's reading, for relative reads
         self._best = math.inf
         self._bad = 0
+        self._resumed_steps = 0
 
     @property
     def steps_spent(self) -> int:
         """The training steps spent on range tests so far."""
-        return sum(r.steps for r in self.history)
+        return self._resumed_steps + sum(r.steps for r in self.history)
 
     def sweep_settings(self) -> dict[str, Any]:
         """The next range test's ``start_lr``, ``end_lr`` and ``num_steps``."""
@@ -256,6 +257,22 @@ class Refinder:
             self._bad = 0
             return True
         return False
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state a resumed run needs (plain numbers; the history is not kept)."""
+        return {
+            "lr": self.lr,
+            "reference": self._reference,
+            "best": self._best,
+            "bad": self._bad,
+            "steps_spent": self.steps_spent,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`."""
+        self.lr, self._reference = state["lr"], state["reference"]
+        self._best, self._bad = state["best"], state["bad"]
+        self._resumed_steps = int(state["steps_spent"])
 
     def _read(self, result: RangeTestResult, old: float | None) -> tuple[float, str]:
         """The rate a finished test points at, and why; NoSuggestionError when none."""

@@ -91,10 +91,18 @@ class RefindCallback(pl.Callback):
         self._last_step = trainer.global_step
         if self.data is None:
             self.data = fresh_loader(trainer.train_dataloader, seed=self.seed)
+        if self.refinder.lr is not None:  # resumed from a checkpoint: the rate is restored
+            return
         if self.initial:
             self._run(trainer, pl_module, "initial")
         else:
             self.refinder.lr = first_lr(trainer.optimizers[0], self._scheduler(trainer))
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.refinder.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.refinder.load_state_dict(state_dict)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The previous epoch's validation has run, so a plateau policy sees its loss.
