@@ -110,6 +110,16 @@ def test_plateau_fires_after_patience_checks_without_improvement_and_starts_over
     assert fired == [4, 7, 9]
 
 
+def test_a_nan_loss_counts_as_no_progress():
+    refinder = Refinder(RefindPolicy(every_epochs=None, patience=2), lr=0.1)
+    fired = [
+        i
+        for i, m in enumerate([math.nan, 1.0, math.nan, math.inf, 0.5], 1)
+        if refinder.epoch_end(i, metric=m)
+    ]
+    assert fired == [4]  # 1.0 is the first best; NaN and inf are two checks without progress
+
+
 def test_a_plateau_policy_needs_the_metric():
     refinder = Refinder(RefindPolicy(patience=1), lr=0.1)
     with pytest.raises(LRFinderError, match="needs the monitored loss"):

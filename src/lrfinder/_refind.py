@@ -249,7 +249,11 @@ class Refinder:
         return "steps" if every is not None and step > 0 and step % every == 0 else None
 
     def _plateaued(self, metric: float) -> bool:
-        if metric < self._best - self.policy.min_delta * abs(self._best) or math.isinf(self._best):
+        # A NaN/inf loss is no progress, and never becomes the best to beat.
+        first = math.isinf(self._best)
+        if math.isfinite(metric) and (
+            first or metric < self._best - self.policy.min_delta * abs(self._best)
+        ):
             self._best, self._bad = metric, 0
             return False
         self._bad += 1
