@@ -73,7 +73,11 @@ def _checked_optimizer(model: keras.Model) -> Any:
 
 
 class _Snapshot:
-    """Host copies of every model, optimizer and metric variable and of the global RNGs."""
+    """Host copies of every model, optimizer and metric variable and of the global RNGs.
+
+    An optimizer that was not built yet is built by ``fit`` before the test begins, so it comes
+    back built, with zero moments and ``iterations == 0``: it trains exactly like a fresh one.
+    """
 
     def __init__(self, model: keras.Model) -> None:
         seen: dict[int, Any] = {}
@@ -82,12 +86,22 @@ class _Snapshot:
         self.values = [(v, _numpy(v)) for v in seen.values()]
         self.python_rng = random.getstate()
         self.numpy_rng = np.random.get_state()  # noqa: NPY002 (the global state fit shuffles with)
+        # On the torch backend fit shuffles arrays through a DataLoader, with torch's global RNG.
+        self.torch_rng = None
+        if keras.config.backend() == "torch":
+            import torch
+
+            self.torch_rng = torch.get_rng_state()
 
     def restore(self) -> None:
         for variable, value in self.values:
             variable.assign(value)
         random.setstate(self.python_rng)
         np.random.set_state(self.numpy_rng)  # noqa: NPY002
+        if self.torch_rng is not None:
+            import torch
+
+            torch.set_rng_state(self.torch_rng)
 
 
 class RangeTestCallback(keras.callbacks.Callback):
@@ -131,7 +145,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         progress: bool = True,
     ) -> None:
         super().__init__()
-        self._sweep = {
+        self._sweep: dict[str, Any] = {
             "start_lr": start_lr,
             "end_lr": end_lr,
             "num_steps": num_steps,
@@ -218,6 +232,12 @@ class RangeTestCallback(keras.callbacks.Callback):
         self.restore()
 
 
+def _no_batch(data: Any) -> LRFinderError:
+    return LRFinderError(
+        f"The range test needs at least one batch. Received: an empty {type(data).__name__}."
+    )
+
+
 def find_lr(
     model: keras.Model,
     x: Any = None,
@@ -275,10 +295,13 @@ def find_lr(
         progress=progress,
     )
     if dataset is not None:
-        data: dict[str, Any] = {"x": dataset}
+        data: dict[str, Any] = {"x": dataset, "shuffle": False}  # fit warns on True
         length = len(dataset) if hasattr(dataset, "__len__") else 0
+        if hasattr(dataset, "__len__") and not length:
+            raise _no_batch(dataset)
     else:
         data = {"x": x, "y": y, "batch_size": batch_size, "sample_weight": sample_weight}
+        data["shuffle"] = shuffle
         length = math.ceil(len(keras.tree.flatten(x)[0]) / batch_size)
     # Enough epochs to cycle the data through the whole sweep; the callback ends fit earlier.
     epochs = math.ceil(num_steps / length) if length else num_steps
@@ -288,7 +311,7 @@ def find_lr(
             model.steps_per_execution = 1
             model.train_function = None  # fit compiles a one-batch step
         with callback:
-            model.fit(**data, epochs=epochs, shuffle=shuffle, callbacks=[callback], verbose=0)
+            model.fit(**data, epochs=epochs, callbacks=[callback], verbose=0)
     finally:
         if saved["steps_per_execution"] != 1:
             model.steps_per_execution = saved["steps_per_execution"]
@@ -296,5 +319,5 @@ def find_lr(
         model.history = saved["history"]
         model.stop_training = False
     if callback.result is None:
-        raise LRFinderError("The range test recorded no step: the data yielded no batch.")
+        raise _no_batch(dataset if dataset is not None else x)
     return callback.result

@@ -151,7 +151,8 @@ def find_lr(
         if not (isinstance(out, tuple) and len(out) == 3):
             raise LRFinderError(
                 "`train_step` must return (params, opt_state, loss). Received: "
-                f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+                f"{type(out).__name__}"
+                + (f" of length {len(out)}" if isinstance(out, tuple) else "")
             )
         state["params"], state["opt_state"], loss = out
         if rt.step == 0:
