@@ -14,40 +14,20 @@ sklearn_datasets = pytest.importorskip("sklearn.datasets")
 import jax.numpy as jnp  # noqa: E402
 
 import lrfinder.optax  # noqa: E402
+from _mlp import batches as digits_batches  # noqa: E402
+from _mlp import init_params, numpy_loss  # noqa: E402
 from lrfinder import LRFinderError  # noqa: E402
 from lrfinder.optax import find_lr  # noqa: E402
-
-BATCH = 32
 
 
 @pytest.fixture(scope="module")
 def batches() -> list[tuple[np.ndarray, np.ndarray]]:
-    data = sklearn_datasets.load_digits()
-    x = ((data.data - data.data.mean(0)) / (data.data.std(0) + 1e-8)).astype("float32")
-    y = data.target.astype("int32")
-    return [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, 320, BATCH)]
-
-
-def init_params(seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "w1": (rng.standard_normal((64, 32)) / 8).astype("float32"),
-        "b1": np.zeros(32, "float32"),
-        "w2": (rng.standard_normal((32, 10)) / np.sqrt(32)).astype("float32"),
-        "b2": np.zeros(10, "float32"),
-    }
+    return digits_batches(320)
 
 
 def loss_fn(params, x, y):
     logits = jax.nn.relu(x @ params["w1"] + params["b1"]) @ params["w2"] + params["b2"]
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-
-def numpy_loss(params, x, y) -> float:
-    p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-    logits = np.maximum(x @ p["w1"] + p["b1"], 0.0) @ p["w2"] + p["b2"]
-    z = logits - logits.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
 
 
 def make_step(tx, traces: list[int] | None = None, **jit_kw):
