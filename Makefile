@@ -26,7 +26,14 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Keras reads KERAS_BACKEND once per process, so its tests run once per backend: torch and
+# tensorflow here (pytest exits 5, nothing collected, when tensorflow is not installed), jax
+# (their default) in the full run that ends the target.
+KERAS_TESTS := tests/test_keras.py tests/test_cross_framework.py
+
 test: lint
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q $(KERAS_TESTS) || test $$? -eq 5
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q $(KERAS_TESTS)
 	$(BIN)/python -m pytest
 
 clean:
