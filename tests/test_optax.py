@@ -61,6 +61,13 @@ def test_each_recorded_loss_is_that_batch_loss_at_that_rate(batches) -> None:
         progress=False,
     )  # fmt: skip
     assert len(calls) == result.steps > len(batches)  # the batches were cycled
+
+    @jax.jit
+    def adam_step(params, adam_state, x, y, lr):
+        grads = jax.grad(loss_fn)(params, x, y)
+        updates, _ = optax.adam(lr).update(grads, adam_state, params)
+        return optax.apply_updates(params, updates)
+
     # Each step's inputs checked independently: the loss in numpy, the rate it was given, and
     # the next parameters as one step of plain Adam (whose state does not hold the rate).
     for i, (lr, loss) in enumerate(zip(result.lrs, result.losses, strict=True)):
@@ -69,9 +76,7 @@ def test_each_recorded_loss_is_that_batch_loss_at_that_rate(batches) -> None:
         assert loss == pytest.approx(numpy_loss(params, x, y), rel=1e-5), i
         assert float(opt_state.hyperparams["learning_rate"]) == np.float32(lr)
         if i + 1 < len(calls):
-            grads = jax.grad(loss_fn)(params, x, y)
-            updates, _ = optax.adam(np.float32(lr)).update(grads, opt_state.inner_state, params)
-            expected = optax.apply_updates(params, updates)
+            expected = adam_step(params, opt_state.inner_state, x, y, np.float32(lr))
             # Adam moves each weight by about lr at most: agree to 1e-5 of that step.
             following = jax.tree.leaves(calls[i + 1][0])
             for a, b in zip(jax.tree.leaves(expected), following, strict=True):
