@@ -87,7 +87,13 @@ def test_each_recorded_loss_is_that_batch_loss_at_that_rate(batches) -> None:
 def test_the_jitted_step_is_traced_once_for_the_whole_sweep(batches) -> None:
     traces: list[int] = []
     tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
-    result = run(tx, batches, traces, start_lr=1e-5, end_lr=1.0, num_steps=30)
+    params = jax.tree.map(jnp.asarray, init_params())
+    step = make_step(tx, traces)
+    step(params, tx.init(params), batches[0])  # compiled for the user's own state first
+    result = find_lr(
+        step, params, tx.init(params), batches, start_lr=1e-5, end_lr=1.0, num_steps=30,
+        progress=False,
+    )  # fmt: skip
     assert result.steps == 30
     assert len(set(result.lrs)) == 30
     assert len(traces) == 1
