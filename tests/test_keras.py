@@ -222,3 +222,12 @@ def test_docstring_example() -> None:
     failed, attempted = doctest.testmod(lrfinder.keras, optionflags=doctest.ELLIPSIS)
     assert attempted > 0
     assert failed == 0
+
+
+def test_a_fit_that_ends_first_leaves_a_stopped_result(digits) -> None:
+    x, y = digits
+    cb = RangeTestCallback(num_steps=50, progress=False)
+    mlp().fit(x, y, batch_size=BATCH, epochs=1, callbacks=[cb], verbose=0)
+    assert cb.result is not None
+    assert cb.result.steps == 10
+    assert cb.result.stop_reason == "stopped"

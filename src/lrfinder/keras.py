@@ -203,7 +203,7 @@ class RangeTestCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.range_test.step:
-            self.range_test.stop("data_exhausted")  # no-op when the test ended on its own
+            self.range_test.stop("stopped")  # fit ended first; no-op when the test had ended
             self.result = self.range_test.result(
                 settings={
                     "framework": "keras",
