@@ -231,3 +231,40 @@ def test_a_fit_that_ends_first_leaves_a_stopped_result(digits) -> None:
     assert cb.result is not None
     assert cb.result.steps == 10
     assert cb.result.stop_reason == "stopped"
+
+
+def loss_scaled_mlp(initial_scale: float) -> keras.Model:
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        inner = keras.optimizers.SGD(0.01)
+        model = mlp(keras.optimizers.LossScaleOptimizer(inner, initial_scale=initial_scale))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.optimizer.build(model.trainable_variables)  # so `state` sees every variable
+    return model
+
+
+def test_steps_skipped_by_loss_scaling_do_not_advance_the_sweep(digits) -> None:
+    x, y = digits
+    model = loss_scaled_mlp(2.0**30)  # the float16 gradients overflow until the scale falls
+    before = state(model)
+    seen: list[int] = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))
+    cb = RangeTestCallback(start_lr=1e-4, end_lr=1.0, num_steps=20, progress=False)
+    with cb:
+        model.fit(x, y, batch_size=BATCH, epochs=10, callbacks=[cb, counter], verbose=0)
+    assert cb.result is not None and cb.result.stop_reason == "completed"
+    assert cb.result.steps == 20 < len(seen)
+    assert cb.result.lrs[0] == 1e-4
+    assert np.isfinite(cb.result.losses).all()
+    assert_same_state(before, state(model))
+
+
+def test_a_loss_scale_that_never_fits_is_explained(digits) -> None:
+    x, y = digits
+    model = loss_scaled_mlp(2.0**120)  # overflows at every scale the test waits for
+    before = state(model)
+    with pytest.raises(LRFinderError, match="skipped every step"):
+        find_lr(model, x, y, batch_size=BATCH, num_steps=20, progress=False)
+    assert_same_state(before, state(model))

@@ -31,6 +31,10 @@ from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
 __all__ = ["RangeTestCallback", "find_lr"]
 
+# Each skipped step halves the loss scale; 40 in a row take it from 2**15 below 1e-7, so the
+# gradients overflow at any scale and the test stops instead of eating the data.
+MAX_SKIPS_IN_A_ROW = 40
+
 
 def _numpy(value: Any) -> np.ndarray:
     """A host copy (never a view) of a tensor or Variable, without numpy 2's __array__ warning."""
@@ -112,7 +116,9 @@ class RangeTestCallback(keras.callbacks.Callback):
     loss (Keras otherwise reports a running mean over the epoch). It records the loss, sets
     ``model.stop_training`` when the test stops (end of sweep, divergence, NaN/inf), and when
     training ends stores :attr:`result` and puts back every weight, optimizer variable
-    (iterations, moments, the rate), metric and the Python/numpy RNG states.
+    (iterations, moments, the rate), metric and the Python/numpy (and torch) RNG states. A
+    batch whose update a ``LossScaleOptimizer`` skipped (overflowing float16 gradients) is not
+    recorded and does not advance the sweep.
 
     ``fit`` does not tell callbacks when it raises; use the callback as a context manager (as
     below) to restore also then, or call :meth:`restore` yourself. Give ``fit`` enough epochs for
@@ -161,6 +167,8 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._bar: Any = None
         self._base_lr = math.nan
         self._timings: dict[str, float] = {}
+        self._iterations = 0
+        self._skips = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
@@ -175,6 +183,7 @@ class RangeTestCallback(keras.callbacks.Callback):
             )
         self.range_test = RangeTest(**self._sweep)
         self.result = None
+        self._skips = 0
         self._base_lr = float(_numpy(optimizer.learning_rate))
         started = time.perf_counter()
         self._snapshot = _Snapshot(model) if self.restore_after else None
@@ -187,6 +196,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         model = self.model
         model.reset_metrics()
         model.optimizer.learning_rate = self.range_test.lr
+        self._iterations = int(_numpy(model.optimizer.iterations))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not logs or "loss" not in logs:
@@ -195,7 +205,23 @@ class RangeTestCallback(keras.callbacks.Callback):
                 f"{sorted(logs or {})}. A custom train_step must return {{'loss': ...}}."
             )
         rt = self.range_test
-        if rt.record(float(_numpy(logs["loss"]))):
+        loss = float(_numpy(logs["loss"]))
+        # A LossScaleOptimizer skips the update when the scaled gradients overflow: the sweep
+        # waits for a step that ran, unless the loss itself is NaN/inf (that stops the test).
+        if math.isfinite(loss) and int(_numpy(self.model.optimizer.iterations)) == self._iterations:
+            self._skips += 1
+            if self._skips >= MAX_SKIPS_IN_A_ROW:
+                if not rt.step:
+                    raise LRFinderError(
+                        "The optimizer skipped every step: the loss-scaled gradients overflow at "
+                        f"every scale. Received: {self._skips} skipped steps in a row, loss="
+                        f"{loss:.4g}. Check that the model trains in float32 first."
+                    )
+                rt.stop("nonfinite")
+                self.model.stop_training = True
+            return
+        self._skips = 0
+        if rt.record(loss):
             self.model.stop_training = True
         self._bar.update()
         if math.isfinite(rt.smoothed_loss):
@@ -296,15 +322,14 @@ def find_lr(
     )
     if dataset is not None:
         data: dict[str, Any] = {"x": dataset, "shuffle": False}  # fit warns on True
-        length = len(dataset) if hasattr(dataset, "__len__") else 0
-        if hasattr(dataset, "__len__") and not length:
+        if hasattr(dataset, "__len__") and not len(dataset):
             raise _no_batch(dataset)
     else:
         data = {"x": x, "y": y, "batch_size": batch_size, "sample_weight": sample_weight}
         data["shuffle"] = shuffle
-        length = math.ceil(len(keras.tree.flatten(x)[0]) / batch_size)
-    # Enough epochs to cycle the data through the whole sweep; the callback ends fit earlier.
-    epochs = math.ceil(num_steps / length) if length else num_steps
+    # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
+    # optimizer skips; the callback ends fit as soon as the test stops.
+    epochs = num_steps + MAX_SKIPS_IN_A_ROW
     saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
     try:
         if saved["steps_per_execution"] != 1:
