@@ -184,11 +184,21 @@ def test_learning_rate_schedule_is_refused_up_front(digits) -> None:
     assert_same_state(before, state(model))
 
 
-def test_gradient_accumulation_is_refused(digits) -> None:
+def test_gradient_accumulation_advances_the_sweep_once_per_optimizer_step(digits) -> None:
     x, y = digits
     model = mlp(keras.optimizers.SGD(0.01, gradient_accumulation_steps=2))
-    with pytest.raises(LRFinderError, match="gradient_accumulation_steps=2"):
-        find_lr(model, x, y, num_steps=5, progress=False)
+    result = find_lr(
+        model, x, y, batch_size=BATCH, shuffle=False, start_lr=1e-3, end_lr=3.0, num_steps=12,
+        progress=False,
+    )  # fmt: skip
+    assert result.steps == 12
+    # One step is two batches of 32 at one rate, their gradients averaged: one batch of 64.
+    replay = mlp(keras.optimizers.SGD(0.01))
+    for i, (lr, loss) in enumerate(zip(result.lrs, result.losses, strict=True)):
+        xb, yb = x[i % 5 * 64 : (i % 5 + 1) * 64], y[i % 5 * 64 : (i % 5 + 1) * 64]
+        assert loss == pytest.approx(numpy_loss(weights(replay), xb, yb), rel=1e-5), i
+        replay.optimizer.learning_rate = lr
+        replay.train_on_batch(xb, yb)
 
 
 def test_uncompiled_model_and_bad_data_are_refused(digits) -> None:

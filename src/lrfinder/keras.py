@@ -45,6 +45,12 @@ def _numpy(value: Any) -> np.ndarray:
     return np.array(keras.ops.convert_to_numpy(value))
 
 
+def _accumulation(optimizer: Any) -> int:
+    """How many batches make one optimizer step (``gradient_accumulation_steps``, or 1)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return int(getattr(inner, "gradient_accumulation_steps", None) or 1)
+
+
 def _checked_optimizer(model: keras.Model) -> Any:
     """The model's optimizer, once it is known that the range test can set its rate."""
     optimizer = getattr(model, "optimizer", None)
@@ -66,12 +72,6 @@ def _checked_optimizer(model: keras.Model) -> Any:
             "when the optimizer was built with a LearningRateSchedule or a callable. "
             f"Received: learning_rate={rate!r}. Compile a copy with a float rate for the range "
             "test, e.g. keras.optimizers.Adam(learning_rate=1e-3)."
-        )
-    if (getattr(inner, "gradient_accumulation_steps", None) or 1) > 1:
-        raise LRFinderError(
-            "The range test needs one optimizer step per batch. Received: "
-            f"gradient_accumulation_steps={inner.gradient_accumulation_steps}. Build the "
-            "optimizer without gradient accumulation (and a larger batch_size) for the range test."
         )
     return optimizer
 
@@ -116,9 +116,10 @@ class RangeTestCallback(keras.callbacks.Callback):
     loss (Keras otherwise reports a running mean over the epoch). It records the loss, sets
     ``model.stop_training`` when the test stops (end of sweep, divergence, NaN/inf), and when
     training ends stores :attr:`result` and puts back every weight, optimizer variable
-    (iterations, moments, the rate), metric and the Python/numpy (and torch) RNG states. A
-    batch whose update a ``LossScaleOptimizer`` skipped (overflowing float16 gradients) is not
-    recorded and does not advance the sweep.
+    (iterations, moments, the rate), metric and the Python/numpy (and torch) RNG states. The
+    sweep advances only on optimizer steps that ran: under ``gradient_accumulation_steps=k``
+    one step of the test is k batches at one rate, its loss their mean; batches whose update a
+    ``LossScaleOptimizer`` skipped (overflowing float16 gradients) join the next step's mean.
 
     ``fit`` does not tell callbacks when it raises; use the callback as a context manager (as
     below) to restore also then, or call :meth:`restore` yourself. Give ``fit`` enough epochs for
@@ -169,6 +170,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._timings: dict[str, float] = {}
         self._iterations = 0
         self._skips = 0
+        self._waiting = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
@@ -184,6 +186,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         self.range_test = RangeTest(**self._sweep)
         self.result = None
         self._skips = 0
+        self._waiting = False
         self._base_lr = float(_numpy(optimizer.learning_rate))
         started = time.perf_counter()
         self._snapshot = _Snapshot(model) if self.restore_after else None
@@ -194,7 +197,8 @@ class RangeTestCallback(keras.callbacks.Callback):
         # On JAX, reading self.model writes the jitted state back into the variables and makes
         # fit read them again before this batch, so the rate and the reset below take effect.
         model = self.model
-        model.reset_metrics()
+        if not self._waiting:
+            model.reset_metrics()
         model.optimizer.learning_rate = self.range_test.lr
         self._iterations = int(_numpy(model.optimizer.iterations))
 
@@ -206,11 +210,16 @@ class RangeTestCallback(keras.callbacks.Callback):
             )
         rt = self.range_test
         loss = float(_numpy(logs["loss"]))
-        # A LossScaleOptimizer skips the update when the scaled gradients overflow: the sweep
-        # waits for a step that ran, unless the loss itself is NaN/inf (that stops the test).
-        if math.isfinite(loss) and int(_numpy(self.model.optimizer.iterations)) == self._iterations:
+        # The optimizer did not step: it accumulates gradients, or a LossScaleOptimizer skipped
+        # the update (overflowing gradients). The weights have not moved, so the sweep waits and
+        # the metrics keep averaging over these batches, all at this rate and these weights;
+        # a NaN/inf loss still stops the test at once.
+        self._waiting = (
+            math.isfinite(loss) and int(_numpy(self.model.optimizer.iterations)) == self._iterations
+        )
+        if self._waiting:
             self._skips += 1
-            if self._skips >= MAX_SKIPS_IN_A_ROW:
+            if self._skips >= MAX_SKIPS_IN_A_ROW + _accumulation(self.model.optimizer):
                 if not rt.step:
                     raise LRFinderError(
                         "The optimizer skipped every step: the loss-scaled gradients overflow at "
@@ -329,7 +338,7 @@ def find_lr(
         data["shuffle"] = shuffle
     # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
     # optimizer skips; the callback ends fit as soon as the test stops.
-    epochs = num_steps + MAX_SKIPS_IN_A_ROW
+    epochs = (num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
     saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
     try:
         if saved["steps_per_execution"] != 1:
