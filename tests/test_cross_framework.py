@@ -1,20 +1,27 @@
 """The same MLP (same initial weights, same batches, plain SGD) through lrfinder.torch,
-lrfinder.keras (on the backend KERAS_BACKEND names: `make test` runs torch and jax) and
-lrfinder.optax: the curves agree and so do the suggestions.
+lrfinder.keras on the torch and jax backends, and lrfinder.optax: the curves agree and so do the
+suggestions.
 
-Run it as a script to print the numbers: ``KERAS_BACKEND=torch python tests/test_cross_framework.py``.
+This runs in the JAX pass of ``make test`` (KERAS_BACKEND=jax), away from the tests that fork;
+Keras on torch runs in a subprocess, since Keras reads its backend once per process. Print the
+numbers with ``KERAS_BACKEND=jax python tests/test_cross_framework.py``.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-if os.environ["KERAS_BACKEND"] == "tensorflow":
-    pytest.importorskip("tensorflow")
+if __name__ != "__main__" and os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip(
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        allow_module_level=True,
+    )
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 jax = pytest.importorskip("jax")
@@ -78,19 +85,35 @@ def with_optax(x: np.ndarray, y: np.ndarray, p: dict[str, np.ndarray]) -> RangeT
     return lrfinder.optax.find_lr(train_step, params, tx.init(params), batches, **SWEEP)
 
 
-def run_all() -> dict[str, RangeTestResult]:
+def keras_on_torch(folder: Path) -> RangeTestResult:
+    """lrfinder.keras on the torch backend, in a process of its own, through a saved result."""
+    path = folder / "keras_torch.json"
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    command = [sys.executable, "-W", "error", __file__, "keras", str(path)]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return RangeTestResult.load(path)
+
+
+def run_all(folder: Path) -> dict[str, RangeTestResult]:
     x, y = digits(N)
     p = init_params()
     return {
         "torch": with_torch(x, y, p),
+        "keras[torch]": keras_on_torch(folder),
         f"keras[{keras.config.backend()}]": with_keras(x, y, p),
         "optax": with_optax(x, y, p),
     }
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, RangeTestResult]:
-    return run_all()
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RangeTestResult]:
+    return run_all(tmp_path_factory.mktemp("cross"))
+
+
+def test_every_framework_took_part(results) -> None:
+    assert set(results) == {"torch", "keras[torch]", "keras[jax]", "optax"}
+    assert results["keras[torch]"].settings["backend"] == "torch"
+    assert results["keras[jax]"].settings["backend"] == "jax"
 
 
 def test_the_curves_agree(results) -> None:
@@ -109,8 +132,13 @@ def test_the_suggestions_agree_within_a_factor_of_two(results) -> None:
     assert max(rates.values()) / min(rates.values()) < 2.0, rates
 
 
-if __name__ == "__main__":
-    all_results = run_all()
+if __name__ == "__main__" and sys.argv[1:2] == ["keras"]:
+    with_keras(*digits(N), init_params()).save(sys.argv[2])
+elif __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        all_results = run_all(Path(folder))
     reference = all_results["torch"]
     for name, result in all_results.items():
         n = min(result.steps, reference.steps)
@@ -121,6 +149,5 @@ if __name__ == "__main__":
         }
         print(
             f"{name:13s} steps={result.steps} stop={result.stop_reason} "
-            f"max_rel_loss_diff_vs_torch={rel.max():.2e} "
-            f"suggestions={found}"
+            f"max_rel_loss_diff_vs_torch={rel.max():.2e} suggestions={found}"
         )

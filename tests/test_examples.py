@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import runpy
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip(
+        "The examples use JAX; they run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        allow_module_level=True,
+    )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -1,12 +1,22 @@
-"""lrfinder.optax on a small MLP and digits data: losses, stops, untouched inputs, one trace."""
+"""lrfinder.optax on a small MLP and digits data: losses, stops, untouched inputs, one trace.
+
+These run in the JAX pass of ``make test``, a process of its own: once JAX has started its backend
+it warns, and may deadlock, when the DDP tests fork their workers in the main run.
+"""
 
 from __future__ import annotations
 
 import doctest
+import os
 
 import numpy as np
 import pytest
 
+if os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip(
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        allow_module_level=True,
+    )
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

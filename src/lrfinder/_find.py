@@ -11,6 +11,11 @@ from ._progress import progress_bar
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
+# A loss-scaled step is skipped when its gradients overflow, and each skip halves the scale; 40
+# in a row take 65536 below 1e-7, so the gradients are infinite at any scale and the test stops
+# instead of eating the data.
+MAX_SKIPS_IN_A_ROW = 40
+
 
 def cycle(data: Iterable[Any]) -> Iterator[Any]:
     """Yield batches forever from a re-iterable (a list, a DataLoader); once from an iterator."""

@@ -25,15 +25,14 @@ import keras
 import numpy as np
 
 from ._errors import LRFinderError
+from ._find import MAX_SKIPS_IN_A_ROW
+from ._keras_schedule import ScheduleCallback as ScheduleCallback
+from ._keras_schedule import ScheduleLR as ScheduleLR
 from ._progress import progress_bar
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
-__all__ = ["RangeTestCallback", "find_lr"]
-
-# Each skipped step halves the loss scale; 40 in a row take it from 2**15 below 1e-7, so the
-# gradients overflow at any scale and the test stops instead of eating the data.
-MAX_SKIPS_IN_A_ROW = 40
+__all__ = ["RangeTestCallback", "ScheduleCallback", "ScheduleLR", "find_lr"]
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -32,10 +32,11 @@ import optax
 
 from ._errors import LRFinderError
 from ._find import cycle, drive
+from ._optax_schedule import optax_schedule as optax_schedule
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
-__all__ = ["find_lr"]
+__all__ = ["find_lr", "optax_schedule"]
 
 TrainStep = Callable[[optax.Params, optax.OptState, Any], tuple[optax.Params, optax.OptState, Any]]
 PathKey = Any
