@@ -14,8 +14,7 @@ import numpy as np
 
 from ._errors import NoSuggestionError
 from ._result import RangeTestResult
-from ._smoothing import sma
-from ._suggest import DEFAULT_METHOD, Suggestion, read_curve, suggest
+from ._suggest import DEFAULT_METHOD, Suggestion, loss_change, read_curve, suggest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -96,21 +95,22 @@ def plot_derivative(
     """The loss's change per step and its simple moving average over ``window`` steps, whose
     minimum marks the fastest descent (the ``sma_derivative`` suggestion)."""
     fig, ax = _figure(ax)
-    finite = np.isfinite(result.losses)
-    stop = result.losses.size if finite.all() else int(np.argmin(finite))
-    lrs, losses = result.lrs[:stop], result.losses[:stop]
-    if stop >= 2:
-        change = np.diff(losses, prepend=losses[0])
-        w = max(3, stop // 10) if window is None else window
-        averaged = sma(change, w, centred=True)
-        ax.plot(lrs, change, color="0.75", lw=1, label="change per step")
-        ax.plot(lrs, averaged, color="C0", lw=2, label=f"{w}-step moving average")
+    try:
+        curve = read_curve(result)
+    except NoSuggestionError:
+        curve = None
+    if curve is not None:
+        w, averaged = loss_change(curve.raw, window)
+        ax.plot(
+            curve.lrs,
+            np.diff(curve.raw, prepend=curve.raw[0]),
+            color="0.75",
+            lw=1,
+            label="change per step",
+        )
+        ax.plot(curve.lrs, averaged, color="C0", lw=2, label=f"{w}-step moving average")
         # Scale to the falling part: the blow-up at the end would flatten everything else.
-        try:
-            end = read_curve(result).argmin + 1
-        except NoSuggestionError:
-            end = stop
-        spread = float(np.max(np.abs(averaged[: max(end, 2)]))) or 1.0
+        spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
         ax.set_ylim(-1.5 * spread, 1.5 * spread)
         try:
             s = suggest(result, "sma_derivative", window=w)

@@ -38,7 +38,7 @@ class RangeTest:
     Example:
         >>> rt = RangeTest(start_lr=1e-4, end_lr=1.0, num_steps=5)
         >>> while not rt.done:
-        ...     rt.record((rt.lr - 0.1) ** 2)  # one training step at rt.lr, its loss
+        ...     _ = rt.record((rt.lr - 0.1) ** 2)  # one training step at rt.lr, its loss
         >>> rt.result().steps
         5
     """

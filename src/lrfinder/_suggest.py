@@ -141,11 +141,18 @@ def read_curve(result: RangeTestResult) -> _Curve:
             f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
         )
+    # Past the lowest point, once the loss is back above where it started the run has blown up;
+    # those points say nothing about good rates and would leak into a centred average.
+    start_level = float(np.median(losses[: min(5, stop)]))
+    lowest = int(np.argmin(losses[:stop]))
+    above = np.nonzero(losses[lowest:stop] > start_level)[0]
+    if above.size:
+        stop = max(lowest + int(above[0]) + 1, MIN_POINTS)
     lrs, raw = result.lrs[:stop], losses[:stop]
     span = smoothing_span(stop)
     smooth = ema(raw, 1.0 - 2.0 / (span + 1.0), centred=True)
     argmin = int(np.argmin(smooth))
-    scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
+    scale = max(abs(float(smooth[0])), abs(float(smooth[argmin])), 1e-12)
     drop = float(smooth[0] - smooth[argmin])
     if drop <= 0.01 * scale:
         if argmin == 0 and smooth[-1] > smooth[0]:
@@ -166,21 +173,21 @@ def read_curve(result: RangeTestResult) -> _Curve:
     return _Curve(lrs=lrs, raw=raw, smooth=smooth, argmin=argmin, warnings=tuple(warnings))
 
 
-def _descent_range(curve: _Curve, index: int) -> tuple[float, float]:
-    """The rates around ``index`` where the loss falls at least half as fast as at its steepest."""
+def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
+    """The rates where the loss falls at least half as fast as at its steepest, widened to
+    include ``lr``."""
     slope = np.gradient(curve.smooth, curve.log_lrs) if curve.smooth.size > 1 else curve.smooth
     end = max(curve.argmin, 1)
     steepest = float(np.min(slope[: end + 1]))
-    index = min(max(index, 0), curve.lrs.size - 1)
     if steepest >= 0:
-        return float(curve.lrs[index]), float(curve.lrs[index])
+        return lr, lr
     fast = slope <= 0.5 * steepest
     lo = hi = min(int(np.argmin(slope[: end + 1])), end)
     while lo > 0 and fast[lo - 1]:
         lo -= 1
     while hi < end and fast[hi + 1]:
         hi += 1
-    return float(min(curve.lrs[lo], curve.lrs[index])), float(max(curve.lrs[hi], curve.lrs[index]))
+    return min(float(curve.lrs[lo]), lr), max(float(curve.lrs[hi]), lr)
 
 
 def _make(curve: _Curve, method: str, lr: float, reason: str, **extra: Any) -> Suggestion:
@@ -191,7 +198,7 @@ def _make(curve: _Curve, method: str, lr: float, reason: str, **extra: Any) -> S
             "where the loss is still flat."
         )
     index = max(int(np.searchsorted(curve.lrs, lr, side="right")) - 1, 0)
-    low, high = _descent_range(curve, index)
+    low, high = _descent_range(curve, lr)
     return Suggestion(
         lr=float(lr),
         index=index,
@@ -245,16 +252,19 @@ def _steepest(result: RangeTestResult) -> Suggestion:
     )
 
 
+def loss_change(raw: np.ndarray, window: int | None = None) -> tuple[int, np.ndarray]:
+    """The loss's change per step, averaged over ``window`` steps (centred); the window used."""
+    w = max(3, raw.size // 10) if window is None else window
+    return w, sma(np.diff(raw, prepend=raw[0]), w, centred=True)
+
+
 @register("sma_derivative")
 def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Suggestion:
     """Surmenok's rule: the rate where the loss's change per step, averaged over ``window``
     steps (a simple moving average), is most negative."""
     curve = read_curve(result)
     end = _descending_part(curve, "sma_derivative")
-    n = curve.raw.size
-    w = max(3, n // 10) if window is None else window
-    change = np.diff(curve.raw, prepend=curve.raw[0])
-    averaged = sma(change, w, centred=True)
+    w, averaged = loss_change(curve.raw, window)
     i = int(np.argmin(averaged[: end + 1]))
     return _make(
         curve,

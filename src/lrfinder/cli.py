@@ -34,6 +34,7 @@ def _save_plot(result: RangeTestResult, path: Path, method_names: Sequence[str] 
     from ._plot import plot_result
 
     fig, _ = plot_result(result, methods=method_names)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
 
@@ -43,6 +44,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
     print(f"Range test on digits: {result.steps} steps, stopped: {result.stop_reason}")
     print(_table(result))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     result.save(args.output)
     _save_plot(result, args.plot, None)
     print(f"Wrote {args.output} and {args.plot}")
