@@ -541,7 +541,9 @@ def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestio
     level = float(np.median(plateau))
     noise = 1.4826 * float(np.median(np.abs(plateau - level)))
     span = smoothing_span(stop)
-    smooth = ema(raw, 1.0 - 2.0 / (span + 1.0), centred=True)
+    # Clipped first, so the blow-up's huge values cannot leak back through the centred average.
+    ceiling = level + 4.0 * max(noise, 1e-12)
+    smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
     rising = np.flatnonzero(smooth > level + 2.0 * max(noise, 1e-12))
     rising = rising[rising >= stop // 2]
     if rising.size == 0:
