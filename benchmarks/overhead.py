@@ -6,7 +6,7 @@ The same model, optimizer and batches, 100 steps with the rate growing exponenti
 slow phases of a shared machine hit them alike; each one's median wall time is reported as a
 ratio to the plain loop's, with lrfinder's snapshot and restore times.
 
-    python benchmarks/overhead.py            # writes benchmarks/overhead_results.md
+    python -m benchmarks.overhead     # writes benchmarks/overhead_results.md and BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -204,6 +204,9 @@ def main() -> None:
     times, extra = measure(args.rounds)
     text = report(times, extra, args.rounds)
     OUT.write_text(text)
+    from benchmarks.quality.report import fill_section
+
+    fill_section("overhead", text)
     print(text)
 
 

@@ -134,7 +134,7 @@ def suggest(
         )
     if isinstance(result, (list, tuple)) and result and isinstance(result[0], RangeTestResult):
         return _combine([_REGISTRY[name](as_result(r), **options) for r in result])
-    return _REGISTRY[name](as_result(result), **options)  # type: ignore[arg-type]
+    return _REGISTRY[name](as_result(result), **options)
 
 
 def _combine(suggestions: list[Suggestion]) -> Suggestion:
@@ -456,7 +456,7 @@ def _slide(
 FALL_FRACTION = 0.9
 OFFSET = {"constant": -0.05, "onecycle": 0.1}
 # The range: from where the fall is this far done, up to the lowest point.
-RANGE_FROM = 0.7
+RANGE_FROM = 0.5
 
 
 def _crossing(curve: _Curve, fraction: float) -> float:
