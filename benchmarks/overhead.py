@@ -83,7 +83,7 @@ def with_torch_lr_finder(
 
     finder = LRFinder(model, opt, F.cross_entropy, device="cpu")
     loader = torch.utils.data.DataLoader(data, batch_size=None)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         finder.range_test(loader, end_lr=END_LR, num_iter=STEPS, diverge_th=1e9)
         finder.reset()
     return {}
@@ -94,6 +94,9 @@ def with_lightning(
 ) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.tuner import Tuner
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # lightning sets INFO on import
 
     class Module(L.LightningModule):
         def __init__(self) -> None:
@@ -174,12 +177,13 @@ def report(times: dict[str, list[float]], extra: dict[str, list[float]], rounds:
         f"{STEPS} steps of an MLP (256-512-512-10, AdamW, batch 128) on one CPU thread; "
         f"median of {rounds} interleaved rounds.",
         "",
-        "| tool | median wall time (s) | ratio to the plain loop |",
-        "|---|---|---|",
+        "| tool | median wall time (s) | ratio of medians | median of per-round ratios |",
+        "|---|---|---|---|",
     ]
     for name, values in times.items():
         median = statistics.median(values)
-        lines.append(f"| {name} | {median:.3f} | {median / base:.3f} |")
+        paired = statistics.median(v / p for v, p in zip(values, times["plain loop"], strict=True))
+        lines.append(f"| {name} | {median:.3f} | {median / base:.3f} | {paired:.3f} |")
     missing = [n for n in TOOLS if n not in times]
     if missing:
         lines += ["", f"Not installed, not measured: {', '.join(missing)}."]
@@ -194,12 +198,10 @@ def report(times: dict[str, list[float]], extra: dict[str, list[float]], rounds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     times, extra = measure(args.rounds)
     text = report(times, extra, args.rounds)

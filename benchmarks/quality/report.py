@@ -288,7 +288,7 @@ def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
     lines = [f"### {title} ({len(setups)} setups, 3 seeds each)", ""]
     lines.append(
         "| method | protocol | distance median | distance p90 | rank corr | regret mean | "
-        "regret p90 | in good range | diverged | no answer | spread median |"
+        "regret p90 | in good range | diverged or untrained | no answer | spread median |"
     )
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for protocol in _runs().PROTOCOLS:
@@ -332,7 +332,7 @@ def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
 
 def per_setup_md(caches: dict[str, Cache]) -> str:
     lines = [
-        "| setup | split | optimizer | batch | steps | protocol | best rate | good range | L0 | "
+        "| setup | split | optimizer | batch | steps | protocol | best rate | good range (grid) | L0 | "
         "L* | default's rates (3 seeds) | range test cost |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
