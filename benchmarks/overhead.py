@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -92,44 +90,18 @@ def with_torch_lr_finder(
 def with_lightning(
     model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]
 ) -> dict[str, float]:
-    import lightning as L
-    from lightning.pytorch.tuner import Tuner
+    from benchmarks.quality.train import lightning_lr_find
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # lightning sets INFO on import
-
-    class Module(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model
-            self.lr = START_LR
-
-        def training_step(self, batch: Any, _: int) -> torch.Tensor:
-            x, y = batch
-            return F.cross_entropy(self.net(x), y)
-
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.AdamW(self.parameters(), lr=self.lr)
-
-    loader = torch.utils.data.DataLoader(data, batch_size=None)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = L.Trainer(
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            default_root_dir=tmp,
-        )
-        Tuner(trainer).lr_find(
-            Module(),
-            train_dataloaders=loader,
-            min_lr=START_LR,
-            max_lr=END_LR,
-            num_training=STEPS,
-            early_stop_threshold=None,
-        )
+    lightning_lr_find(
+        model,
+        lambda params, lr: torch.optim.AdamW(params, lr=lr),
+        F.cross_entropy,
+        data,
+        min_lr=START_LR,
+        max_lr=END_LR,
+        num_training=STEPS,
+        early_stop_threshold=None,
+    )
     return {}
 
 

@@ -135,6 +135,15 @@ def oracle_tasks() -> list[tuple[str, str, str, dict[str, Any]]]:
 
 
 def curve_tasks(finders: Iterable[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """One range test per finder, setup and seed; finders not installed are left out (their
+    rows are then missing from the tables)."""
+    import importlib.util
+
+    modules = {"torch_lr_finder": "torch_lr_finder", "lightning": "lightning"}
+    missing = [f for f in finders if f in modules and not importlib.util.find_spec(modules[f])]
+    for finder in missing:
+        print(f"{finder} is not installed: left out (pip install -r benchmarks/requirements.txt)")
+    finders = [f for f in finders if f not in missing]
     return [
         (finder, s.name, f"{finder}|{seed}", {"seed": seed})
         for finder in finders

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -40,18 +41,32 @@ def train(setup: Setup, *, lr: float, seed: int, protocol: str) -> float:
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=lr, total_steps=setup.steps, cycle_momentum=False
         )
+    if not _fit(model, opt, setup, seed, after_step=None if sched is None else sched.step):
+        return math.nan
+    return _finish(model, setup)
+
+
+def _fit(
+    model: torch.nn.Module,
+    opt: Any,
+    setup: Setup,
+    seed: int,
+    *,
+    after_step: Callable[[], Any] | None = None,
+) -> bool:
+    """Train for the setup's budget; False as soon as a loss is NaN/inf."""
     loss_fn = setup.data().loss_fn
     model.train()
     for x, y in setup.batches(seed, setup.steps):
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         if not math.isfinite(loss.item()):
-            return math.nan
+            return False
         loss.backward()
         opt.step()
-        if sched is not None:
-            sched.step()
-    return _finish(model, setup)
+        if after_step is not None:
+            after_step()
+    return True
 
 
 def train_lr_free(setup: Setup, *, name: str, seed: int) -> float:
@@ -69,17 +84,10 @@ def train_lr_free(setup: Setup, *, name: str, seed: int) -> float:
         from schedulefree import AdamWScheduleFree
 
         opt = AdamWScheduleFree(model.parameters())
-    loss_fn = setup.data().loss_fn
-    model.train()
     if hasattr(opt, "train"):
         opt.train()
-    for x, y in setup.batches(seed, setup.steps):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        if not math.isfinite(loss.item()):
-            return math.nan
-        loss.backward()
-        opt.step()
+    if not _fit(model, opt, setup, seed):
+        return math.nan
     if hasattr(opt, "eval"):
         opt.eval()  # schedule-free evaluates at the averaged weights
     return _finish(model, setup)
@@ -135,23 +143,29 @@ class _Loader(torch.utils.data.DataLoader):  # type: ignore[type-arg]
         super().__init__(batches, batch_size=None, shuffle=False)
 
 
-def lightning_suggestion(setup: Setup, seed: int) -> float:
-    """Lightning's ``Tuner.lr_find`` at its defaults (1e-8..1, 100 steps) and ``suggestion()``."""
+def lightning_lr_find(
+    net: torch.nn.Module,
+    make_optimizer: Callable[[Any, float], torch.optim.Optimizer],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    **options: Any,
+) -> Any:
+    """Lightning's ``Tuner.lr_find`` on ``net`` (wrapped in a LightningModule), quietly, with
+    its checkpoint in a temporary directory; ``options`` go to ``lr_find``."""
     import logging
     import warnings
 
     import lightning as L
     from lightning.pytorch.tuner import Tuner
 
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # lightning sets INFO on import
     warnings.filterwarnings("ignore")
-    loss_fn = setup.data().loss_fn
 
     class Module(L.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            self.net = setup.build(seed)
+            self.net = net
             self.lr = 1e-3
 
         def training_step(self, batch: Any, _: int) -> torch.Tensor:
@@ -159,7 +173,7 @@ def lightning_suggestion(setup: Setup, seed: int) -> float:
             return loss_fn(self.net(x), y)
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
-            return setup.make_optimizer(self.parameters(), self.lr)
+            return make_optimizer(self.parameters(), self.lr)
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
@@ -172,8 +186,16 @@ def lightning_suggestion(setup: Setup, seed: int) -> float:
             default_root_dir=tmp,
             max_epochs=1000,
         )
-        finder = Tuner(trainer).lr_find(
-            Module(), train_dataloaders=_Loader(setup.batches(seed, RANGE_TEST_STEPS))
-        )
+        return Tuner(trainer).lr_find(Module(), train_dataloaders=_Loader(batches), **options)
+
+
+def lightning_suggestion(setup: Setup, seed: int) -> float:
+    """Lightning's ``Tuner.lr_find`` at its defaults (1e-8..1, 100 steps) and ``suggestion()``."""
+    finder = lightning_lr_find(
+        setup.build(seed),
+        setup.make_optimizer,
+        setup.data().loss_fn,
+        setup.batches(seed, RANGE_TEST_STEPS),
+    )
     lr = finder.suggestion() if finder is not None else None
     return float(lr) if lr is not None else math.nan
