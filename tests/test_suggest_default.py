@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 import lrfinder
 import lrfinder._suggest as suggest_module
 from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, suggest
+from lrfinder.cli import main
 
 
 def falling_curve(
@@ -140,6 +143,17 @@ def test_for_schedule_is_checked() -> None:
     with pytest.raises(LRFinderError, match=r"`minimum` suggests the same rate for every"):
         suggest(curve, "minimum", for_schedule="onecycle")
     assert suggest(curve, "minimum", for_schedule="constant") == suggest(curve, "minimum")
+
+
+def test_command_line_reads_for_schedule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    curve = falling_curve(centre=-3.0)
+    path = curve.save(tmp_path / "curve.json")
+    assert main(["suggest", str(path), "--for-schedule", "onecycle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lr"] == suggest(curve, for_schedule="onecycle").lr
+    assert main(["suggest", str(path), "--method", "valley", "--for-schedule", "onecycle"]) == 1
+    assert "`valley` suggests the same rate for every schedule" in capsys.readouterr().err
 
 
 finite_or_not = st.one_of(

@@ -152,6 +152,16 @@ def curve_tasks(finders: Iterable[str]) -> list[tuple[str, str, str, dict[str, A
     ]
 
 
+def _installed_lr_free() -> list[str]:
+    import importlib.util
+
+    module = {"prodigy": "prodigyopt", "dadapt_adam": "dadaptation"}
+    found = [n for n in LR_FREE if importlib.util.find_spec(module.get(n, "schedulefree"))]
+    for name in sorted(set(LR_FREE) - set(found)):
+        print(f"{name} is not installed: left out (pip install -r benchmarks/requirements.txt)")
+    return found
+
+
 def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Train every suggested rate, the learning-rate-free optimizers, and the noise floor."""
     from .report import oracle, suggested_rates
@@ -169,7 +179,7 @@ def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[s
             for seed in FRESH_SEEDS:
                 args = {"lr": best, "seed": seed, "protocol": protocol}
                 tasks.append(("train", setup.name, run_key(protocol, best, seed), args))
-        for name in LR_FREE:
+        for name in _installed_lr_free():
             tasks += [
                 ("lrfree", setup.name, f"lrfree|{name}|{s}", {"name": name, "seed": s})
                 for s in SEEDS
