@@ -136,6 +136,11 @@ def test_repeats_that_disagree_warn() -> None:
     assert any(w.startswith("The 3 sweeps disagree") for w in s.warnings)
 
 
+def test_neither_curve_nor_results_is_refused() -> None:
+    with pytest.raises(LRFinderError, match=r"an \(lrs, losses\) pair, or a list of results"):
+        suggest([])
+
+
 def test_for_schedule_is_checked() -> None:
     curve = falling_curve(centre=-3.0)
     with pytest.raises(LRFinderError, match=r"`for_schedule` must be one of constant, onecycle"):

@@ -132,8 +132,13 @@ def suggest(
             f"`{name}` suggests the same rate for every schedule; `for_schedule` is read by "
             f"{', '.join(sorted(_SCHEDULE_AWARE))}. Received: for_schedule={for_schedule!r}"
         )
-    if isinstance(result, (list, tuple)) and result and isinstance(result[0], RangeTestResult):
+    if isinstance(result, (list, tuple)) and any(isinstance(r, RangeTestResult) for r in result):
         return _combine([_REGISTRY[name](as_result(r), **options) for r in result])
+    if isinstance(result, (list, tuple)) and len(result) != 2:
+        raise LRFinderError(
+            "Pass a RangeTestResult, an (lrs, losses) pair, or a list of results. "
+            f"Received a {type(result).__name__} of length {len(result)}"
+        )
     return _REGISTRY[name](as_result(result), **options)
 
 
