@@ -566,7 +566,7 @@ def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestio
             f"the loss never clearly fell; {BLOWUP_DECADES:g} decades below where it starts "
             f"to rise ({edge:.3g})"
         ),
-        low=lr / 10,
+        low=max(lr / 10, float(lrs[0])),
         high=edge / 10,
         confidence=0.1,
         warnings=(
