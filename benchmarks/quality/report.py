@@ -333,8 +333,8 @@ def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
 def per_setup_md(caches: dict[str, Cache]) -> str:
     lines = [
         "| setup | split | optimizer | batch | steps | protocol | best rate | good range (grid) | L0 | "
-        "L* | default's rates (3 seeds) | range test cost |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "L* | default's rates (3 seeds) | its distance | its regret | range test cost |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     shares = cost(caches)
     for s in SETUPS:
@@ -342,10 +342,14 @@ def per_setup_md(caches: dict[str, Cache]) -> str:
             orc = oracle(caches, s, protocol)
             rates = suggested_rates(caches, s, protocol)[lrfinder.DEFAULT_METHOD]
             shown = ", ".join("-" if r is None else f"{r:.2g}" for r in rates)
+            rows = score(caches, s, protocol)[lrfinder.DEFAULT_METHOD]["rows"]
+            dist = float(np.median([r["distance"] for r in rows]))
+            regret = float(np.mean([r["regret"] for r in rows]))
             lines.append(
                 f"| {s.name} | {s.split} | {s.optimizer} | {s.batch_size} | {s.steps} | "
                 f"{protocol} | {orc['best_lr']:.2g} | {orc['good_low']:.2g}..{orc['good_high']:.2g}"
-                f" | {orc['l0']:.3f} | {orc['l_star']:.3f} | {shown} | {shares[s.name]:.2%} |"
+                f" | {orc['l0']:.3f} | {orc['l_star']:.3f} | {shown} | {dist:.2f} | {regret:.3f} | "
+                f"{shares[s.name]:.2%} |"
             )
     return "\n".join(lines) + "\n"
 
