@@ -28,6 +28,9 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(BIN)/python -m pytest
+	# The JAX pass, in a process of its own: Keras reads its backend once per process (the run
+	# above used torch), and a started JAX warns, and may deadlock, when the DDP tests fork.
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/test_keras_schedule.py tests/test_optax_schedule.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ Framework adapters live in their own submodules and are imported only when asked
 ``lrfinder.torch``. ``import lrfinder`` loads numpy and nothing else.
 """
 
+from . import schedules as schedules
 from ._errors import LRFinderError as LRFinderError
 from ._errors import NoSuggestionError as NoSuggestionError
 from ._errors import ResultFileError as ResultFileError
@@ -19,8 +20,11 @@ from ._find import find_lr as find_lr
 from ._plot import plot_derivative as plot_derivative
 from ._plot import plot_loss as plot_loss
 from ._plot import plot_result as plot_result
+from ._plot_schedule import plot_schedule as plot_schedule
 from ._rangetest import RangeTest as RangeTest
 from ._result import RangeTestResult as RangeTestResult
+from ._schedule_from import ScheduleChoice as ScheduleChoice
+from ._schedule_from import schedule_from as schedule_from
 from ._smoothing import ema as ema
 from ._smoothing import sma as sma
 from ._suggest import DEFAULT_METHOD as DEFAULT_METHOD
@@ -41,6 +45,7 @@ __all__ = [
     "RangeTest",
     "RangeTestResult",
     "ResultFileError",
+    "ScheduleChoice",
     "Suggestion",
     "__version__",
     "ema",
@@ -49,7 +54,10 @@ __all__ = [
     "plot_derivative",
     "plot_loss",
     "plot_result",
+    "plot_schedule",
     "register",
+    "schedule_from",
+    "schedules",
     "sma",
     "suggest",
     "suggest_all",

@@ -81,6 +81,9 @@ class RangeTestResult:
         group_lrs: shape ``(steps, groups)``, the rate of every parameter group at each step.
         settings: the options the test ran with (plain JSON data).
         timings: seconds spent, e.g. ``sweep_s``, ``snapshot_s``, ``restore_s``.
+        val_losses: optional, a validation loss beside each step's training loss: NaN where no
+            validation ran at that step, inf where it was not finite. :meth:`validation_curve`
+            turns them into a curve that suggestions and plots read like any other.
 
     Example:
         >>> r = RangeTestResult(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.5, 9.0])
@@ -96,6 +99,7 @@ class RangeTestResult:
     group_lrs: np.ndarray = None  # type: ignore[assignment]
     settings: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    val_losses: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         lrs = _readonly(self.lrs, "lrs", 1)
@@ -135,6 +139,14 @@ class RangeTestResult:
                 f"`stop_reason` must be one of {', '.join(STOP_REASONS)}. "
                 f"Received: stop_reason={self.stop_reason!r}"
             )
+        val_losses = None
+        if self.val_losses is not None:
+            val_losses = _readonly(self.val_losses, "val_losses", 1)
+            if val_losses.shape != lrs.shape:
+                raise LRFinderError(
+                    "`val_losses` must have one value per step (NaN where none was measured). "
+                    f"Received: {val_losses.size} for {lrs.size} steps"
+                )
         settings = _plain(dict(self.settings), "settings")
         timings = {str(k): float(v) for k, v in dict(self.timings).items()}
         for name, value in (
@@ -144,6 +156,7 @@ class RangeTestResult:
             ("group_lrs", group_lrs),
             ("settings", MappingProxyType(settings)),
             ("timings", MappingProxyType(timings)),
+            ("val_losses", val_losses),
         ):
             object.__setattr__(self, name, value)
 
@@ -166,6 +179,28 @@ class RangeTestResult:
 
         return suggest(self, method, **options)
 
+    def validation_curve(self) -> RangeTestResult:
+        """The validation losses as a result of their own, for suggestions and plots.
+
+        Keeps the steps where a validation loss was measured (not NaN), with their rates; its
+        ``losses`` are the validation losses, so ``result.validation_curve().suggestion`` reads
+        the validation curve with any method of the registry.
+        """
+        if self.val_losses is None or np.isnan(self.val_losses).all():
+            raise LRFinderError(
+                "This result has no validation losses. Run the range test with validation data "
+                "(e.g. lrfinder.torch.find_lr(..., val_data=loader, val_batches=4))."
+            )
+        keep = ~np.isnan(self.val_losses)
+        return RangeTestResult(
+            lrs=self.lrs[keep],
+            losses=self.val_losses[keep],
+            stop_reason=self.stop_reason,
+            group_lrs=self.group_lrs[keep],
+            settings={**self.settings, "curve": "validation"},
+            timings=self.timings,
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RangeTestResult):
             return NotImplemented
@@ -173,6 +208,14 @@ class RangeTestResult:
             all(
                 np.array_equal(getattr(self, n), getattr(other, n), equal_nan=True)
                 for n in ("lrs", "losses", "smoothed_losses", "group_lrs")
+            )
+            and (
+                (self.val_losses is None and other.val_losses is None)
+                or (
+                    self.val_losses is not None
+                    and other.val_losses is not None
+                    and np.array_equal(self.val_losses, other.val_losses, equal_nan=True)
+                )
             )
             and self.stop_reason == other.stop_reason
             and dict(self.settings) == dict(other.settings)
@@ -184,7 +227,7 @@ class RangeTestResult:
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; NaN and inf losses are written as the strings ``"nan"``/``"inf"``."""
-        return {
+        data: dict[str, Any] = {
             "format": RESULT_FORMAT,
             "version": RESULT_VERSION,
             "stop_reason": self.stop_reason,
@@ -195,6 +238,9 @@ class RangeTestResult:
             "settings": dict(self.settings),
             "timings": dict(self.timings),
         }
+        if self.val_losses is not None:
+            data["val_losses"] = _encode_floats(self.val_losses)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> RangeTestResult:
@@ -234,6 +280,11 @@ class RangeTestResult:
             "group_lrs": data.get("group_lrs"),
             "settings": data.get("settings", {}),
             "timings": data.get("timings", {}),
+            "val_losses": (
+                None
+                if data.get("val_losses") is None
+                else _decode_floats(data["val_losses"], "val_losses")
+            ),
         }
         try:
             return cls(**fields)
@@ -244,12 +295,14 @@ class RangeTestResult:
 
     # -- CSV ---------------------------------------------------------------------------------
     def to_csv(self) -> str:
-        """The curve as CSV: ``step,lr,loss,smoothed_loss`` and one ``lr_group_i`` per group."""
+        """The curve as CSV: ``step,lr,loss,smoothed_loss``, one ``lr_group_i`` per group, and
+        ``val_loss`` when the result has validation losses."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         groups = self.group_lrs.shape[1]
+        val = [] if self.val_losses is None else ["val_loss"]
         writer.writerow(
-            ["step", "lr", "loss", "smoothed_loss", *(f"lr_group_{g}" for g in range(groups))]
+            ["step", "lr", "loss", "smoothed_loss", *(f"lr_group_{g}" for g in range(groups)), *val]
         )
         for i in range(self.steps):
             writer.writerow(
@@ -259,6 +312,7 @@ class RangeTestResult:
                     repr(float(self.losses[i])),
                     repr(float(self.smoothed_losses[i])),
                     *(repr(float(v)) for v in self.group_lrs[i]),
+                    *([] if self.val_losses is None else [repr(float(self.val_losses[i]))]),
                 ]
             )
         return out.getvalue()
@@ -278,12 +332,14 @@ class RangeTestResult:
         loss_col = header.index("loss")
         smooth_col = header.index("smoothed_loss") if "smoothed_loss" in header else None
         group_cols = [i for i, h in enumerate(header) if h.startswith("lr_group_")]
+        val_col = header.index("val_loss") if "val_loss" in header else None
         body = [r for r in rows[1:] if any(c.strip() for c in r)]
         try:
             lrs = [float(r[lr_col]) for r in body]
             losses = [float(r[loss_col]) for r in body]
             smoothed = None if smooth_col is None else [float(r[smooth_col]) for r in body]
             groups = [[float(r[c]) for c in group_cols] for r in body] if group_cols else None
+            val = None if val_col is None else [float(r[val_col]) for r in body]
         except (ValueError, IndexError) as exc:
             raise ResultFileError(f"The CSV has a row that is not numbers: {exc}") from None
         try:
@@ -293,6 +349,7 @@ class RangeTestResult:
                 "smoothed_losses": smoothed,
                 "group_lrs": groups,
                 "stop_reason": "unknown",
+                "val_losses": val,
             }
             return cls(**fields)
         except LRFinderError as exc:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._cli_schedule import add_schedule_parser
 from ._errors import LRFinderError, NoSuggestionError
 from ._result import RangeTestResult
 from ._suggest import DEFAULT_METHOD, SCHEDULES, Suggestion, methods, suggest, suggest_all
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="mark this method's suggestion (repeatable; default: the default)",
     )
     plot.set_defaults(run=_cmd_plot)
+    add_schedule_parser(sub)
     return parser
 
 

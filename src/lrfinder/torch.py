@@ -12,11 +12,11 @@ True
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import itertools
 import math
-import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,152 +26,84 @@ from ._errors import LRFinderError
 from ._find import drive
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from ._torch_ddp import rank, world_size
+from ._torch_schedule import ScheduleLR as ScheduleLR
+from ._torch_snapshot import Snapshot
+from ._torch_step import (
+    StepFn,
+    TorchStep,
+    cycle,
+    forward_loss,
+    loss_from_output,
+    pair_step,
+    to_device,
+)
 
-__all__ = ["Snapshot", "find_lr"]
+__all__ = ["ScheduleLR", "Snapshot", "find_lr", "forward_loss", "loss_from_output"]
 
-StepFn = Callable[[torch.nn.Module, Any], torch.Tensor]
-
-
-class _HostCopy:
-    """A tensor copied to host memory (never a second copy on the accelerator) and its home."""
-
-    __slots__ = ("device", "value")
-
-    def __init__(self, tensor: torch.Tensor) -> None:
-        self.value = tensor.detach().to("cpu", copy=True)
-        self.device = tensor.device
-
-
-def _save(value: Any) -> Any:
-    return _HostCopy(value) if torch.is_tensor(value) else copy.deepcopy(value)
+_AMP_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def _put_back(current: Any, saved: Any) -> Any:
-    """The saved value, copied into ``current`` in place when it fits, so references stay valid."""
-    if not isinstance(saved, _HostCopy):
-        return copy.deepcopy(saved)
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LRFinderError(
+            f"`{name}` must be an integer of at least 1. Received: {name}={value!r}"
+        )
+    return value
+
+
+def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer
     if (
-        torch.is_tensor(current)
-        and current.shape == saved.value.shape
-        and current.dtype == saved.value.dtype
-        and current.device == saved.device
+        not isinstance(optimizers, Sequence)
+        or not optimizers
+        or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
     ):
-        current.copy_(saved.value)
-        return current
-    return saved.value.to(saved.device)
+        raise LRFinderError(
+            "`optimizer` must be a torch.optim.Optimizer. "
+            f"Received: {type(optimizer).__name__}. Pass several optimizers as a non-empty list."
+        )
+    return list(optimizers)
 
 
-def _set_hparam(group: dict[str, Any], key: str, value: Any) -> None:
-    """Set an optimizer group's hyper-parameter, in place when it is a tensor (capturable lr)."""
-    current = group.get(key)
-    if torch.is_tensor(current):
+def _amp(
+    amp: bool, amp_dtype: torch.dtype | None, scaler: Any, device: torch.device
+) -> tuple[torch.dtype | None, Any]:
+    """The autocast dtype (None: full precision) and the gradient scaler (None: no scaling)."""
+    if not (amp or scaler is not None):
+        return None, None
+    dtype = amp_dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
+    if dtype not in _AMP_DTYPES:
+        raise LRFinderError(
+            "`amp_dtype` must be torch.float16 or torch.bfloat16. "
+            f"Received: amp_dtype={amp_dtype!r}"
+        )
+    if scaler is None and dtype == torch.float16:
+        # float16 underflows small gradients; bfloat16 has float32's range and needs no scaler.
+        scaler = torch.amp.GradScaler(device.type)
+    return dtype, scaler
+
+
+def _is_lazy(model: torch.nn.Module) -> bool:
+    uninitialised = torch.nn.parameter.UninitializedParameter
+    return any(isinstance(p, uninitialised) for p in model.parameters())
+
+
+def _materialize(model: torch.nn.Module, compute_loss: StepFn, batch: Any, device: Any) -> None:
+    """Initialise lazy modules with one forward pass in eval() mode, as the first step would."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
         with torch.no_grad():
-            current.copy_(torch.as_tensor(value, dtype=current.dtype))
-    else:
-        group[key] = value
-
-
-class Snapshot:
-    """Everything a range test changes, copied to host memory, and put back bit for bit.
-
-    Covers the parameters (values, ``requires_grad`` and gradients), every buffer, each module's
-    train/eval mode, the optimizer's state and every group's hyper-parameters, and the Python,
-    numpy and torch (CPU and CUDA) random number generators.
-    """
-
-    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        self.model = model
-        self.optimizer = optimizer
-        params: dict[int, torch.Tensor] = {id(p): p for p in model.parameters()}
-        for group in optimizer.param_groups:
-            params.update({id(p): p for p in group["params"]})
-        self.params = [(p, _HostCopy(p), p.requires_grad, _save(p.grad)) for p in params.values()]
-        self.buffers = [(b, _HostCopy(b)) for b in model.buffers()]
-        self.modes = [(m, m.training) for m in model.modules()]
-        self.groups = [
-            {k: _save(v) for k, v in g.items() if k != "params"} for g in optimizer.param_groups
-        ]
-        self.state = {p: {k: _save(v) for k, v in s.items()} for p, s in optimizer.state.items()}
-        self.rng: dict[str, Any] = {
-            "python": random.getstate(),
-            "numpy": np.random.get_state(),  # noqa: NPY002 (the global state users seed)
-            "torch": torch.get_rng_state(),
-        }
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            self.rng["cuda"] = torch.cuda.get_rng_state_all()
-
-    def restore(self) -> None:
-        """Put everything back as it was when the snapshot was taken."""
-        with torch.no_grad():
-            for p, value, requires_grad, grad in self.params:
-                p.copy_(value.value)
-                p.requires_grad_(requires_grad)
-                p.grad = _put_back(p.grad, grad)
-            for b, value in self.buffers:
-                b.copy_(value.value)
-            for m, training in self.modes:
-                m.training = training
-            for group, saved in zip(self.optimizer.param_groups, self.groups, strict=True):
-                for key in [k for k in group if k != "params" and k not in saved]:
-                    del group[key]
-                for key, value in saved.items():
-                    group[key] = _put_back(group.get(key), value)
-            state = self.optimizer.state
-            for p in [p for p in state if p not in self.state]:
-                del state[p]
-            for p, saved_state in self.state.items():
-                current = state.get(p, {})
-                state[p] = {k: _put_back(current.get(k), v) for k, v in saved_state.items()}
-        random.setstate(self.rng["python"])
-        np.random.set_state(self.rng["numpy"])  # noqa: NPY002
-        torch.set_rng_state(self.rng["torch"])
-        if "cuda" in self.rng:
-            torch.cuda.set_rng_state_all(self.rng["cuda"])
-
-
-def _cycle(data: Iterable[Any]) -> Iterator[Any]:
-    """Yield batches forever from a re-iterable (a list, a DataLoader); once from an iterator."""
-    iterator = iter(data)
-    one_shot = iterator is data
-    while True:
-        yielded = False
-        for batch in iterator:
-            yielded = True
-            yield batch
-        if one_shot or not yielded:
-            return
-        iterator = iter(data)
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        moved = [_to_device(v, device) for v in batch]
-        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
-    return batch
-
-
-def _pair_step(loss_fn: Callable[..., torch.Tensor]) -> StepFn:
-    def step(model: torch.nn.Module, batch: Any) -> torch.Tensor:
-        if not (isinstance(batch, (list, tuple)) and len(batch) == 2):
-            raise LRFinderError(
-                "Without `step_fn`, each batch must be an (inputs, targets) pair. Received a "
-                f"{type(batch).__name__}"
-                + (f" of length {len(batch)}" if isinstance(batch, (list, tuple)) else "")
-                + ". Pass step_fn=lambda model, batch: <loss tensor> for other batches."
-            )
-        inputs, targets = batch
-        return loss_fn(model(inputs), targets)
-
-    return step
+            compute_loss(model, to_device(batch, device))
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def find_lr(
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
     data: Iterable[Any],
     *,
     loss_fn: Callable[..., torch.Tensor] | None = None,
@@ -184,43 +116,94 @@ def find_lr(
     smooth_beta: float = DEFAULT_SMOOTH_BETA,
     device: torch.device | str | None = None,
     progress: bool = True,
+    accumulation_steps: int = 1,
+    amp: bool = False,
+    amp_dtype: torch.dtype | None = None,
+    scaler: Any = None,
+    schedulers: Sequence[Any] = (),
+    val_data: Iterable[Any] | None = None,
+    val_batches: int = 1,
+    val_every: int = 1,
+    snapshot: str = "memory",
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
 
-    Trains ``model`` with ``optimizer`` for up to ``num_steps`` batches while the rate grows from
-    ``start_lr`` to ``end_lr``, recording each batch's loss, and stops early when the loss diverges
-    or turns NaN/inf. Before the first step every piece of state the test changes is copied to
-    host memory (see :class:`Snapshot`); it is put back bit for bit when the test ends, also when
-    it raises or is interrupted. Nothing is written to disk.
+    Trains ``model`` with ``optimizer`` for up to ``num_steps`` optimizer steps while the rate
+    grows from ``start_lr`` to ``end_lr``, recording each step's loss, and stops early when the
+    loss diverges or turns NaN/inf. Before the first step every piece of state the test changes
+    is put aside on the host (see :class:`Snapshot`); it is put back bit for bit when the test
+    ends, also when it raises or is interrupted.
+
+    Under ``torch.distributed`` (e.g. ``torchrun`` with a ``DistributedDataParallel`` model) call
+    it on every rank with that rank's data: every rank runs the same sweep, the loss is averaged
+    over the ranks before the stopping rule, all stop on the same step, every rank is restored,
+    and only rank 0 shows a progress bar (save the result from rank 0 only).
 
     Args:
-        model: the network; it is trained in ``train()`` mode during the test.
-        optimizer: any ``torch.optim`` optimizer over the model's parameters. With several
-            parameter groups, one multiplier sweeps them all so their ratios hold; the result's
-            ``lrs`` are the first group's rates and ``group_lrs`` every group's.
+        model: the network; it is trained in ``train()`` mode during the test. Lazy modules are
+            initialised first by one forward pass on the first batch in ``eval()`` mode, the
+            initialisation the first training step would do; they stay initialised.
+        optimizer: a ``torch.optim`` optimizer, or a list of them (two models trained together:
+            one ``step_fn`` loss, every optimizer steps). One multiplier sweeps every parameter
+            group of every optimizer so their ratios hold (discriminative fine-tuning); the
+            result's ``lrs`` are the first group's rates and ``group_lrs`` every group's.
+            Frozen parameters (``requires_grad=False``) are not touched.
         data: any iterable of batches (a DataLoader, a list); cycled when shorter than the test.
             A one-shot iterator is read once and ends the test when it runs out.
         loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches.
         step_fn: ``step_fn(model, batch) -> loss`` for anything else (dict batches, models that
-            compute their own loss); lrfinder calls ``backward()`` and ``optimizer.step()``.
+            compute their own loss: :func:`forward_loss`); lrfinder calls ``backward()`` and
+            ``optimizer.step()``.
         start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
             stopping rule, see :class:`lrfinder.RangeTest`.
         device: where batches go; default: the device of the model's first parameter.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (on rank 0 only).
+        accumulation_steps: micro-batches per optimizer step; each loss is divided by it before
+            ``backward()``, the sweep advances once per optimizer step, and the step's recorded
+            loss is the mean over its micro-batches.
+        amp: run the forward pass under ``torch.autocast`` (float16 with a ``GradScaler`` on
+            CUDA, bfloat16 on CPU).
+        amp_dtype: the autocast dtype, ``torch.float16`` or ``torch.bfloat16``.
+        scaler: your ``torch.amp.GradScaler`` (implies ``amp``); its state is restored. A step
+            the scaler skips (inf/NaN gradients) is retried at the same rate on the next batch,
+            so the sweep advances only on steps that ran; skipped steps are listed in
+            ``result.settings["skipped_steps"]`` (the index of the step they delayed).
+        schedulers: LR schedulers attached to the optimizer. The test sets the rates itself and
+            never steps them; list them here when ``step_fn`` steps them, to restore their state.
+        val_data: batches for a validation loss; the first ``val_batches`` are kept and
+            evaluated (the same ones every time, ``eval()`` mode, ``torch.no_grad()``) after
+            every ``val_every``-th step. The result's ``val_losses`` hold them beside the
+            training loss (NaN where none was measured), ``result.validation_curve()`` is a curve
+            for suggestions, and ``result.timings["val_s"]`` is their cost. The stopping rule
+            reads the training loss.
+        val_batches, val_every: see ``val_data``.
+        snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
+            removed when the test ends, also on error; for models too large to copy in memory).
+            Nothing is ever copied to accelerator memory.
 
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Linear(4, 1)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        >>> data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+        >>> r = find_lr(model, opt, data, loss_fn=torch.nn.functional.mse_loss, num_steps=10,
+        ...             accumulation_steps=2, amp=True, val_data=data, val_every=5, progress=False)
+        >>> r.val_losses.shape == r.losses.shape
+        True
     """
     if (loss_fn is None) == (step_fn is None):
         raise LRFinderError(
             "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
             f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
         )
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise LRFinderError(
-            f"`optimizer` must be a torch.optim.Optimizer. Received: {type(optimizer).__name__}"
-        )
-    base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+    optimizers = _optimizers(optimizer)
+    accumulation = _positive_int("accumulation_steps", accumulation_steps)
+    _positive_int("val_batches", val_batches)
+    _positive_int("val_every", val_every)
+    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
     if base_lrs[0] <= 0:
         raise LRFinderError(
             "The first parameter group's `lr` sets the ratio of the others and must be above 0. "
@@ -232,7 +215,8 @@ def find_lr(
             raise LRFinderError("`model` has no parameters to train.")
         device = first.device
     device = torch.device(device)
-    compute_loss = step_fn if step_fn is not None else _pair_step(loss_fn)  # type: ignore[arg-type]
+    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
     rt = RangeTest(
         start_lr=start_lr,
         end_lr=end_lr,
@@ -243,39 +227,68 @@ def find_lr(
         group_ratios=[lr / base_lrs[0] for lr in base_lrs],
     )
 
+    batches = cycle(data)
+    lazy = _is_lazy(model)
+    if lazy:
+        # A shuffling loader draws its order from the torch RNG; only the initialisation's draws
+        # may remain, as if the first training step had initialised the modules.
+        rng = torch.get_rng_state()
+        first_batch = next(batches, None)
+        torch.set_rng_state(rng)
+        if first_batch is None:
+            raise LRFinderError("`data` yielded no batch; lazy modules need one to initialise.")
+        batches = itertools.chain([first_batch], batches)
+        _materialize(model, compute_loss, first_batch, device)
+
     started = time.perf_counter()
-    snapshot = Snapshot(model, optimizer)
+    extras = [*schedulers, *([scaler] if scaler is not None else [])]
+    snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
     snapshot_s = time.perf_counter() - started
-    batches = _cycle(data)
-
-    def train_step(lr: float) -> float | None:
-        batch = next(batches, None)
-        if batch is None:
-            return None
-        for group, group_lr in zip(optimizer.param_groups, rt.group_lrs, strict=True):
-            _set_hparam(group, "lr", group_lr)
-        optimizer.zero_grad(set_to_none=True)
-        loss = compute_loss(model, _to_device(batch, device))
-        if not torch.is_tensor(loss) or loss.numel() != 1:
-            raise LRFinderError(
-                "The loss must be a one-element tensor (so lrfinder can call backward()). "
-                f"Received: {type(loss).__name__}"
-                + (f" of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else "")
-            )
-        value = float(loss.detach().item())
-        if math.isfinite(value):
-            loss.backward()
-            optimizer.step()
-        return value
-
     try:
-        model.train()
-        drive(rt, train_step, progress=progress)
+        try:
+            # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
+            held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
+            if val_data is not None and not held_out:
+                raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
+            step = TorchStep(
+                rt,
+                model,
+                optimizers,
+                compute_loss,
+                batches,
+                device=device,
+                accumulation=accumulation,
+                autocast_dtype=autocast_dtype,
+                scaler=amp_scaler,
+                val_batches=held_out,
+                val_every=val_every,
+            )
+            model.train()
+            drive(rt, step, progress=progress and rank() == 0)
+        finally:
+            restore_started = time.perf_counter()
+            snap.restore()
+            restore_s = time.perf_counter() - restore_started
     finally:
-        restore_started = time.perf_counter()
-        snapshot.restore()
-        restore_s = time.perf_counter() - restore_started
-    return rt.result(
-        settings={"framework": "torch", "base_lrs": base_lrs},
-        timings={"snapshot_s": snapshot_s, "restore_s": restore_s},
-    )
+        snap.close()
+
+    settings: dict[str, Any] = {
+        "framework": "torch",
+        "base_lrs": base_lrs,
+        "accumulation_steps": accumulation,
+        "amp_dtype": None if autocast_dtype is None else str(autocast_dtype).removeprefix("torch."),
+        "grad_scaler": amp_scaler is not None,
+        "skipped_steps": step.skipped,
+        "snapshot": snapshot,
+        "world_size": world_size(),
+        "lazy_initialised": lazy,
+    }
+    timings = {"snapshot_s": snapshot_s, "restore_s": restore_s}
+    if held_out:
+        settings.update(val_batches=len(held_out), val_every=val_every)
+        timings["val_s"] = step.val_s
+    result = rt.result(settings=settings, timings=timings)
+    if not held_out:
+        return result
+    val = step.val_losses + [math.nan] * (result.steps - len(step.val_losses))
+    return dataclasses.replace(result, val_losses=np.array(val))
