@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint venv-demo venv-dev clean
+.PHONY: demo test lint venv-demo venv-dev clean benchmarks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,12 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The quality and overhead benchmarks (BENCHMARKS.md): benchmark-only dependencies, CPU torch pin.
+$(VENV)/.bench: benchmarks/requirements.txt constraints.txt $(VENV)/.dev
+	$(PIP) -r benchmarks/requirements.txt
+	touch $@
+
+benchmarks: $(VENV)/.bench
+	$(BIN)/python -m benchmarks.quality.run all
+	$(BIN)/python -m benchmarks.overhead
