@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint venv-demo venv-dev clean
+.PHONY: demo test lint venv-demo venv-dev clean benchmarks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,26 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Keras reads KERAS_BACKEND once per process, so the Keras tests run once per backend: torch in
+# the main run, tensorflow next (pytest exits 5, nothing collected, when it is not installed), jax
+# in the JAX pass, a process of its own: a started JAX warns, and may deadlock, when the DDP tests
+# of the main run fork.
+KERAS_TESTS := tests/test_keras_schedule.py tests/test_keras.py
+JAX_TESTS := tests/test_optax_schedule.py tests/test_optax.py tests/test_cross_framework.py tests/test_examples.py
+
 test: lint
 	$(BIN)/python -m pytest
-	# The JAX pass, in a process of its own: Keras reads its backend once per process (the run
-	# above used torch), and a started JAX warns, and may deadlock, when the DDP tests fork.
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/test_keras_schedule.py tests/test_optax_schedule.py
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q $(KERAS_TESTS) || test $$? -eq 5
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q $(KERAS_TESTS) $(JAX_TESTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The quality and overhead benchmarks (BENCHMARKS.md): benchmark-only dependencies, CPU torch pin.
+$(VENV)/.bench: benchmarks/requirements.txt constraints.txt $(VENV)/.dev
+	$(PIP) -r benchmarks/requirements.txt
+	touch $@
+
+benchmarks: $(VENV)/.bench
+	$(BIN)/python -m benchmarks.quality.run all
+	$(BIN)/python -m benchmarks.overhead

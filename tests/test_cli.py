@@ -19,7 +19,7 @@ def test_suggest_default_and_json(saved: Path, capsys: pytest.CaptureFixture[str
     assert main(["suggest", str(saved)]) == 0
     out = capsys.readouterr().out
     expected = lrfinder.suggest(sigmoid_curve())
-    assert out.startswith(f"{expected.lr:.6g}") and "minimum" in out
+    assert out.startswith(f"{expected.lr:.6g}") and lrfinder.DEFAULT_METHOD in out
     assert main(["suggest", str(saved), "--method", "steepest", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["lr"] == lrfinder.suggest(sigmoid_curve(), "steepest").lr

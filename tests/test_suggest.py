@@ -43,9 +43,7 @@ def test_minimum_is_a_tenth_of_the_lowest_point(noise: float) -> None:
     assert suggest(curve, "minimum", divisor=1.0).lr == pytest.approx(s.lr * 10)
 
 
-def test_default_method_is_minimum(curve: RangeTestResult) -> None:
-    assert lrfinder.DEFAULT_METHOD == "minimum"
-    assert curve.suggestion == suggest(curve, "minimum") == suggest(curve)
+# The default method (`fall`) is tested in test_suggest_default.py.
 
 
 def reference_valley(losses: np.ndarray) -> int:

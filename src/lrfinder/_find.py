@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ._errors import LRFinderError
 from ._progress import progress_bar
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+
+# A loss-scaled step is skipped when its gradients overflow, and each skip halves the scale; 40
+# in a row take 65536 below 1e-7, so the gradients are infinite at any scale and the test stops
+# instead of eating the data.
+MAX_SKIPS_IN_A_ROW = 40
+
+
+def cycle(data: Iterable[Any]) -> Iterator[Any]:
+    """Yield batches forever from a re-iterable (a list, a DataLoader); once from an iterator."""
+    iterator = iter(data)
+    one_shot = iterator is data
+    while True:
+        yielded = False
+        for batch in iterator:
+            yielded = True
+            yield batch
+        if one_shot or not yielded:
+            return
+        iterator = iter(data)
 
 
 def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> None:

@@ -7,8 +7,8 @@ either returns a :class:`Suggestion` with a rate inside the swept range, or rais
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,9 @@ from ._result import RangeTestResult, as_result
 from ._smoothing import ema, sma
 
 MIN_POINTS = 5
-# Until the quality benchmark settles the default, `minimum` is the best rule in our measurements.
-DEFAULT_METHOD = "minimum"
+# The rule with the lowest regret against grid search on benchmarks/quality (see BENCHMARKS.md).
+DEFAULT_METHOD = "fall"
+SCHEDULES = ("constant", "onecycle")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Suggestion:
         low, high: the range of rates where the loss falls fastest, around the suggestion.
         confidence: 0..1 where the method estimates one, else None.
         warnings: reasons to distrust this curve, if any.
+        spread: with several sweeps (``suggest([r1, r2, ...])``), the standard deviation of
+            their rates in decades (log10 units); None for one sweep.
     """
 
     lr: float
@@ -44,6 +47,7 @@ class Suggestion:
     high: float
     confidence: float | None = None
     warnings: tuple[str, ...] = ()
+    spread: float | None = None
 
     def __str__(self) -> str:
         return f"{self.lr:.3g} ({self.method}: {self.reason})"
@@ -51,6 +55,10 @@ class Suggestion:
 
 SuggestFn = Callable[..., Suggestion]
 _REGISTRY: dict[str, SuggestFn] = {}
+# Methods whose rate depends on how it will be used; they take a `for_schedule` keyword.
+_SCHEDULE_AWARE = {"fall"}
+# Sweeps whose rates spread more than this (decades, standard deviation) are flagged.
+SPREAD_WARN = 0.2
 
 
 def register(name: str) -> Callable[[SuggestFn], SuggestFn]:
@@ -71,13 +79,27 @@ def methods() -> tuple[str, ...]:
 
 
 def suggest(
-    result: RangeTestResult | tuple[Any, Any], method: str | None = None, **options: Any
+    result: RangeTestResult | tuple[Any, Any] | Sequence[RangeTestResult],
+    method: str | None = None,
+    *,
+    for_schedule: str = "constant",
+    **options: Any,
 ) -> Suggestion:
-    """Suggest a learning rate from a range-test curve.
+    """Suggest a learning rate from a range-test curve (or several: one per repeated sweep).
+
+    The default method, ``fall``, is the rate at which the smoothed loss has done 90% of its fall
+    from where it started to its lowest point; on the quality benchmark (grid search over 13
+    training setups, ``BENCHMARKS.md``) it lands closest to the best rate of all the rules
+    measured, for a constant rate and for the peak of a one-cycle schedule alike.
 
     Args:
-        result: a :class:`RangeTestResult`, or an ``(lrs, losses)`` pair.
-        method: a name from :func:`methods`; ``None`` uses the default (``minimum`` for now).
+        result: a :class:`RangeTestResult`, an ``(lrs, losses)`` pair, or a list of results from
+            repeated sweeps: each is read, the median rate is suggested and ``spread`` says how
+            much they disagree.
+        method: a name from :func:`methods`; ``None`` uses :data:`DEFAULT_METHOD`.
+        for_schedule: how the rate will be used: ``"constant"`` for the whole run, or
+            ``"onecycle"`` as the peak (``max_lr``) of a one-cycle schedule (Smith & Topin 2017).
+            Read by ``fall``; other methods suggest one rate for every use.
         **options: passed to the method (e.g. ``window`` for ``sma_derivative``).
 
     Raises:
@@ -90,13 +112,62 @@ def suggest(
         >>> s = suggest((lrs, losses), "steepest")
         >>> 3e-3 < s.lr < 3e-2
         True
+        >>> 1e-2 < suggest((lrs, losses)).lr < 1e-1
+        True
     """
     name = DEFAULT_METHOD if method is None else method
     if name not in _REGISTRY:
         raise LRFinderError(
             f"Unknown suggestion method {name!r}. Choose one of: {', '.join(methods())}"
         )
+    if for_schedule not in SCHEDULES:
+        raise LRFinderError(
+            f"`for_schedule` must be one of {', '.join(SCHEDULES)}. "
+            f"Received: for_schedule={for_schedule!r}"
+        )
+    if name in _SCHEDULE_AWARE:
+        options = {**options, "for_schedule": for_schedule}
+    elif for_schedule != "constant":
+        raise LRFinderError(
+            f"`{name}` suggests the same rate for every schedule; `for_schedule` is read by "
+            f"{', '.join(sorted(_SCHEDULE_AWARE))}. Received: for_schedule={for_schedule!r}"
+        )
+    if isinstance(result, (list, tuple)) and any(isinstance(r, RangeTestResult) for r in result):
+        return _combine([_REGISTRY[name](as_result(r), **options) for r in result])
+    if isinstance(result, (list, tuple)) and len(result) != 2:
+        raise LRFinderError(
+            "Pass a RangeTestResult, an (lrs, losses) pair, or a list of results. "
+            f"Received a {type(result).__name__} of length {len(result)}"
+        )
     return _REGISTRY[name](as_result(result), **options)
+
+
+def _combine(suggestions: list[Suggestion]) -> Suggestion:
+    """One suggestion from several sweeps: the median rate, and how far apart they were."""
+    logs = np.log10([s.lr for s in suggestions])
+    spread = float(np.std(logs))
+    middle = suggestions[int(np.argsort(logs)[len(logs) // 2])]
+    lr = float(10 ** np.median(logs))
+    warnings = list(dict.fromkeys(w for s in suggestions for w in s.warnings))
+    if spread > SPREAD_WARN:
+        warnings.append(
+            f"The {len(suggestions)} sweeps disagree: their rates spread over {spread:.2f} "
+            "decades (standard deviation). Use larger batches or more `num_steps`."
+        )
+    confidences = [s.confidence for s in suggestions if s.confidence is not None]
+    confidence = None
+    if confidences:
+        confidence = float(np.median(confidences)) * float(np.exp(-spread / SPREAD_WARN))
+    return replace(
+        middle,
+        lr=lr,
+        reason=f"median of {len(suggestions)} sweeps: {middle.reason}",
+        low=float(10 ** np.median(np.log10([s.low for s in suggestions]))),
+        high=float(10 ** np.median(np.log10([s.high for s in suggestions]))),
+        confidence=confidence,
+        warnings=tuple(warnings),
+        spread=spread,
+    )
 
 
 def suggest_all(result: RangeTestResult) -> dict[str, Suggestion | NoSuggestionError]:
@@ -120,10 +191,17 @@ class _Curve:
     smooth: np.ndarray
     argmin: int
     warnings: tuple[str, ...]
+    start: float = 0.0  # the loss before training moved it: median of the first points
+    noise: float = 0.0  # robust spread of the raw loss around the smoothed one, pre-minimum
 
     @property
     def log_lrs(self) -> np.ndarray:
         return np.log10(self.lrs)
+
+    @property
+    def drop(self) -> float:
+        """How far the smoothed loss fell from its start to its lowest point."""
+        return self.start - float(self.smooth[self.argmin])
 
 
 def smoothing_span(n: int) -> float:
@@ -131,8 +209,21 @@ def smoothing_span(n: int) -> float:
     return float(min(max(n / 15.0, 3.0), 50.0))
 
 
+# Below this many finite points the curve is read but its suggestion is flagged.
+FEW_POINTS = 30
+# Below this ratio of the fall to the step-to-step noise, the curve is flagged as too noisy.
+NOISY_SNR = 2.0
+# A fall under 1% of the loss and under this many times the noise is a flat curve.
+FLAT_SNR = 3.0
+
+
 def read_curve(result: RangeTestResult) -> _Curve:
-    """Check that a curve can be read and smooth it; raise :class:`NoSuggestionError` if not."""
+    """Check that a curve can be read and smooth it; raise :class:`NoSuggestionError` if not.
+
+    The blow-up at the end of a sweep can be thousands of times the loss; a centred average
+    would smear it back over the minimum, so losses above ``start + (start - lowest)`` are
+    clipped to that level before smoothing (the shape of the fall is untouched).
+    """
     losses = result.losses
     finite = np.isfinite(losses)
     stop = losses.size if finite.all() else int(np.argmin(finite))
@@ -141,20 +232,19 @@ def read_curve(result: RangeTestResult) -> _Curve:
             f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
         )
-    # Past the lowest point, once the loss is back above where it started the run has blown up;
-    # those points say nothing about good rates and would leak into a centred average.
-    start_level = float(np.median(losses[: min(5, stop)]))
-    lowest = int(np.argmin(losses[:stop]))
-    above = np.nonzero(losses[lowest:stop] > start_level)[0]
-    if above.size:
-        stop = max(lowest + int(above[0]) + 1, MIN_POINTS)
     lrs, raw = result.lrs[:stop], losses[:stop]
+    start = float(np.median(raw[: max(MIN_POINTS, stop // 10)]))
+    ceiling = start + max(start - float(np.min(raw)), 0.0)
     span = smoothing_span(stop)
-    smooth = ema(raw, 1.0 - 2.0 / (span + 1.0), centred=True)
+    smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
     argmin = int(np.argmin(smooth))
-    scale = max(abs(float(smooth[0])), abs(float(smooth[argmin])), 1e-12)
+    scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
     drop = float(smooth[0] - smooth[argmin])
-    if drop <= 0.01 * scale:
+    residual = (raw - smooth)[: argmin + 1]
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
+    # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
+    if drop <= 0.01 * scale and drop <= FLAT_SNR * noise:
         if argmin == 0 and smooth[-1] > smooth[0]:
             raise NoSuggestionError(
                 "The loss never fell: it was lowest at the very first rate "
@@ -170,7 +260,31 @@ def read_curve(result: RangeTestResult) -> _Curve:
         warnings.append(
             "The loss was still falling at `end_lr`; raise `end_lr` to see where it turns."
         )
-    return _Curve(lrs=lrs, raw=raw, smooth=smooth, argmin=argmin, warnings=tuple(warnings))
+    if stop < FEW_POINTS:
+        warnings.append(
+            f"Few points: {stop} finite losses (at least {FEW_POINTS} read reliably); raise "
+            "`num_steps` or lower `start_lr`."
+        )
+    if argmin < max(3, stop // 10):
+        warnings.append(
+            f"The loss diverged almost at once (lowest at step {argmin} of {stop}); lower "
+            "`start_lr` by a few decades so the sweep starts where the loss is flat."
+        )
+    fall = start - float(smooth[argmin])
+    if noise > 0 and fall < NOISY_SNR * noise:
+        warnings.append(
+            f"Too noisy: the loss fell by {fall:.3g}, only {fall / noise:.1f} times its "
+            "step-to-step noise; use larger batches, more `num_steps`, or `repeats`."
+        )
+    return _Curve(
+        lrs=lrs,
+        raw=raw,
+        smooth=smooth,
+        argmin=argmin,
+        warnings=tuple(warnings),
+        start=start,
+        noise=noise,
+    )
 
 
 def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
@@ -336,4 +450,128 @@ def _slide(
         "slide",
         float(curve.lrs[i]),
         f"slope settles within {threshold:g} over {gap} steps below the blow-up",
+    )
+
+
+# -- the default ------------------------------------------------------------------------------
+# `fall` reads the rate at which the smoothed loss has done FALL_FRACTION of its fall, then
+# shifts it by OFFSET decades per use. Both were chosen on the development half of the quality
+# benchmark only (benchmarks/quality, BENCHMARKS.md): the fraction among 50..95% and the lowest
+# points and fastest-descent rules, the offset in steps of 0.05 decades, by mean regret.
+FALL_FRACTION = 0.9
+OFFSET = {"constant": -0.05, "onecycle": 0.1}
+# The range: from where the fall is this far done, up to the lowest point.
+RANGE_FROM = 0.5
+
+
+def _crossing(curve: _Curve, fraction: float) -> float:
+    """log10 of the first rate where the smoothed loss has done ``fraction`` of its fall,
+    interpolated between the two steps around it."""
+    target = curve.start - fraction * curve.drop
+    smooth = curve.smooth[: curve.argmin + 1]
+    i = int(np.argmax(smooth <= target))
+    logs = curve.log_lrs
+    if i == 0:
+        return float(logs[0])
+    above, below = float(smooth[i - 1]), float(smooth[i])
+    t = (above - target) / (above - below) if above > below else 1.0
+    return float(logs[i - 1] + min(max(t, 0.0), 1.0) * (logs[i] - logs[i - 1]))
+
+
+def _confidence(curve: _Curve) -> float:
+    """0..1: how deep the fall is against the noise, times how many steps it was sampled at."""
+    snr = curve.drop / curve.noise if curve.noise > 0 else 100.0
+    steps = abs(_crossing(curve, 0.9) - _crossing(curve, 0.1))
+    per_step = abs(float(curve.log_lrs[-1] - curve.log_lrs[0])) / max(curve.lrs.size - 1, 1)
+    sampled = steps / per_step if per_step > 0 else 0.0
+    value = (1.0 - np.exp(-snr / 3.0)) * min(1.0, sampled / 10.0)
+    return float(value) * (0.5 if curve.warnings else 1.0)
+
+
+@register("fall")
+def _fall(result: RangeTestResult, *, for_schedule: str = "constant") -> Suggestion:
+    """The rate at which the smoothed loss has done 90% of its fall from its starting level to
+    its lowest point, shifted by a per-use offset measured on the quality benchmark.
+
+    Unlike the lowest point (which sits at the edge of the blow-up and moves with the noise) and
+    the steepest descent (which reads a derivative, noisier still), this crossing is read off the
+    smoothed loss itself, inside the part of the curve where training still works.
+    """
+    if for_schedule not in OFFSET:
+        raise LRFinderError(
+            f"`for_schedule` must be one of {', '.join(OFFSET)}. "
+            f"Received: for_schedule={for_schedule!r}"
+        )
+    try:
+        curve = read_curve(result)
+    except NoSuggestionError as flat:
+        if not str(flat).startswith("The curve is flat"):
+            raise
+        return _below_blowup(result, flat)
+    _descending_part(curve, "fall")
+    log_lr = _crossing(curve, FALL_FRACTION) + OFFSET[for_schedule]
+    log_lr = min(max(log_lr, float(curve.log_lrs[0])), float(curve.log_lrs[-1]))
+    lr = float(10**log_lr)
+    index = max(int(np.searchsorted(curve.lrs, lr, side="right")) - 1, 0)
+    low = min(float(10 ** _crossing(curve, RANGE_FROM)), lr)
+    high = max(float(curve.lrs[curve.argmin]), lr)
+    return Suggestion(
+        lr=lr,
+        index=index,
+        method="fall",
+        reason=(
+            f"the smoothed loss has done {FALL_FRACTION:.0%} of its fall "
+            f"({curve.start:.4g} to {curve.smooth[curve.argmin]:.4g}) here; "
+            f"for a {for_schedule} schedule"
+        ),
+        low=low,
+        high=high,
+        confidence=_confidence(curve),
+        warnings=curve.warnings,
+    )
+
+
+# When the loss never visibly falls, Smith's advice still applies: the largest usable rate is
+# just before the blow-up and a safe one is 1-2 decades below it.
+BLOWUP_DECADES = 2.0
+
+
+def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestion:
+    """A low-confidence rate for a curve that is flat and then blows up, or ``flat`` raised."""
+    losses = result.losses
+    finite = np.isfinite(losses)
+    stop = losses.size if finite.all() else int(np.argmin(finite))
+    lrs, raw = result.lrs[:stop], losses[:stop]
+    plateau = raw[: stop // 2]
+    level = float(np.median(plateau))
+    noise = 1.4826 * float(np.median(np.abs(plateau - level)))
+    span = smoothing_span(stop)
+    # Clipped first, so the blow-up's huge values cannot leak back through the centred average.
+    ceiling = level + 4.0 * max(noise, 1e-12)
+    smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
+    rising = np.flatnonzero(smooth > level + 2.0 * max(noise, 1e-12))
+    rising = rising[rising >= stop // 2]
+    if rising.size == 0:
+        raise flat
+    edge = float(lrs[int(rising[0])])
+    lr = edge / 10**BLOWUP_DECADES
+    if lr < lrs[0]:
+        raise flat
+    index = max(int(np.searchsorted(lrs, lr, side="right")) - 1, 0)
+    return Suggestion(
+        lr=lr,
+        index=index,
+        method="fall",
+        reason=(
+            f"the loss never clearly fell; {BLOWUP_DECADES:g} decades below where it starts "
+            f"to rise ({edge:.3g})"
+        ),
+        low=max(lr / 10, float(lrs[0])),
+        high=edge / 10,
+        confidence=0.1,
+        warnings=(
+            f"Flat curve: the loss did not clearly fall before rising at {edge:.3g}. The rate "
+            "is a safe guess below the blow-up, not a reading of the fall; sweep with more "
+            "`num_steps` or check the model trains at all.",
+        ),
     )

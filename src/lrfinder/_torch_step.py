@@ -6,35 +6,19 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from ._errors import LRFinderError
+from ._find import MAX_SKIPS_IN_A_ROW
 from ._rangetest import RangeTest
 from ._torch_ddp import agree, no_sync
 
 logger = logging.getLogger("lrfinder")
 
 StepFn = Callable[[torch.nn.Module, Any], Any]
-# Each skipped step halves the scale; 40 in a row take 65536 below 1e-7, so the gradients are
-# infinite at any scale and the test stops instead of eating the data.
-MAX_SKIPS_IN_A_ROW = 40
-
-
-def cycle(data: Iterable[Any]) -> Iterator[Any]:
-    """Yield batches forever from a re-iterable (a list, a DataLoader); once from an iterator."""
-    iterator = iter(data)
-    one_shot = iterator is data
-    while True:
-        yielded = False
-        for batch in iterator:
-            yielded = True
-            yield batch
-        if one_shot or not yielded:
-            return
-        iterator = iter(data)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ._cli_schedule import add_schedule_parser
 from ._errors import LRFinderError, NoSuggestionError
 from ._result import RangeTestResult
-from ._suggest import DEFAULT_METHOD, Suggestion, methods, suggest, suggest_all
+from ._suggest import DEFAULT_METHOD, SCHEDULES, Suggestion, methods, suggest, suggest_all
 
 RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
 
@@ -57,7 +57,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.all:
         print(_table(result))
         return 0
-    s = suggest(result, args.method)
+    s = suggest(result, args.method, for_schedule=args.for_schedule)
     if args.json:
         print(
             json.dumps(
@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=methods(),
         default=None,
         help=f"suggestion method (default {DEFAULT_METHOD})",
+    )
+    sug.add_argument(
+        "--for-schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="how the rate will be used: constant, or the peak of a one-cycle schedule",
     )
     sug.add_argument("--all", action="store_true", help="print a table of every method")
     sug.add_argument("--json", action="store_true", help="print the suggestion as JSON")

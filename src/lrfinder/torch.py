@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._errors import LRFinderError
-from ._find import drive
+from ._find import cycle, drive
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from ._torch_ddp import rank, world_size
@@ -32,7 +32,6 @@ from ._torch_snapshot import Snapshot
 from ._torch_step import (
     StepFn,
     TorchStep,
-    cycle,
     forward_loss,
     loss_from_output,
     pair_step,

@@ -1,0 +1,188 @@
+"""What a range test costs on top of the training steps it runs.
+
+The same model, optimizer and batches, 100 steps with the rate growing exponentially, run as
+(a) a plain training loop that sets the rate and reads the loss every step, (b) lrfinder,
+(c) torch-lr-finder, (d) Lightning's tuner. The tools run interleaved, round after round, so
+slow phases of a shared machine hit them alike; each one's median wall time is reported as a
+ratio to the plain loop's, with lrfinder's snapshot and restore times.
+
+    python -m benchmarks.overhead     # writes benchmarks/overhead_results.md and BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import lrfinder.torch
+
+STEPS = 100
+START_LR, END_LR = 1e-6, 1e-3  # low enough that no tool stops early: all run every step
+OUT = Path(__file__).parent / "overhead_results.md"
+
+
+def make_problem(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=START_LR)
+    g = torch.Generator().manual_seed(seed)
+    data = [(torch.randn(128, 256, generator=g), torch.randint(0, 10, (128,), generator=g))]
+    return model, opt, data * STEPS
+
+
+def plain(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> dict[str, float]:
+    ratio = (END_LR / START_LR) ** (1 / (STEPS - 1))
+    for i, (x, y) in enumerate(data):
+        for group in opt.param_groups:
+            group["lr"] = START_LR * ratio**i
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.item()  # every finder reads the loss each step; so does a loop that logs it
+        loss.backward()
+        opt.step()
+    return {}
+
+
+def with_lrfinder(
+    model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]
+) -> dict[str, float]:
+    result = lrfinder.torch.find_lr(
+        model,
+        opt,
+        data,
+        loss_fn=F.cross_entropy,
+        start_lr=START_LR,
+        end_lr=END_LR,
+        num_steps=STEPS,
+        diverge_threshold=None,
+        progress=False,
+    )
+    assert result.steps == STEPS
+    return {"snapshot_s": result.timings["snapshot_s"], "restore_s": result.timings["restore_s"]}
+
+
+def with_torch_lr_finder(
+    model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]
+) -> dict[str, float]:
+    from torch_lr_finder import LRFinder
+
+    finder = LRFinder(model, opt, F.cross_entropy, device="cpu")
+    loader = torch.utils.data.DataLoader(data, batch_size=None)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        finder.range_test(loader, end_lr=END_LR, num_iter=STEPS, diverge_th=1e9)
+        finder.reset()
+    return {}
+
+
+def with_lightning(
+    model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]
+) -> dict[str, float]:
+    from benchmarks.quality.train import lightning_lr_find
+
+    lightning_lr_find(
+        model,
+        lambda params, lr: torch.optim.AdamW(params, lr=lr),
+        F.cross_entropy,
+        data,
+        min_lr=START_LR,
+        max_lr=END_LR,
+        num_training=STEPS,
+        early_stop_threshold=None,
+    )
+    return {}
+
+
+TOOLS: dict[str, Callable[..., dict[str, float]]] = {
+    "plain loop": plain,
+    "lrfinder": with_lrfinder,
+    "torch-lr-finder": with_torch_lr_finder,
+    "Lightning tuner": with_lightning,
+}
+
+
+def available(name: str) -> bool:
+    module = {"torch-lr-finder": "torch_lr_finder", "Lightning tuner": "lightning"}.get(name)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def measure(rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    tools = {n: f for n, f in TOOLS.items() if available(n)}
+    times: dict[str, list[float]] = {n: [] for n in tools}
+    extra: dict[str, list[float]] = {"snapshot_s": [], "restore_s": []}
+    for fn in tools.values():  # one warm-up each: imports, allocator, first-call costs
+        fn(*make_problem())
+    for r in range(rounds):
+        names = list(tools)
+        names = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
+        for name in names:
+            model, opt, data = make_problem(r)
+            started = time.perf_counter()
+            info = tools[name](model, opt, data)
+            times[name].append(time.perf_counter() - started)
+            for key, value in info.items():
+                extra[key].append(value)
+    return times, extra
+
+
+def report(times: dict[str, list[float]], extra: dict[str, list[float]], rounds: int) -> str:
+    base = statistics.median(times["plain loop"])
+    lines = [
+        f"{STEPS} steps of an MLP (256-512-512-10, AdamW, batch 128) on one CPU thread; "
+        f"median of {rounds} interleaved rounds.",
+        "",
+        "| tool | median wall time (s) | ratio of medians | median of per-round ratios |",
+        "|---|---|---|---|",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        paired = statistics.median(v / p for v, p in zip(values, times["plain loop"], strict=True))
+        lines.append(f"| {name} | {median:.3f} | {median / base:.3f} | {paired:.3f} |")
+    missing = [n for n in TOOLS if n not in times]
+    if missing:
+        lines += ["", f"Not installed, not measured: {', '.join(missing)}."]
+    if extra["snapshot_s"]:
+        lines += [
+            "",
+            f"lrfinder snapshot: {statistics.median(extra['snapshot_s']) * 1e3:.2f} ms, "
+            f"restore: {statistics.median(extra['restore_s']) * 1e3:.2f} ms (medians).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    times, extra = measure(args.rounds)
+    text = report(times, extra, args.rounds)
+    OUT.write_text(text)
+    from benchmarks.quality.report import fill_section
+
+    fill_section("overhead", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

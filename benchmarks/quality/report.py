@@ -1,0 +1,404 @@
+"""The metrics and tables of the quality benchmark, computed from the cache alone."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import lrfinder
+from lrfinder import NoSuggestionError, RangeTestResult
+
+from .setups import NO_TUNING_LR, SETUPS, Setup
+
+if TYPE_CHECKING:
+    from .run import Cache
+
+GOOD_WITHIN = 0.10  # the oracle's good range: rates whose loss is within 10% of the best
+
+
+def _runs() -> Any:
+    from . import run
+
+    return run
+
+
+def oracle(caches: dict[str, Cache], setup: Setup, protocol: str) -> dict[str, Any]:
+    """The grid search: mean final validation loss per rate over the seeds, its best rate."""
+    run = _runs()
+    runs = caches["runs"]
+    l0 = float(np.mean([runs.get(setup.name, f"L0|{s}") for s in run.SEEDS]))
+    per_seed = np.array(
+        [
+            [_clip(runs.get(setup.name, run.run_key(protocol, lr, s)), l0) for s in run.SEEDS]
+            for lr in run.GRID
+        ]
+    )
+    mean = per_seed.mean(axis=1)
+    best = int(np.argmin(mean))
+    l_star = float(mean[best])
+    good = np.flatnonzero(mean <= l_star + GOOD_WITHIN * abs(l_star))
+    return {
+        "l0": l0,
+        "l_star": l_star,
+        "best_lr": run.GRID[best],
+        "best_index": best,
+        "mean": mean,
+        "per_seed": per_seed,
+        "good_low": run.GRID[int(good.min())],
+        "good_high": run.GRID[int(good.max())],
+    }
+
+
+def _clip(loss: float | None, l0: float) -> float:
+    """A diverged run (NaN, or no better than untrained) counts as the untrained loss."""
+    return l0 if loss is None or not math.isfinite(loss) or loss > l0 else float(loss)
+
+
+def curves(caches: dict[str, Cache], setup: Setup) -> list[RangeTestResult]:
+    run = _runs()
+    return [
+        RangeTestResult.from_dict(caches["curves"].get(setup.name, f"lrfinder|{s}"))
+        for s in run.SEEDS
+    ]
+
+
+def methods() -> list[str]:
+    """Every rule compared: lrfinder's registry, the other finders, no tuning."""
+    return [*lrfinder.methods(), "torch_lr_finder", "lightning", "no_tuning"]
+
+
+def _rule_rate(result: RangeTestResult, method: str, protocol: str) -> float | None:
+    options = {"for_schedule": protocol} if method == lrfinder.DEFAULT_METHOD else {}
+    try:
+        return lrfinder.suggest(result, method, **options).lr
+    except NoSuggestionError:
+        return None
+
+
+def suggested_rates(
+    caches: dict[str, Cache], setup: Setup, protocol: str
+) -> dict[str, list[float | None]]:
+    """Each method's rate per seed (None where it gave none)."""
+    run = _runs()
+    out: dict[str, list[float | None]] = {}
+    results = curves(caches, setup)
+    for name in lrfinder.methods():
+        out[name] = [_rule_rate(r, name, protocol) for r in results]
+    for finder in ("torch_lr_finder", "lightning"):
+        values = [caches["curves"].get(setup.name, f"{finder}|{s}") for s in run.SEEDS]
+        if all(caches["curves"].has(setup.name, f"{finder}|{s}") for s in run.SEEDS):
+            out[finder] = values
+    out["no_tuning"] = [NO_TUNING_LR[setup.optimizer]] * len(run.SEEDS)
+    return out
+
+
+def interpolated_loss(orc: dict[str, Any], lr: float) -> float:
+    """The oracle's mean loss at ``lr``, interpolated on log10(rate) (for designing the rule)."""
+    run = _runs()
+    return float(np.interp(math.log10(lr), np.log10(run.GRID), orc["mean"]))
+
+
+def score(
+    caches: dict[str, Cache], setup: Setup, protocol: str, *, trained: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Per method: distance (decades), regret, in-good-range, diverged, per seed; and spread."""
+    run = _runs()
+    orc = oracle(caches, setup, protocol)
+    l0, l_star = orc["l0"], orc["l_star"]
+    out: dict[str, dict[str, Any]] = {}
+    for name, rates in suggested_rates(caches, setup, protocol).items():
+        rows = []
+        for seed, lr in zip(run.SEEDS, rates, strict=True):
+            if lr is None or not math.isfinite(lr):
+                rows.append({"distance": math.inf, "regret": 1.0, "good": False, "diverged": True})
+                continue
+            raw = caches["runs"].get(setup.name, run.run_key(protocol, lr, seed))
+            if (
+                trained
+                and raw is None
+                and not caches["runs"].has(setup.name, run.run_key(protocol, lr, seed))
+            ):
+                raw = interpolated_loss(orc, lr)  # not trained yet: read the grid
+            loss = _clip(raw if trained else interpolated_loss(orc, lr), l0)
+            rows.append(
+                {
+                    "distance": abs(math.log10(lr) - math.log10(orc["best_lr"])),
+                    "regret": (loss - l_star) / (l0 - l_star) if l0 > l_star else 0.0,
+                    "good": orc["good_low"] * 10**-0.125 <= lr <= orc["good_high"] * 10**0.125,
+                    "diverged": loss >= l0,
+                }
+            )
+        logs = [math.log10(r) for r in rates if r is not None and math.isfinite(r)]
+        out[name] = {
+            "rows": rows,
+            "rates": rates,
+            "spread": float(np.std(logs)) if len(logs) == len(rates) else math.inf,
+        }
+    return out
+
+
+def noise_floor(caches: dict[str, Cache], setup: Setup, protocol: str) -> dict[str, float]:
+    """The best rate retrained with fresh seeds (regret), and one seed's best vs the mean's."""
+    run = _runs()
+    orc = oracle(caches, setup, protocol)
+    l0, l_star = orc["l0"], orc["l_star"]
+    fresh = [
+        _clip(caches["runs"].get(setup.name, run.run_key(protocol, orc["best_lr"], s)), l0)
+        for s in run.FRESH_SEEDS
+        if caches["runs"].has(setup.name, run.run_key(protocol, orc["best_lr"], s))
+    ]
+    regret = (float(np.mean(fresh)) - l_star) / (l0 - l_star) if fresh and l0 > l_star else 0.0
+    seed_best = np.argmin(orc["per_seed"], axis=0)
+    distance = float(np.median(np.abs(seed_best - orc["best_index"]))) / 4.0
+    return {"regret": max(regret, 0.0), "distance": distance}
+
+
+def _spearman(a: list[float], b: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan  # a rule that suggests one rate everywhere has no rank correlation
+    return float(spearmanr(a, b).statistic)
+
+
+def default_range(caches: dict[str, Cache], protocol: str) -> dict[str, float]:
+    """How often the default's (low, high) holds the best rate, its width, and whether its
+    confidence ranks its own accuracy (Spearman of confidence against -distance)."""
+    inside, widths, conf, dist = [], [], [], []
+    for s in SETUPS:
+        best = oracle(caches, s, protocol)["best_lr"]
+        for r in curves(caches, s):
+            try:
+                sug = lrfinder.suggest(r, for_schedule=protocol)
+            except NoSuggestionError:
+                continue
+            inside.append(sug.low <= best <= sug.high)
+            widths.append(math.log10(sug.high / sug.low))
+            conf.append(sug.confidence or 0.0)
+            dist.append(-abs(math.log10(sug.lr / best)))
+    return {
+        "inside": float(np.mean(inside)),
+        "width": float(np.median(widths)),
+        "confidence_rank": _spearman(conf, dist),
+    }
+
+
+def summarize(
+    caches: dict[str, Cache], setups: list[Setup], protocol: str, *, trained: bool = True
+) -> dict[str, dict[str, float]]:
+    """The across-setup metrics of every method for one protocol."""
+    scores = {s.name: score(caches, s, protocol, trained=trained) for s in setups}
+    best = {s.name: math.log10(oracle(caches, s, protocol)["best_lr"]) for s in setups}
+    table: dict[str, dict[str, float]] = {}
+    for name in scores[setups[0].name]:
+        rows = [r for s in setups for r in scores[s.name].get(name, {"rows": []})["rows"]]
+        if len(rows) < len(setups) * 3:
+            continue
+        dist = np.array([r["distance"] for r in rows])
+        regret = np.array([r["regret"] for r in rows])
+        medians, targets = [], []
+        for s in setups:
+            rates = [r for r in scores[s.name][name]["rates"] if r is not None and math.isfinite(r)]
+            if rates:
+                medians.append(float(np.median(np.log10(rates))))
+                targets.append(best[s.name])
+        table[name] = {
+            "distance_median": float(np.median(dist)),
+            "distance_p90": float(np.percentile(dist, 90, method="higher")),
+            "regret_mean": float(regret.mean()),
+            "regret_median": float(np.median(regret)),
+            "regret_p90": float(np.percentile(regret, 90, method="higher")),
+            "in_good_range": float(np.mean([r["good"] for r in rows])),
+            "diverged": int(sum(r["diverged"] for r in rows)),
+            "failed": int(sum(math.isinf(r["distance"]) for r in rows)),
+            "rank_corr": _spearman(medians, targets),
+            "spread_median": float(np.median([scores[s.name][name]["spread"] for s in setups])),
+        }
+    floor = [noise_floor(caches, s, protocol) for s in setups]
+    run = _runs()
+    seed_corr = [
+        _spearman(
+            [
+                run.GRID[int(np.argmin(oracle(caches, s, protocol)["per_seed"][:, k]))]
+                for s in setups
+            ],
+            [oracle(caches, s, protocol)["best_lr"] for s in setups],
+        )
+        for k in range(len(run.SEEDS))
+    ]
+    table["oracle (fresh seeds)"] = {
+        "distance_median": float(np.median([f["distance"] for f in floor])),
+        "regret_mean": float(np.mean([f["regret"] for f in floor])),
+        "rank_corr": float(np.mean(seed_corr)),
+    }
+    return table
+
+
+def lr_free(
+    caches: dict[str, Cache], setups: list[Setup], protocol: str
+) -> dict[str, dict[str, float]]:
+    """Normalized regret of each learning-rate-free optimizer against the protocol's L*.
+
+    These replace the setup's optimizer, so they can beat ``L*`` (negative regret), by far where
+    the setup's own optimizer barely trains (plain SGD on the deep MLP); the median is the fair
+    summary, the mean is shown too."""
+    run = _runs()
+    out = {}
+    for name in run.LR_FREE:
+        regrets = []
+        for s in setups:
+            orc = oracle(caches, s, protocol)
+            for seed in run.SEEDS:
+                key = f"lrfree|{name}|{seed}"
+                if not caches["runs"].has(s.name, key):
+                    continue
+                loss = _clip(caches["runs"].get(s.name, key), orc["l0"])
+                regrets.append((loss - orc["l_star"]) / (orc["l0"] - orc["l_star"]))
+        if regrets:
+            out[name] = {
+                "mean": float(np.mean(regrets)),
+                "median": float(np.median(regrets)),
+                "diverged": int(sum(r >= 1.0 for r in regrets)),
+            }
+    return out
+
+
+def cost(caches: dict[str, Cache]) -> dict[str, float]:
+    """Steps of lrfinder's range test as a share of the grid search's steps, per setup."""
+    run = _runs()
+    shares = {}
+    for s in SETUPS:
+        steps = sum(r.steps for r in curves(caches, s)) / len(run.SEEDS)
+        shares[s.name] = steps / (len(run.GRID) * len(run.SEEDS) * s.steps)
+    return shares
+
+
+# -- tables -----------------------------------------------------------------------------------
+def _fmt(v: float, digits: int = 2) -> str:
+    if isinstance(v, int):
+        return str(v)
+    return "-" if v is None or math.isnan(v) else ("inf" if math.isinf(v) else f"{v:.{digits}f}")
+
+
+def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
+    lines = [f"### {title} ({len(setups)} setups, 3 seeds each)", ""]
+    lines.append(
+        "| method | protocol | distance median | distance p90 | rank corr | regret mean | "
+        "regret p90 | in good range | diverged or untrained | no answer | spread median |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for protocol in _runs().PROTOCOLS:
+        table = summarize(caches, setups, protocol)
+        order = sorted(
+            (k for k in table if "distance_p90" in table[k]),
+            key=lambda k: table[k]["regret_mean"],
+        )
+        for name in order:
+            t = table[name]
+            label = f"**{name}** (default)" if name == lrfinder.DEFAULT_METHOD else name
+            lines.append(
+                f"| {label} | {protocol} | {_fmt(t['distance_median'])} | "
+                f"{_fmt(t['distance_p90'])} | {_fmt(t['rank_corr'])} | "
+                f"{_fmt(t['regret_mean'], 3)} | {_fmt(t['regret_p90'], 3)} | "
+                f"{t['in_good_range']:.0%} | {t['diverged']} | {t['failed']} | "
+                f"{_fmt(t['spread_median'])} |"
+            )
+        floor = table["oracle (fresh seeds)"]
+        lines.append(
+            f"| *noise floor: the oracle itself* | {protocol} | "
+            f"{_fmt(floor['distance_median'])} | | {_fmt(floor['rank_corr'])} | "
+            f"{_fmt(floor['regret_mean'], 3)} | | | | | |"
+        )
+    lines += [
+        "",
+        "Learning-rate-free optimizers (they replace the setup's optimizer, so they can beat "
+        "`L*`: regret below 0):",
+        "",
+        "| optimizer | protocol compared | regret median | regret mean | diverged |",
+        "|---|---|---|---|---|",
+    ]
+    for protocol in _runs().PROTOCOLS:
+        for name, v in lr_free(caches, setups, protocol).items():
+            lines.append(
+                f"| {name} | {protocol} | {_fmt(v['median'], 3)} | {_fmt(v['mean'], 3)} | "
+                f"{v['diverged']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def per_setup_md(caches: dict[str, Cache]) -> str:
+    lines = [
+        "| setup | split | optimizer | batch | steps | protocol | best rate | good range (grid) | L0 | "
+        "L* | default's rates (3 seeds) | its distance | its regret | range test cost |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    shares = cost(caches)
+    for s in SETUPS:
+        for protocol in _runs().PROTOCOLS:
+            orc = oracle(caches, s, protocol)
+            rates = suggested_rates(caches, s, protocol)[lrfinder.DEFAULT_METHOD]
+            shown = ", ".join("-" if r is None else f"{r:.2g}" for r in rates)
+            rows = score(caches, s, protocol)[lrfinder.DEFAULT_METHOD]["rows"]
+            dist = float(np.median([r["distance"] for r in rows]))
+            regret = float(np.mean([r["regret"] for r in rows]))
+            lines.append(
+                f"| {s.name} | {s.split} | {s.optimizer} | {s.batch_size} | {s.steps} | "
+                f"{protocol} | {orc['best_lr']:.2g} | {orc['good_low']:.2g}..{orc['good_high']:.2g}"
+                f" | {orc['l0']:.3f} | {orc['l_star']:.3f} | {shown} | {dist:.2f} | {regret:.3f} | "
+                f"{shares[s.name]:.2%} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(caches: dict[str, Cache]) -> str:
+    run = _runs()
+    dev = [s for s in SETUPS if s.split == "dev"]
+    test = [s for s in SETUPS if s.split == "test"]
+    parts = [
+        table_md(caches, list(SETUPS), "All setups"),
+        table_md(caches, test, "Held-out setups (the rule was not chosen on these)"),
+        table_md(caches, dev, "Development setups (the rule was chosen on these)"),
+        "### Per setup\n\n" + per_setup_md(caches),
+    ]
+    for protocol in run.PROTOCOLS:
+        d = default_range(caches, protocol)
+        parts.append(
+            f"Default's range ({protocol}): holds the best rate in {d['inside']:.0%} of the "
+            f"39 sweeps, median width {d['width']:.2f} decades; its confidence ranks its own "
+            f"accuracy with Spearman {d['confidence_rank']:.2f}.\n"
+        )
+    shares = list(cost(caches).values())
+    parts.append(
+        f"Range-test cost: {np.median(shares):.2%} of the grid search's training steps "
+        f"(median over setups; max {max(shares):.2%}).\n"
+    )
+    text = "\n".join(parts)
+    (run.RESULTS / "tables.md").write_text(text)
+    fill_section("quality", text)
+    summary = {
+        p: {k: v for k, v in summarize(caches, list(SETUPS), p).items()} for p in run.PROTOCOLS
+    }
+    (run.RESULTS / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    print(text)
+    return text
+
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
+
+
+def fill_section(name: str, text: str) -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in
+    BENCHMARKS.md, so the prose stays hand-written and the tables stay generated."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if not BENCHMARKS_MD.exists():
+        return
+    doc = BENCHMARKS_MD.read_text()
+    if begin not in doc or end not in doc:
+        return
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    BENCHMARKS_MD.write_text(f"{head}{begin}\n{text}{end}{tail}")

@@ -1,0 +1,257 @@
+"""The training setups of the quality benchmark: small, varied, seconds each on one CPU core.
+
+Each setup builds its data once (scikit-learn's bundled loaders, synthetic generators, or the text
+of a file that ships with Python: nothing is downloaded) and, for a seed, a fresh model, the order
+of its batches and an optimizer. ``split`` says whether the rule was chosen on it ("dev") or only
+reported on it ("test").
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn import datasets
+from torch import nn
+from torch.nn import functional as F
+
+Tensor = torch.Tensor
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+# The rate a user who does not tune would pass: the frameworks' usual defaults.
+NO_TUNING_LR = {"sgd": 1e-2, "sgdm": 1e-2, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-2}
+
+
+@dataclass(frozen=True)
+class Data:
+    x: Tensor
+    y: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    loss_fn: LossFn
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    split: str  # "dev": the rule was chosen on it; "test": held out, only reported
+    task: str  # "classification" or "regression"
+    optimizer: str  # a key of NO_TUNING_LR
+    batch_size: int
+    steps: int  # the training budget, in optimizer steps
+    data: Callable[[], Data]
+    model: Callable[[], nn.Module]
+
+    def make_optimizer(self, params: Iterator[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        kind = self.optimizer
+        if kind == "sgd":
+            return torch.optim.SGD(params, lr=lr)
+        if kind == "sgdm":
+            return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        if kind == "adam":
+            return torch.optim.Adam(params, lr=lr)
+        if kind == "adamw":
+            return torch.optim.AdamW(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr)
+
+    def build(self, seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return self.model()
+
+    def batches(self, seed: int, count: int) -> list[tuple[Tensor, Tensor]]:
+        """``count`` mini-batches, shuffled anew every epoch, in a seeded order."""
+        data = self.data()
+        rng = np.random.default_rng(seed + 10_000)
+        n = data.x.shape[0]
+        out: list[tuple[Tensor, Tensor]] = []
+        while len(out) < count:
+            order = torch.from_numpy(rng.permutation(n))
+            for start in range(0, n - self.batch_size + 1, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                out.append((data.x[idx], data.y[idx]))
+                if len(out) == count:
+                    break
+        return out
+
+
+# -- data -------------------------------------------------------------------------------------
+def _split(x: np.ndarray, y: np.ndarray, loss_fn: LossFn, *, classes: bool) -> Data:
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(x))
+    x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    cut = int(0.75 * len(x))
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.long if classes else torch.float32)
+    tr, va = torch.from_numpy(order[:cut]), torch.from_numpy(order[cut:])
+    return Data(xt[tr], yt[tr], xt[va], yt[va], loss_fn)
+
+
+def _mse(out: Tensor, y: Tensor) -> Tensor:
+    return F.mse_loss(out.squeeze(-1), y)
+
+
+@functools.cache
+def digits() -> Data:
+    x, y = datasets.load_digits(return_X_y=True)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def digits_images() -> Data:
+    d = digits()
+    return Data(d.x.view(-1, 1, 8, 8), d.y, d.x_val.view(-1, 1, 8, 8), d.y_val, F.cross_entropy)
+
+
+@functools.cache
+def digits_autoencode() -> Data:
+    d = digits()
+    return Data(d.x, d.x, d.x_val, d.x_val, F.mse_loss)
+
+
+@functools.cache
+def wine() -> Data:
+    x, y = datasets.load_wine(return_X_y=True)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def breast_cancer() -> Data:
+    x, y = datasets.load_breast_cancer(return_X_y=True)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def diabetes() -> Data:
+    x, y = datasets.load_diabetes(return_X_y=True)
+    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+
+
+@functools.cache
+def friedman() -> Data:
+    x, y = datasets.make_friedman1(n_samples=2000, noise=0.5, random_state=0)
+    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+
+
+@functools.cache
+def synthetic_classes() -> Data:
+    x, y = datasets.make_classification(
+        n_samples=3000, n_features=20, n_informative=12, n_classes=4, random_state=0
+    )
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def moons() -> Data:
+    x, y = datasets.make_moons(n_samples=3000, noise=0.25, random_state=0)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+CONTEXT = 32
+VOCAB = 128
+
+
+def _char_loss(out: Tensor, y: Tensor) -> Tensor:
+    return F.cross_entropy(out.reshape(-1, VOCAB), y.reshape(-1))
+
+
+@functools.cache
+def python_text() -> Data:
+    """Next-character windows from argparse.py, a file every Python installation ships."""
+    with open(argparse.__file__, encoding="utf-8") as fh:
+        text = fh.read()[:60_000]
+    codes = torch.tensor([min(ord(c), VOCAB - 1) for c in text], dtype=torch.long)
+    cut = int(0.85 * codes.numel())
+    starts = torch.arange(0, cut - CONTEXT - 1, 7)
+    val_starts = torch.arange(cut, codes.numel() - CONTEXT - 1, 37)
+
+    def windows(s: Tensor) -> tuple[Tensor, Tensor]:
+        idx = s[:, None] + torch.arange(CONTEXT)[None, :]
+        return codes[idx], codes[idx + 1]
+
+    x, y = windows(starts)
+    xv, yv = windows(val_starts)
+    return Data(x, y, xv, yv, _char_loss)
+
+
+# -- models -----------------------------------------------------------------------------------
+def mlp(sizes: list[int], *, batchnorm: bool = False, act: type[nn.Module] = nn.ReLU) -> nn.Module:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def cnn(*, batchnorm: bool) -> nn.Module:
+    def norm(c: int) -> nn.Module:
+        return nn.BatchNorm2d(c) if batchnorm else nn.Identity()
+
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        norm(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        norm(16),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10),
+    )
+
+
+class CharTransformer(nn.Module):
+    """One causal self-attention block over 32 characters: the smallest GPT."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, width)
+        self.pos = nn.Parameter(torch.zeros(CONTEXT, width))
+        self.block = nn.TransformerEncoderLayer(
+            width, nhead=2, dim_feedforward=2 * width, dropout=0.0, batch_first=True
+        )
+        self.head = nn.Linear(width, VOCAB)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(CONTEXT))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.embed(x) + self.pos
+        return self.head(self.block(h, src_mask=self.mask, is_causal=True))
+
+
+SETUPS: tuple[Setup, ...] = (
+    Setup("digits_mlp_sgd", "dev", "classification", "sgd", 32, 300, digits,
+          lambda: mlp([64, 64, 10])),
+    Setup("digits_mlp_bn_sgdm", "test", "classification", "sgdm", 64, 200, digits,
+          lambda: mlp([64, 64, 64, 10], batchnorm=True)),
+    Setup("digits_cnn_adam", "dev", "classification", "adam", 32, 200, digits_images,
+          lambda: cnn(batchnorm=False)),
+    Setup("digits_cnn_bn_sgdm", "test", "classification", "sgdm", 128, 150, digits_images,
+          lambda: cnn(batchnorm=True)),
+    Setup("deep_mlp_sgdm", "dev", "classification", "sgdm", 64, 300, synthetic_classes,
+          lambda: mlp([20] + [32] * 9 + [4])),
+    Setup("deep_tanh_mlp_adam", "test", "classification", "adam", 64, 300, synthetic_classes,
+          lambda: mlp([20] + [32] * 7 + [4], act=nn.Tanh)),
+    Setup("diabetes_mlp_adamw", "dev", "regression", "adamw", 16, 300, diabetes,
+          lambda: mlp([10, 32, 1])),
+    Setup("friedman_mlp_rmsprop", "test", "regression", "rmsprop", 32, 400, friedman,
+          lambda: mlp([10, 64, 64, 1])),
+    Setup("char_transformer_adamw", "dev", "classification", "adamw", 32, 300, python_text,
+          CharTransformer),
+    Setup("digits_autoencoder_adam", "test", "regression", "adam", 64, 300, digits_autoencode,
+          lambda: mlp([64, 16, 64])),
+    Setup("wine_linear_sgd", "dev", "classification", "sgd", 16, 200, wine,
+          lambda: mlp([13, 3])),
+    Setup("breast_cancer_mlp_rmsprop", "test", "classification", "rmsprop", 16, 200,
+          breast_cancer, lambda: mlp([30, 32, 2])),
+    Setup("moons_mlp_bn_adamw", "dev", "classification", "adamw", 128, 300, moons,
+          lambda: mlp([2, 64, 64, 2], batchnorm=True)),
+)  # fmt: skip
+
+BY_NAME = {s.name: s for s in SETUPS}

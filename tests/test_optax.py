@@ -1,0 +1,187 @@
+"""lrfinder.optax on a small MLP and digits data: losses, stops, untouched inputs, one trace.
+
+These run in the JAX pass of ``make test``, a process of its own: once JAX has started its backend
+it warns, and may deadlock, when the DDP tests fork their workers in the main run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip(
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        allow_module_level=True,
+    )
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+sklearn_datasets = pytest.importorskip("sklearn.datasets")
+
+import jax.numpy as jnp  # noqa: E402
+
+import lrfinder.optax  # noqa: E402
+from _mlp import batches as digits_batches  # noqa: E402
+from _mlp import init_params, numpy_loss  # noqa: E402
+from lrfinder import LRFinderError  # noqa: E402
+from lrfinder.optax import find_lr  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def batches() -> list[tuple[np.ndarray, np.ndarray]]:
+    return digits_batches(320)
+
+
+def loss_fn(params, x, y):
+    logits = jax.nn.relu(x @ params["w1"] + params["b1"]) @ params["w2"] + params["b2"]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def make_step(tx, traces: list[int] | None = None, **jit_kw):
+    def train_step(params, opt_state, batch):
+        if traces is not None:
+            traces.append(1)  # runs only while jax traces the function
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return jax.jit(train_step, **jit_kw)
+
+
+def run(tx, batches, traces=None, **kw):
+    params = jax.tree.map(jnp.asarray, init_params())
+    return find_lr(make_step(tx, traces), params, tx.init(params), batches, progress=False, **kw)
+
+
+def test_each_recorded_loss_is_that_batch_loss_at_that_rate(batches) -> None:
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+    jitted = make_step(tx)
+    calls = []
+
+    def spy(params, opt_state, batch):
+        calls.append((params, opt_state, batch))
+        return jitted(params, opt_state, batch)
+
+    params = jax.tree.map(jnp.asarray, init_params())
+    result = find_lr(
+        spy, params, tx.init(params), batches, start_lr=1e-4, end_lr=10.0, num_steps=25,
+        progress=False,
+    )  # fmt: skip
+    assert len(calls) == result.steps > len(batches)  # the batches were cycled
+
+    @jax.jit
+    def adam_step(params, adam_state, x, y, lr):
+        grads = jax.grad(loss_fn)(params, x, y)
+        updates, _ = optax.adam(lr).update(grads, adam_state, params)
+        return optax.apply_updates(params, updates)
+
+    # Each step's inputs checked independently: the loss in numpy, the rate it was given, and
+    # the next parameters as one step of plain Adam (whose state does not hold the rate).
+    for i, (lr, loss) in enumerate(zip(result.lrs, result.losses, strict=True)):
+        params, opt_state, (x, y) = calls[i]
+        assert y is batches[i % len(batches)][1]
+        assert loss == pytest.approx(numpy_loss(params, x, y), rel=1e-5), i
+        assert float(opt_state.hyperparams["learning_rate"]) == np.float32(lr)
+        if i + 1 < len(calls):
+            expected = adam_step(params, opt_state.inner_state, x, y, np.float32(lr))
+            # Adam moves each weight by about lr at most: agree to 1e-5 of that step.
+            following = jax.tree.leaves(calls[i + 1][0])
+            for a, b in zip(jax.tree.leaves(expected), following, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * lr)
+    assert result.settings["framework"] == "optax"
+
+
+def test_the_jitted_step_is_traced_once_for_the_whole_sweep(batches) -> None:
+    traces: list[int] = []
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
+    params = jax.tree.map(jnp.asarray, init_params())
+    step = make_step(tx, traces)
+    step(params, tx.init(params), batches[0])  # compiled for the user's own state first
+    result = find_lr(
+        step, params, tx.init(params), batches, start_lr=1e-5, end_lr=1.0, num_steps=30,
+        progress=False,
+    )  # fmt: skip
+    assert result.steps == 30
+    assert len(set(result.lrs)) == 30
+    assert len(traces) == 1
+
+
+def test_stops_on_divergence_and_on_nan(batches) -> None:
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    diverged = run(tx, batches, start_lr=1e-3, end_lr=1e5, num_steps=100)
+    assert diverged.stop_reason == "diverged"
+    assert diverged.steps < 100
+    poisoned = [(x.copy(), y) for x, y in batches]
+    poisoned[3][0][5, 0] = np.nan
+    nan = run(tx, poisoned, num_steps=50)
+    assert nan.stop_reason == "nonfinite"
+    assert nan.steps == 4
+    assert np.isnan(nan.losses[-1])
+
+
+def test_params_and_opt_state_come_back_untouched_even_when_donated(batches) -> None:
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+    params = jax.tree.map(jnp.asarray, init_params())
+    opt_state = tx.init(params)
+    before = jax.tree.map(np.array, (params, opt_state))
+    step = make_step(tx, donate_argnums=(0, 1))
+    find_lr(step, params, opt_state, batches, num_steps=10, progress=False)
+    after = jax.tree.map(np.array, (params, opt_state))  # raises if a buffer was donated away
+    jax.tree.map(np.testing.assert_array_equal, before, after)
+
+
+def test_several_injected_rates_keep_their_ratio(batches) -> None:
+    tx = optax.multi_transform(
+        {
+            "hidden": optax.inject_hyperparams(optax.sgd)(learning_rate=0.1),
+            "head": optax.inject_hyperparams(optax.sgd)(learning_rate=0.01),
+        },
+        {"w1": "hidden", "b1": "hidden", "w2": "head", "b2": "head"},
+    )
+    result = run(tx, batches, start_lr=1e-4, end_lr=1.0, num_steps=10)
+    # Flattened in key order: "head" (0.01) comes first and sets the swept rate.
+    head, hidden = result.settings["base_lrs"]
+    assert head == pytest.approx(0.01) and hidden == pytest.approx(0.1)
+    np.testing.assert_allclose(result.group_lrs[:, 1] / result.group_lrs[:, 0], hidden / head)
+
+
+def test_a_scheduled_rate_is_refused(batches) -> None:
+    schedule = optax.linear_schedule(1e-3, 1e-2, transition_steps=10)
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=schedule)
+    with pytest.raises(LRFinderError, match="schedule inside inject_hyperparams"):
+        run(tx, batches, num_steps=5)
+
+
+def test_bad_inputs_are_refused(batches) -> None:
+    params = jax.tree.map(jnp.asarray, init_params())
+    plain = optax.adam(1e-3)
+    with pytest.raises(LRFinderError, match=r"optax\.inject_hyperparams"):
+        find_lr(make_step(plain), params, plain.init(params), batches, progress=False)
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.0)
+    with pytest.raises(LRFinderError, match=r"must be above 0\. Received: learning_rate=0\.0"):
+        find_lr(make_step(tx), params, tx.init(params), batches, progress=False)
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    with pytest.raises(LRFinderError, match="must be a callable"):
+        find_lr("step", params, tx.init(params), batches, progress=False)  # type: ignore[arg-type]
+    with pytest.raises(LRFinderError, match=r"must return \(params, opt_state, loss\)"):
+        find_lr(lambda p, s, b: (p, s), params, tx.init(params), batches, progress=False)
+    with pytest.raises(LRFinderError, match=r"must be a scalar. Received shape \(32,\)"):
+        find_lr(lambda p, s, b: (p, s, jnp.ones(32)), params, tx.init(params), batches)
+
+
+def test_a_one_shot_iterator_ends_the_test_when_it_runs_out(batches) -> None:
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    params = jax.tree.map(jnp.asarray, init_params())
+    step = make_step(tx)
+    result = find_lr(step, params, tx.init(params), iter(batches[:4]), progress=False)
+    assert result.steps == 4
+    assert result.stop_reason == "data_exhausted"
+
+
+def test_docstring_example() -> None:
+    failed, attempted = doctest.testmod(lrfinder.optax, optionflags=doctest.ELLIPSIS)
+    assert attempted > 0
+    assert failed == 0
