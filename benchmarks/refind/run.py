@@ -1,7 +1,7 @@
 """Re-finding during training against one range test and a grid search, on small CPU setups.
 
 For each setup and seed, train the same network from the same initial weights with:
-  (a) one range test, then its suggestion as a constant rate;
+  (a) one range test, then its suggestion as a constant rate (rules fall, minimum, valley);
   (b) one range test, then a one-cycle schedule peaking at its suggestion;
   (c) one range test, then a re-run every epoch (lrfinder.RefindPolicy) with a constant rate in
       between, under a few policies (the first is lrfinder's default);
@@ -57,6 +57,10 @@ POLICIES = {
     "valley, max_down 2": lrfinder.RefindPolicy(method="valley", max_down=2.0, smoothing=0.0),
     "valley, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
         method="valley", smoothing=0.5, max_down=2.0
+    ),
+    "fall": lrfinder.RefindPolicy(method="fall", max_down=10.0, smoothing=0.0),
+    "fall, smoothed 0.5, max_down 2": lrfinder.RefindPolicy(
+        method="fall", smoothing=0.5, max_down=2.0
     ),
     "lrfinder default": lrfinder.RefindPolicy(),
     "minimum, relative": lrfinder.RefindPolicy(
@@ -206,12 +210,14 @@ class Run:
 
 def _run_setup(setup: Setup, seed: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for method in ("minimum", "valley"):
+    for method in ("fall", "minimum", "valley"):
         run = Run(setup, seed)
         first = run.find()
         lr = lrfinder.suggest(first, method).lr
         val = run.train(lambda s, lr=lr: lr)
         out[f"(a) one test, constant ({method})"] = {"val": val, "test_steps": first.steps}
+        if method == "fall":  # fall reads a one-cycle peak with its own offset
+            lr = lrfinder.suggest(first, method, for_schedule="onecycle").lr
         run = Run(setup, seed)
         total = run.total
         val = run.train(lambda s, lr=lr, n=total: one_cycle(s, total=n, max_lr=lr))
