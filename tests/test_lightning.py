@@ -67,7 +67,7 @@ def _data(seed: int = 1):
     )
 
 
-def _fit(tmp_path: Path, name: str, module, callbacks, max_epochs: int = 4):
+def _fit(tmp_path: Path, name: str, module, callbacks, max_epochs: int = 4, ckpt_path=None):
     early = pl.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=1e-3)
     trainer = pl.Trainer(
         max_epochs=max_epochs,
@@ -82,7 +82,7 @@ def _fit(tmp_path: Path, name: str, module, callbacks, max_epochs: int = 4):
     )
     torch.manual_seed(123)
     train, val = _data()
-    trainer.fit(module, train, val)
+    trainer.fit(module, train, val, ckpt_path=ckpt_path)
     return trainer, early
 
 
@@ -147,30 +147,11 @@ def test_step_policy_rescales_the_schedulers_peak(tmp_path):
 
 def test_a_resumed_run_keeps_the_found_rate(tmp_path):
     callback = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=1))
-    module = Regression()
-    trainer = pl.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        callbacks=[callback],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    train, val = _data()
-    trainer.fit(module, train, val)
+    trainer, _ = _fit(tmp_path, "first", Regression(), [callback], max_epochs=2)
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     resumed = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=1))
-    again = pl.Trainer(
-        max_epochs=3,
-        accelerator="cpu",
-        logger=False,
-        callbacks=[resumed],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    again.fit(Regression(), train, val, ckpt_path=tmp_path / "last.ckpt")
+    ckpt = tmp_path / "last.ckpt"
+    _fit(tmp_path, "resumed", Regression(), [resumed], max_epochs=3, ckpt_path=ckpt)
     # no initial test on resume: one re-run, at the start of the third epoch, from the saved rate
     assert [(r.trigger, r.epoch) for r in resumed.history] == [("epochs", 2)]
     assert resumed.history[0].old_lr == callback.refinder.lr
