@@ -19,7 +19,7 @@ from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 from ._errors import LRFinderError
 from ._result import RangeTestResult, as_result
 from ._schedules import Schedule, check_choice, check_steps, constant, cosine_annealing
-from ._suggest import read_curve, suggest
+from ._suggest import _SCHEDULE_AWARE, DEFAULT_METHOD, read_curve, suggest
 
 POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine", "constant")
 # The loss "starts falling" once it has covered this share of its total fall; a smaller share
@@ -61,8 +61,12 @@ class ScheduleChoice:
         return "\n".join(lines)
 
 
-def _peak(result: RangeTestResult, method: str | None, name: str) -> tuple[dict, dict]:
-    s = suggest(result, method)
+def _peak(
+    result: RangeTestResult, method: str | None, name: str, use: str = "constant"
+) -> tuple[dict, dict]:
+    """The suggestion for how the rate will be used, where the method tells uses apart."""
+    aware = (DEFAULT_METHOD if method is None else method) in _SCHEDULE_AWARE
+    s = suggest(result, method, for_schedule=use if aware else "constant")
     return {name: s.lr}, {name: f"suggestion `{s.method}`: {s.reason}"}
 
 
@@ -152,7 +156,7 @@ def schedule_from(
         options.setdefault("step_size", max(1, total_steps // 2))
         schedule = cyclic(bounds["base_lr"], bounds["max_lr"], mode=policy, **options)
     elif policy == "one_cycle":
-        bounds, rules = _peak(result, method, "max_lr")
+        bounds, rules = _peak(result, method, "max_lr", use="onecycle")
         cycle: dict[str, Any] = {
             k: options.pop(k) for k in ("base_momentum", "max_momentum") if k in options
         }
