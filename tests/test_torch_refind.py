@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 import lrfinder  # noqa: E402
 from lrfinder import LRFinderError, RefindPolicy  # noqa: E402
-from lrfinder._torch_refind import LoopRefinder, fresh_loader, refind, rescale  # noqa: E402
+from lrfinder._torch_refind import LoopRefinder, first_lr, fresh_loader, refind, rescale  # noqa: E402
 
 F = torch.nn.functional
 
@@ -144,6 +144,30 @@ def test_rescale_moves_a_lambda_schedulers_peak():
     opt.step()
     scheduler.step()
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.01 / 5, 0.005 / 5])
+
+
+@pytest.mark.parametrize("kind", ["onecycle", "cyclic"])
+def test_rescale_moves_pytorchs_cyclical_schedules_like_a_new_peak(kind):
+    def make(peak):
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=peak, momentum=0.9)
+        if kind == "onecycle":
+            return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=30)
+        return opt, torch.optim.lr_scheduler.CyclicLR(opt, peak / 10, peak, step_size_up=5)
+
+    opt, sched = make(0.1)
+    ref_opt, ref_sched = make(0.04)  # PyTorch's own schedule at the new peak: the reference
+    for _ in range(7):
+        for o, s in ((opt, sched), (ref_opt, ref_sched)):
+            o.step()
+            s.step()
+    assert first_lr(opt, sched) == 0.1
+    rescale(opt, 0.1, 0.04, sched)
+    for _ in range(10):
+        for o, s in ((opt, sched), (ref_opt, ref_sched)):
+            o.step()
+            s.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"])
 
 
 def test_one_shot_iterators_and_foreign_loaders_are_refused():

@@ -32,12 +32,21 @@ from . import torch as lrtorch
 from ._errors import LRFinderError
 from ._refind import Refind, Refinder, RefindPolicy, Schedule
 
+# Where PyTorch's schedulers keep the rates they compute from: in each group (OneCycleLR) or on
+# the scheduler (every LRScheduler has base_lrs; CyclicLR adds max_lrs).
+_GROUP_RATES = ("lr", "initial_lr", "max_lr", "min_lr")
+_SCHEDULER_RATES = ("base_lrs", "max_lrs")
+
 
 def first_lr(optimizer: torch.optim.Optimizer, scheduler: Any = None) -> float:
-    """The reference rate: the scheduler's first base rate (its peak), else the first group's."""
-    if scheduler is not None:
-        return float(scheduler.base_lrs[0])
-    return float(optimizer.param_groups[0]["lr"])
+    """The reference rate: a scheduler's peak (``max_lr``, else its first base rate), else the
+    first group's rate."""
+    if scheduler is None:
+        return float(optimizer.param_groups[0]["lr"])
+    group = optimizer.param_groups[0]
+    if "max_lr" in group:
+        return float(group["max_lr"])
+    return float(getattr(scheduler, "max_lrs", scheduler.base_lrs)[0])
 
 
 def _put_lr(group: dict[str, Any], lr: float) -> None:
@@ -51,11 +60,12 @@ def _put_lr(group: dict[str, Any], lr: float) -> None:
 def rescale(
     optimizer: torch.optim.Optimizer, old: float, new: float, scheduler: Any = None
 ) -> None:
-    """Move the rate from ``old`` to ``new``: every group's rate (and a scheduler's base rates)
-    is multiplied by ``new / old``, and a value equal to ``old`` becomes ``new`` exactly.
+    """Move the rate from ``old`` to ``new``: every group's rate, and every rate a scheduler
+    computes from, is multiplied by ``new / old``; a value equal to ``old`` becomes ``new`` exactly.
 
-    A scheduler that computes ``base_lr * f(step)`` (``LambdaLR``, Hugging Face's schedules,
-    ``StepLR``...) then follows the new peak exactly; ratios between groups hold.
+    Schedulers that compute from ``base_lrs`` (``LambdaLR``, Hugging Face's schedules,
+    ``StepLR``, ``CosineAnnealingLR``...), from their groups' ``max_lr`` (``OneCycleLR``) or from
+    ``max_lrs`` (``CyclicLR``) then follow the new peak; ratios between groups hold.
     """
 
     def moved(value: float) -> float:
@@ -63,10 +73,12 @@ def rescale(
 
     for group in optimizer.param_groups:
         _put_lr(group, moved(float(group["lr"])))
-        if "initial_lr" in group:
-            group["initial_lr"] = moved(group["initial_lr"])
-    if scheduler is not None:
-        scheduler.base_lrs = [moved(lr) for lr in scheduler.base_lrs]
+        for key in _GROUP_RATES[1:]:
+            if key in group:
+                group[key] = moved(group[key])
+    for name in _SCHEDULER_RATES:
+        if scheduler is not None and hasattr(scheduler, name):
+            setattr(scheduler, name, [moved(lr) for lr in getattr(scheduler, name)])
 
 
 def refind(
