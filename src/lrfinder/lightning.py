@@ -35,9 +35,9 @@ class RefindCallback(pl.Callback):
     """Run the range test before training and re-run it during training, on a policy.
 
     The found rate replaces the rate of every parameter group (their ratios hold). When
-    ``configure_optimizers`` returns a scheduler that computes ``base_lr * f(step)`` (``LambdaLR``,
-    ``StepLR``...), its base rates are rescaled instead, so the schedule keeps its shape around
-    the new peak. Each test's rates are logged through the trainer's loggers as
+    ``configure_optimizers`` returns a PyTorch scheduler (``LambdaLR``, ``StepLR``,
+    ``OneCycleLR``, ``CyclicLR``...), the rates it computes from are rescaled instead, so the
+    schedule keeps its shape around the new peak (the policy's rate is that peak). Each test's rates are logged through the trainer's loggers as
     ``lrfinder/found_lr``, ``lrfinder/lr`` and ``lrfinder/steps``.
 
     Each test step calls the module's ``training_step(batch, 0)`` with ``self.log`` silenced,
@@ -141,8 +141,8 @@ class RefindCallback(pl.Callback):
         scheduler = configs[0].scheduler
         if not hasattr(scheduler, "base_lrs"):
             raise LRFinderError(
-                "The scheduler must compute its rates from `base_lrs` for the found rate to "
-                f"rescale it. Received: {type(scheduler).__name__}. Use LambdaLR."
+                "The scheduler must be a PyTorch LRScheduler (with `base_lrs`) for the found rate "
+                f"to rescale it. Received: {type(scheduler).__name__}. Use LambdaLR."
             )
         return scheduler
 
