@@ -37,7 +37,8 @@ class RefindCallback(pl.Callback):
     The found rate replaces the rate of every parameter group (their ratios hold). When
     ``configure_optimizers`` returns a PyTorch scheduler (``LambdaLR``, ``StepLR``,
     ``OneCycleLR``, ``CyclicLR``...), the rates it computes from are rescaled instead, so the
-    schedule keeps its shape around the new peak (the policy's rate is that peak). Each test's rates are logged through the trainer's loggers as
+    schedule keeps its shape around the new peak (the policy's rate is that peak). Each
+    test's rates are logged through the trainer's loggers as
     ``lrfinder/found_lr``, ``lrfinder/lr`` and ``lrfinder/steps``.
 
     Each test step calls the module's ``training_step(batch, 0)`` with ``self.log`` silenced,
