@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from . import torch as lrtorch
 from ._errors import LRFinderError
 from ._refind import Refind, Refinder, RefindPolicy, Schedule
+from ._torch_step import StepFn
 
 # Where PyTorch's schedulers keep the rates they compute from: in each group (OneCycleLR) or on
 # the scheduler (every LRScheduler has base_lrs; CyclicLR adds max_lrs).
@@ -111,7 +111,9 @@ def refind(
     ):
         _put_lr(group, lr)
     try:
-        result = lrtorch.find_lr(
+        from .torch import find_lr  # lrfinder.torch re-exports this module's LoopRefinder
+
+        result = find_lr(
             model, optimizer, data, progress=False, **refinder.sweep_settings(), **find_options
         )
     finally:
@@ -200,7 +202,7 @@ class LoopRefinder:
         data: Iterable[Any],
         *,
         loss_fn: Callable[..., torch.Tensor] | None = None,
-        step_fn: lrtorch.StepFn | None = None,
+        step_fn: StepFn | None = None,
         policy: RefindPolicy | None = None,
         initial: bool = True,
         schedule: Schedule | None = None,
