@@ -28,8 +28,8 @@ lint: $(VENV)/.dev
 
 # Keras reads KERAS_BACKEND once per process, so the Keras tests run once per backend: torch in
 # the main run, tensorflow next (pytest exits 5, nothing collected, when it is not installed), jax
-# in the JAX pass, a process of its own: a started JAX warns, and may deadlock, when the DDP tests
-# of the main run fork.
+# in the JAX pass, a process of its own, which also runs the JAX-only tests so that the main run
+# never starts JAX.
 KERAS_TESTS := tests/test_keras_schedule.py tests/test_keras.py
 JAX_TESTS := tests/test_optax_schedule.py tests/test_optax.py tests/test_cross_framework.py tests/test_examples.py
 

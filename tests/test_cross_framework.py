@@ -2,7 +2,7 @@
 lrfinder.keras on the torch and jax backends, and lrfinder.optax: the curves agree and so do the
 suggestions.
 
-This runs in the JAX pass of ``make test`` (KERAS_BACKEND=jax), away from the tests that fork;
+This runs in the JAX pass of ``make test`` (KERAS_BACKEND=jax);
 Keras on torch runs in a subprocess, since Keras reads its backend once per process. Print the
 numbers with ``KERAS_BACKEND=jax python tests/test_cross_framework.py``.
 """
@@ -19,7 +19,7 @@ import pytest
 
 if __name__ != "__main__" and os.environ.get("KERAS_BACKEND") != "jax":
     pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
         allow_module_level=True,
     )
 torch = pytest.importorskip("torch")

@@ -10,7 +10,7 @@ import pytest
 
 if os.environ.get("KERAS_BACKEND") != "jax":
     pytest.skip(
-        "The examples use JAX; they run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        "The examples use JAX; they run in the JAX pass (KERAS_BACKEND=jax)",
         allow_module_level=True,
     )
 

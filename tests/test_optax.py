@@ -1,7 +1,7 @@
 """lrfinder.optax on a small MLP and digits data: losses, stops, untouched inputs, one trace.
 
-These run in the JAX pass of ``make test``, a process of its own: once JAX has started its backend
-it warns, and may deadlock, when the DDP tests fork their workers in the main run.
+These run in the JAX pass of ``make test``, a process of its own (KERAS_BACKEND=jax), so the main
+run never starts JAX.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 if os.environ.get("KERAS_BACKEND") != "jax":
     pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
         allow_module_level=True,
     )
 jax = pytest.importorskip("jax")

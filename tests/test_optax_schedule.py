@@ -1,8 +1,7 @@
 """optax_schedule: the table traces under jax.jit and optax applies exactly the scheduled rate.
 
 These run in the JAX pass of ``make test`` (``KERAS_BACKEND=jax pytest tests/test_optax_schedule.py
-tests/test_keras_schedule.py``), a process of its own: once JAX has started its backend it warns,
-and may deadlock, when the DDP tests fork their workers in the main run.
+tests/test_keras_schedule.py``), a process of its own, so the main run never starts JAX.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from lrfinder import LRFinderError, schedules
 
 if os.environ.get("KERAS_BACKEND") != "jax":
     pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax), away from the tests that fork",
+        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
         allow_module_level=True,
     )
 jax = pytest.importorskip("jax")
