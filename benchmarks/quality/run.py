@@ -182,6 +182,7 @@ def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[s
     from .report import oracle, suggested_rates
 
     tasks: list[tuple[str, str, str, dict[str, Any]]] = []
+    lr_free = _installed_lr_free()
     for setup in SETUPS:
         for protocol in PROTOCOLS:
             rates = suggested_rates(caches, setup, protocol)
@@ -194,7 +195,7 @@ def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[s
             for seed in FRESH_SEEDS:
                 args = {"lr": best, "seed": seed, "protocol": protocol}
                 tasks.append(("train", setup.name, run_key(protocol, best, seed), args))
-        for name in _installed_lr_free():
+        for name in lr_free:
             tasks += [
                 ("lrfree", setup.name, f"lrfree|{name}|{s}", {"name": name, "seed": s})
                 for s in SEEDS
