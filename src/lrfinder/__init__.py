@@ -23,6 +23,7 @@ from ._plot import plot_loss as plot_loss
 from ._plot import plot_result as plot_result
 from ._plot_schedule import plot_schedule as plot_schedule
 from ._rangetest import RangeTest as RangeTest
+from ._repeat import find_lr_repeated as find_lr_repeated
 from ._result import RangeTestResult as RangeTestResult
 from ._schedule_from import ScheduleChoice as ScheduleChoice
 from ._schedule_from import schedule_from as schedule_from
@@ -51,6 +52,7 @@ __all__ = [
     "__version__",
     "ema",
     "find_lr",
+    "find_lr_repeated",
     "methods",
     "plot_derivative",
     "plot_loss",
