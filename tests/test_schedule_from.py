@@ -47,7 +47,10 @@ def test_cyclic_falls_back_to_a_quarter_of_max_lr() -> None:
 
 def test_one_cycle_peaks_at_the_suggestion_with_its_momentum_cycle() -> None:
     pair = curve()
-    s = lrfinder.suggest(lrfinder.RangeTestResult(lrs=pair[0], losses=pair[1]))
+    result = lrfinder.RangeTestResult(lrs=pair[0], losses=pair[1])
+    # The default rule reads a one-cycle peak for that use, not as a constant rate.
+    s = lrfinder.suggest(result, for_schedule="onecycle")
+    assert s.lr != lrfinder.suggest(result).lr
     choice = lrfinder.schedule_from(pair, "one_cycle", total_steps=1000, pct_start=0.25)
     assert choice.bounds == {"max_lr": s.lr}
     assert f"`{s.method}`" in choice.rules["max_lr"]
@@ -59,6 +62,12 @@ def test_one_cycle_peaks_at_the_suggestion_with_its_momentum_cycle() -> None:
         schedules.tabulate(choice.momentum, 1000), schedules.tabulate(momentum, 1000)
     )
     assert str(choice).startswith("one_cycle over 1000 steps\n  max_lr = ")
+
+
+def test_one_cycle_with_a_method_that_has_one_rate_for_every_use() -> None:
+    pair = curve()
+    choice = lrfinder.schedule_from(pair, "one_cycle", total_steps=100, method="steepest")
+    assert choice.bounds == {"max_lr": lrfinder.suggest(pair, "steepest").lr}
 
 
 def test_method_picks_the_suggestion() -> None:
