@@ -48,7 +48,7 @@ def test_cyclic_falls_back_to_a_quarter_of_max_lr() -> None:
 def test_one_cycle_peaks_at_the_suggestion_with_its_momentum_cycle() -> None:
     pair = curve()
     result = lrfinder.RangeTestResult(lrs=pair[0], losses=pair[1])
-    # The default rule reads a one-cycle peak for that use, not as a constant rate.
+    # The peak is the default suggestion for a one-cycle peak, not for a constant rate.
     s = lrfinder.suggest(result, for_schedule="onecycle")
     assert s.lr != lrfinder.suggest(result).lr
     choice = lrfinder.schedule_from(pair, "one_cycle", total_steps=1000, pct_start=0.25)
@@ -77,6 +77,9 @@ def test_method_picks_the_suggestion() -> None:
     assert choice.bounds == {"lr": steepest.lr}
     assert choice(0) == steepest.lr and choice(500) == 0.0
     assert lrfinder.schedule_from(pair, "constant", total_steps=5)(4) == lrfinder.suggest(pair).lr
+    # A method that gives one rate for every use gives it for the one-cycle peak too.
+    valley = lrfinder.schedule_from(pair, "one_cycle", total_steps=50, method="valley")
+    assert valley.bounds == {"max_lr": lrfinder.suggest(pair, "valley").lr}
 
 
 def test_bad_input() -> None:

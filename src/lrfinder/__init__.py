@@ -23,6 +23,9 @@ from ._plot import plot_loss as plot_loss
 from ._plot import plot_result as plot_result
 from ._plot_schedule import plot_schedule as plot_schedule
 from ._rangetest import RangeTest as RangeTest
+from ._refind import Refind as Refind
+from ._refind import Refinder as Refinder
+from ._refind import RefindPolicy as RefindPolicy
 from ._repeat import find_lr_repeated as find_lr_repeated
 from ._result import RangeTestResult as RangeTestResult
 from ._schedule_from import ScheduleChoice as ScheduleChoice
@@ -46,6 +49,9 @@ __all__ = [
     "NoSuggestionError",
     "RangeTest",
     "RangeTestResult",
+    "Refind",
+    "RefindPolicy",
+    "Refinder",
     "ResultFileError",
     "ScheduleChoice",
     "Suggestion",

@@ -19,7 +19,7 @@ from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 from ._errors import LRFinderError
 from ._result import RangeTestResult, as_result
 from ._schedules import Schedule, check_choice, check_steps, constant, cosine_annealing
-from ._suggest import DEFAULT_METHOD, SCHEDULE_AWARE, read_curve, suggest
+from ._suggest import _SCHEDULE_AWARE, DEFAULT_METHOD, read_curve, suggest
 
 POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine", "constant")
 # The loss "starts falling" once it has covered this share of its total fall; a smaller share
@@ -62,12 +62,11 @@ class ScheduleChoice:
 
 
 def _peak(
-    result: RangeTestResult, method: str | None, name: str, *, onecycle: bool = False
+    result: RangeTestResult, method: str | None, name: str, use: str = "constant"
 ) -> tuple[dict, dict]:
-    # A one-cycle peak is read for that use where the method tells uses apart (the default,
-    # `fall`, reads further down the fall for it: BENCHMARKS.md).
-    aware = onecycle and (DEFAULT_METHOD if method is None else method) in SCHEDULE_AWARE
-    s = suggest(result, method, for_schedule="onecycle" if aware else "constant")
+    """The suggestion for how the rate will be used, where the method tells uses apart."""
+    aware = (DEFAULT_METHOD if method is None else method) in _SCHEDULE_AWARE
+    s = suggest(result, method, for_schedule=use if aware else "constant")
     return {name: s.lr}, {name: f"suggestion `{s.method}`: {s.reason}"}
 
 
@@ -120,8 +119,7 @@ def schedule_from(
     """The schedule ``policy`` for ``total_steps`` steps of training, bounded by a range test.
 
     - ``one_cycle``: the peak ``max_lr`` is the suggestion of ``method`` (the default
-      suggestion if None), read ``for_schedule="onecycle"`` where the method tells uses apart;
-      the momentum cycle comes with it (Smith & Topin 2018).
+      suggestion if None); the momentum cycle comes with it (Smith & Topin 2018).
     - ``triangular``, ``triangular2``, ``exp_range``: ``base_lr`` where the loss starts falling,
       ``max_lr`` where it stops falling, or ``max_lr / 4`` as the fallback (Smith 2015/2017).
       ``step_size`` defaults to half of ``total_steps``, so training ends with a cycle.
@@ -158,7 +156,7 @@ def schedule_from(
         options.setdefault("step_size", max(1, total_steps // 2))
         schedule = cyclic(bounds["base_lr"], bounds["max_lr"], mode=policy, **options)
     elif policy == "one_cycle":
-        bounds, rules = _peak(result, method, "max_lr", onecycle=True)
+        bounds, rules = _peak(result, method, "max_lr", use="onecycle")
         cycle: dict[str, Any] = {
             k: options.pop(k) for k in ("base_momentum", "max_momentum") if k in options
         }

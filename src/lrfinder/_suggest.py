@@ -56,7 +56,7 @@ class Suggestion:
 SuggestFn = Callable[..., Suggestion]
 _REGISTRY: dict[str, SuggestFn] = {}
 # Methods whose rate depends on how it will be used; they take a `for_schedule` keyword.
-SCHEDULE_AWARE = frozenset({"fall"})
+_SCHEDULE_AWARE = {"fall"}
 # Sweeps whose rates spread more than this (decades, standard deviation) are flagged.
 SPREAD_WARN = 0.2
 
@@ -125,12 +125,12 @@ def suggest(
             f"`for_schedule` must be one of {', '.join(SCHEDULES)}. "
             f"Received: for_schedule={for_schedule!r}"
         )
-    if name in SCHEDULE_AWARE:
+    if name in _SCHEDULE_AWARE:
         options = {**options, "for_schedule": for_schedule}
     elif for_schedule != "constant":
         raise LRFinderError(
             f"`{name}` suggests the same rate for every schedule; `for_schedule` is read by "
-            f"{', '.join(sorted(SCHEDULE_AWARE))}. Received: for_schedule={for_schedule!r}"
+            f"{', '.join(sorted(_SCHEDULE_AWARE))}. Received: for_schedule={for_schedule!r}"
         )
     if isinstance(result, (list, tuple)) and any(isinstance(r, RangeTestResult) for r in result):
         return _combine([_REGISTRY[name](as_result(r), **options) for r in result])

@@ -43,7 +43,7 @@ def agree(loss: float | None, device: torch.device) -> float | None:
 
 def no_sync(model: torch.nn.Module, last: bool) -> contextlib.AbstractContextManager[None]:
     """DDP's ``no_sync()`` on all but the last micro-batch of an accumulation window."""
-    sync_off = getattr(model, "no_sync", None)
-    if last or sync_off is None:
+    if last:
         return contextlib.nullcontext()
-    return sync_off()
+    sync_off = getattr(model, "no_sync", None)
+    return contextlib.nullcontext() if sync_off is None else sync_off()

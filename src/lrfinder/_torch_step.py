@@ -181,12 +181,14 @@ class TorchStep:
                         loss = _check_loss(
                             self.compute_loss(self.model, to_device(batch, self.device))
                         )
-                mean = agree(None if loss is None else float(loss.detach().item()), self.device)
+                value = None if loss is None else float(loss.detach().item())
+                mean = agree(value, self.device)
                 if mean is None or loss is None or not math.isfinite(mean):
                     return mean
                 total += mean
-                scaled = loss / self.accumulation
-                (scaled if self.scaler is None else self.scaler.scale(scaled)).backward()
+                if self.accumulation > 1:  # no extra autograd node on the common path
+                    loss = loss / self.accumulation
+                (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         return total / self.accumulation
 
     def _optimizer_step(self) -> bool:

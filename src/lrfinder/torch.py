@@ -27,6 +27,7 @@ from ._find import cycle, drive
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from ._torch_ddp import rank, world_size
+from ._torch_refind import LoopRefinder as LoopRefinder
 from ._torch_schedule import ScheduleLR as ScheduleLR
 from ._torch_snapshot import Snapshot
 from ._torch_step import (
@@ -38,7 +39,14 @@ from ._torch_step import (
     to_device,
 )
 
-__all__ = ["ScheduleLR", "Snapshot", "find_lr", "forward_loss", "loss_from_output"]
+__all__ = [
+    "LoopRefinder",
+    "ScheduleLR",
+    "Snapshot",
+    "find_lr",
+    "forward_loss",
+    "loss_from_output",
+]
 
 _AMP_DTYPES = (torch.float16, torch.bfloat16)
 

@@ -1,0 +1,157 @@
+"""The range test in the Hugging Face ``transformers`` Trainer, before and during training.
+
+:class:`RefindCallback` is a ``TrainerCallback``: when training starts it runs lrfinder's range
+test (Smith 2015/2017, section 3.3) on the Trainer's own model and optimizer and rescales the
+Trainer's learning-rate schedule to the found peak; then it re-runs the test whenever its
+:class:`lrfinder.RefindPolicy` says so. Every test goes through ``lrfinder.torch.find_lr``, so the
+model, the optimizer and the random states are put back bit for bit: only the rate changes.
+
+>>> from transformers import Trainer
+>>> from lrfinder.huggingface import RefindCallback
+>>> trainer = Trainer(model=model, args=args, train_dataset=train)  # doctest: +SKIP
+>>> trainer.add_callback(RefindCallback(trainer=trainer))  # doctest: +SKIP
+>>> trainer.train()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import transformers
+
+from ._errors import LRFinderError
+from ._refind import Refind, Refinder, RefindPolicy
+from ._torch_refind import due_at_epoch, first_lr, fresh_loader, logged, refind
+
+__all__ = ["RefindCallback"]
+
+
+def _model_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    """The loss a Hugging Face model computes itself when the batch holds its labels."""
+    out = model(**batch) if isinstance(batch, dict) else model(*batch)
+    loss = out.get("loss") if isinstance(out, dict) else getattr(out, "loss", None)
+    if loss is None:
+        raise LRFinderError(
+            "The model returned no loss for the range test: batches must hold `labels`. "
+            "Pass step_fn=lambda model, batch: <loss tensor> to compute it yourself."
+        )
+    return loss
+
+
+class RefindCallback(transformers.TrainerCallback):
+    """Run the range test when training starts and re-run it during training, on a policy.
+
+    The Trainer's schedules compute ``base_lr * f(step)``; the found rate becomes the new
+    ``base_lr`` of every parameter group (their ratios hold), so warm-up and decay keep their
+    shape around the new peak. Each test trains one optimizer step per batch of
+    ``per_device_train_batch_size`` examples with ``model(**batch).loss`` in full precision
+    (pass ``step_fn`` for anything else), reading a private shuffled loader over the training
+    set, so the Trainer's own data order is untouched.
+
+    Args:
+        policy: when and how to re-run (default :class:`lrfinder.RefindPolicy`: every epoch).
+        initial: run the full range test when training starts; else start from
+            ``args.learning_rate``.
+        monitor: the evaluation metric a plateau policy watches (``eval_loss``); the check
+            happens at the start of each epoch, after the previous epoch's evaluation.
+        trainer: the Trainer, to log each test's rates through ``trainer.log`` (its reporting
+            integrations and ``state.log_history``) as ``lrfinder/found_lr``,
+            ``lrfinder/lr`` and ``lrfinder/steps``; without it they go to the ``lrfinder``
+            Python logger only.
+        data: the batches the tests read, instead of the private loader.
+        step_fn: ``step_fn(model, batch) -> loss`` instead of ``model(**batch).loss``.
+
+    Attributes:
+        refinder: the :class:`lrfinder.Refinder`; ``refinder.history`` lists every test.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: RefindPolicy | None = None,
+        initial: bool = True,
+        monitor: str = "eval_loss",
+        trainer: transformers.Trainer | None = None,
+        data: Iterable[Any] | None = None,
+        step_fn: Any = None,
+    ) -> None:
+        self.policy = policy or RefindPolicy()
+        self.initial = initial
+        self.monitor = monitor
+        self.trainer = trainer
+        self.data = data
+        self.step_fn = step_fn or _model_loss
+        self.refinder = Refinder(self.policy)
+        self._epochs_done = 0
+        self._metrics: dict[str, float] = {}
+
+    @property
+    def history(self) -> list[Refind]:
+        return self.refinder.history
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        scheduler = kwargs.get("lr_scheduler")
+        if scheduler is None or not hasattr(scheduler, "base_lrs"):
+            raise LRFinderError(
+                "The Trainer's scheduler must compute its rates from `base_lrs` (every "
+                "`lr_scheduler_type` does) for the found rate to rescale it. Received: "
+                f"{type(scheduler).__name__}"
+            )
+        if self.data is None:
+            self.data = fresh_loader(
+                kwargs["train_dataloader"],
+                batch_size=args.per_device_train_batch_size,
+                seed=args.seed,
+            )
+        self._epochs_done = 0
+        if self.initial:
+            self._run(state, kwargs, "initial")
+        else:
+            self.refinder.lr = first_lr(kwargs["optimizer"], scheduler)
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._metrics = {k: float(v) for k, v in (kwargs.get("metrics") or {}).items()}
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._epochs_done += 1
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # Runs after the previous epoch's evaluation, so a plateau policy sees its loss.
+        trigger = due_at_epoch(
+            self.refinder,
+            self._epochs_done,
+            self._metrics,
+            self.monitor,
+            "Evaluate every epoch (eval_strategy='epoch'), or pass another `monitor`.",
+        )
+        if trigger:
+            self._run(state, kwargs, trigger)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step >= state.max_steps:  # training is over: nothing to re-find for
+            return
+        trigger = self.refinder.step_end(state.global_step)
+        if trigger:
+            self._run(state, kwargs, trigger)
+
+    def _run(self, state: Any, kwargs: dict[str, Any], trigger: str) -> None:
+        optimizer = kwargs["optimizer"]
+        # accelerate wraps the optimizer; the test snapshots and steps the one inside.
+        optimizer = getattr(optimizer, "optimizer", optimizer)
+        model = kwargs["model"]
+        record = refind(
+            self.refinder,
+            model,
+            optimizer,
+            self.data,  # type: ignore[arg-type]
+            trigger=trigger,
+            epoch=self._epochs_done,
+            step=state.global_step,
+            scheduler=kwargs["lr_scheduler"],
+            step_fn=self.step_fn,
+            device=next(model.parameters()).device,
+        )
+        if self.trainer is not None:  # else Refinder.update's record on the lrfinder logger
+            self.trainer.log(logged(record))

@@ -1,0 +1,183 @@
+"""The range test in PyTorch Lightning: before training and again on a re-finding policy.
+
+:class:`RefindCallback` runs lrfinder's range test (Smith 2015/2017, section 3.3) when training
+starts and then whenever its :class:`lrfinder.RefindPolicy` says so, from the current weights,
+through ``lrfinder.torch.find_lr``: model, optimizer and random states are put back bit for bit
+after each test, and the trainer's loops, step counters, loggers, other callbacks and early
+stopping never see it. Only the rate changes.
+
+>>> import lightning.pytorch as pl
+>>> from lrfinder.lightning import RefindCallback
+>>> callback = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=2))  # doctest: +SKIP
+>>> pl.Trainer(max_epochs=6, callbacks=[callback]).fit(module, datamodule)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from ._errors import LRFinderError
+from ._refind import Refind, Refinder, RefindPolicy
+from ._torch_refind import due_at_epoch, first_lr, fresh_loader, logged, refind
+
+__all__ = ["RefindCallback"]
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    """Stands in for ``LightningModule.log`` during a range test, whose steps are not training."""
+
+
+class RefindCallback(pl.Callback):
+    """Run the range test before training and re-run it during training, on a policy.
+
+    The found rate replaces the rate of every parameter group (their ratios hold). When
+    ``configure_optimizers`` returns a PyTorch scheduler (``LambdaLR``, ``StepLR``,
+    ``OneCycleLR``, ``CyclicLR``...), the rates it computes from are rescaled instead, so the
+    schedule keeps its shape around the new peak (the policy's rate is that peak). Each
+    test's rates are logged through the trainer's loggers as
+    ``lrfinder/found_lr``, ``lrfinder/lr`` and ``lrfinder/steps``.
+
+    Each test step calls the module's ``training_step(batch, 0)`` with ``self.log`` silenced,
+    then ``backward()`` and the optimizer's ``step()``, in full precision; pass ``step_fn`` for
+    anything else. Automatic optimization with one optimizer only.
+
+    Args:
+        policy: when and how to re-run (default :class:`lrfinder.RefindPolicy`: every epoch).
+        initial: run the full range test when training starts; else start from the
+            optimizer's (or the scheduler's peak) rate.
+        monitor: the logged metric a plateau policy watches.
+        data: the batches the tests read; default: a private loader over the training
+            DataLoader's dataset (shuffled by its own generator seeded with ``seed``).
+        step_fn: ``step_fn(module, batch) -> loss`` instead of ``training_step``.
+        seed: the seed of that private loader.
+
+    Attributes:
+        refinder: the :class:`lrfinder.Refinder`; ``refinder.history`` lists every test.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: RefindPolicy | None = None,
+        initial: bool = True,
+        monitor: str = "val_loss",
+        data: Iterable[Any] | None = None,
+        step_fn: Any = None,
+        seed: int = 0,
+    ) -> None:
+        self.policy = policy or RefindPolicy()
+        self.initial = initial
+        self.monitor = monitor
+        self.data = data
+        self.step_fn = step_fn
+        self.seed = seed
+        self.refinder = Refinder(self.policy)
+        self._last_step = -1
+
+    @property
+    def history(self) -> list[Refind]:
+        return self.refinder.history
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if len(trainer.optimizers) != 1 or not pl_module.automatic_optimization:
+            raise LRFinderError(
+                "RefindCallback supports automatic optimization with one optimizer. Received: "
+                f"{len(trainer.optimizers)} optimizer(s), automatic_optimization="
+                f"{pl_module.automatic_optimization}. Run lrfinder.torch.find_lr yourself."
+            )
+        self._last_step = trainer.global_step
+        if self.data is None:
+            self.data = fresh_loader(trainer.train_dataloader, seed=self.seed)
+        if self.refinder.lr is not None:  # resumed from a checkpoint: the rate is restored
+            return
+        if self.initial:
+            self._run(trainer, pl_module, "initial")
+        else:
+            self.refinder.lr = first_lr(trainer.optimizers[0], self._scheduler(trainer))
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.refinder.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.refinder.load_state_dict(state_dict)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The previous epoch's validation has run, so a plateau policy sees its loss.
+        trigger = due_at_epoch(
+            self.refinder,
+            trainer.current_epoch,
+            trainer.callback_metrics,
+            self.monitor,
+            "Log it with self.log, or pass another `monitor`.",
+        )
+        if trigger:
+            self._run(trainer, pl_module, trigger)
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        step = trainer.global_step
+        if step == self._last_step:  # accumulating: no optimizer step since the last batch
+            return
+        if step >= trainer.estimated_stepping_batches:  # training is over: nothing to re-find for
+            return
+        self._last_step = step
+        trigger = self.refinder.step_end(step)
+        if trigger:
+            self._run(trainer, pl_module, trigger)
+
+    def _scheduler(self, trainer: pl.Trainer) -> Any:
+        configs = trainer.lr_scheduler_configs
+        if not configs:
+            return None
+        scheduler = configs[0].scheduler
+        if not hasattr(scheduler, "base_lrs"):
+            raise LRFinderError(
+                "The scheduler must be a PyTorch LRScheduler (with `base_lrs`) for the found rate "
+                f"to rescale it. Received: {type(scheduler).__name__}. Use LambdaLR."
+            )
+        return scheduler
+
+    def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, trigger: str) -> None:
+        step_fn = self.step_fn or _training_step
+        silenced = {name: getattr(pl_module, name) for name in ("log", "log_dict")}
+        for name in silenced:
+            object.__setattr__(pl_module, name, _noop)
+        try:
+            record = refind(
+                self.refinder,
+                pl_module,
+                trainer.optimizers[0],
+                self.data,  # type: ignore[arg-type]
+                trigger=trigger,
+                epoch=trainer.current_epoch,
+                step=trainer.global_step,
+                scheduler=self._scheduler(trainer),
+                step_fn=step_fn,
+                device=pl_module.device,
+            )
+        finally:
+            for name in silenced:
+                object.__delattr__(pl_module, name)
+        for logger in trainer.loggers:
+            logger.log_metrics(logged(record), step=trainer.global_step)
+
+
+def _training_step(module: pl.LightningModule, batch: Any) -> torch.Tensor:
+    out = module.training_step(batch, 0)
+    loss = out["loss"] if isinstance(out, Mapping) else out
+    if not torch.is_tensor(loss):
+        raise LRFinderError(
+            "`training_step` must return the loss (a tensor, or a dict with 'loss') for the "
+            f"range test. Received: {type(out).__name__}. Pass step_fn=... instead."
+        )
+    return loss
