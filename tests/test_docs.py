@@ -12,6 +12,7 @@ MODULES = [
     "lrfinder._result",
     "lrfinder._suggest",
     "lrfinder._find",
+    "lrfinder._repeat",
     "lrfinder._plot",
 ]
 

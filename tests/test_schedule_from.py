@@ -64,6 +64,12 @@ def test_one_cycle_peaks_at_the_suggestion_with_its_momentum_cycle() -> None:
     assert str(choice).startswith("one_cycle over 1000 steps\n  max_lr = ")
 
 
+def test_one_cycle_with_a_method_that_has_one_rate_for_every_use() -> None:
+    pair = curve()
+    choice = lrfinder.schedule_from(pair, "one_cycle", total_steps=100, method="steepest")
+    assert choice.bounds == {"max_lr": lrfinder.suggest(pair, "steepest").lr}
+
+
 def test_method_picks_the_suggestion() -> None:
     pair = curve()
     steepest = lrfinder.suggest(pair, "steepest")

@@ -50,7 +50,20 @@ def oracle(caches: dict[str, Cache], setup: Setup, protocol: str) -> dict[str, A
         "per_seed": per_seed,
         "good_low": run.GRID[int(good.min())],
         "good_high": run.GRID[int(good.max())],
+        "centre": good_centre(mean),
     }
+
+
+def good_centre(mean: np.ndarray) -> float:
+    """log10 of the good range's centre: halfway (in decades) between the lowest and highest
+    grid rates whose mean loss is within 10% of the best.
+
+    The second definition of "the grid's best rate" (BENCHMARKS.md): the argmin of a loss that
+    is flat across neighbouring rates jumps between them with the seeds, the good range's centre
+    hardly moves."""
+    grid = np.log10(_runs().GRID)
+    good = np.flatnonzero(mean <= float(np.min(mean)) + GOOD_WITHIN * abs(float(np.min(mean))))
+    return float(grid[good.min()] + grid[good.max()]) / 2
 
 
 def _clip(loss: float | None, l0: float) -> float:
@@ -66,12 +79,24 @@ def curves(caches: dict[str, Cache], setup: Setup) -> list[RangeTestResult]:
     ]
 
 
-def methods() -> list[str]:
-    """Every rule compared: lrfinder's registry, the other finders, no tuning."""
-    return [*lrfinder.methods(), "torch_lr_finder", "lightning", "no_tuning"]
+def repeated_curves(caches: dict[str, Cache], setup: Setup, seed: int) -> list[RangeTestResult]:
+    """The seed's ``REPEATS`` sweeps (same initial weights, batches in other orders), or [] when
+    they are not all cached."""
+    run = _runs()
+    keys = [run.repeat_key(seed, k) for k in range(run.REPEATS)]
+    if not all(caches["curves"].has(setup.name, k) for k in keys):
+        return []
+    return [RangeTestResult.from_dict(caches["curves"].get(setup.name, k)) for k in keys]
 
 
-def _rule_rate(result: RangeTestResult, method: str, protocol: str) -> float | None:
+def repeated_name() -> str:
+    """The row of the default rule read from repeated sweeps (median rate), e.g. ``fall x3``."""
+    return f"{lrfinder.DEFAULT_METHOD} x{_runs().REPEATS}"
+
+
+def _rule_rate(
+    result: RangeTestResult | list[RangeTestResult], method: str, protocol: str
+) -> float | None:
     options = {"for_schedule": protocol} if method == lrfinder.DEFAULT_METHOD else {}
     try:
         return lrfinder.suggest(result, method, **options).lr
@@ -88,6 +113,11 @@ def suggested_rates(
     results = curves(caches, setup)
     for name in lrfinder.methods():
         out[name] = [_rule_rate(r, name, protocol) for r in results]
+    repeated = [repeated_curves(caches, setup, s) for s in run.SEEDS]
+    if all(repeated):
+        out[repeated_name()] = [
+            _rule_rate(rs, lrfinder.DEFAULT_METHOD, protocol) for rs in repeated
+        ]
     for finder in ("torch_lr_finder", "lightning"):
         values = [caches["curves"].get(setup.name, f"{finder}|{s}") for s in run.SEEDS]
         if all(caches["curves"].has(setup.name, f"{finder}|{s}") for s in run.SEEDS):
@@ -114,7 +144,15 @@ def score(
         rows = []
         for seed, lr in zip(run.SEEDS, rates, strict=True):
             if lr is None or not math.isfinite(lr):
-                rows.append({"distance": math.inf, "regret": 1.0, "good": False, "diverged": True})
+                rows.append(
+                    {
+                        "distance": math.inf,
+                        "distance_centre": math.inf,
+                        "regret": 1.0,
+                        "good": False,
+                        "diverged": True,
+                    }
+                )
                 continue
             raw = caches["runs"].get(setup.name, run.run_key(protocol, lr, seed))
             if (
@@ -127,6 +165,7 @@ def score(
             rows.append(
                 {
                     "distance": abs(math.log10(lr) - math.log10(orc["best_lr"])),
+                    "distance_centre": abs(math.log10(lr) - orc["centre"]),
                     "regret": (loss - l_star) / (l0 - l_star) if l0 > l_star else 0.0,
                     "good": orc["good_low"] * 10**-0.125 <= lr <= orc["good_high"] * 10**0.125,
                     "diverged": loss >= l0,
@@ -154,7 +193,12 @@ def noise_floor(caches: dict[str, Cache], setup: Setup, protocol: str) -> dict[s
     regret = (float(np.mean(fresh)) - l_star) / (l0 - l_star) if fresh and l0 > l_star else 0.0
     seed_best = np.argmin(orc["per_seed"], axis=0)
     distance = float(np.median(np.abs(seed_best - orc["best_index"]))) / 4.0
-    return {"regret": max(regret, 0.0), "distance": distance}
+    seed_centre = [good_centre(orc["per_seed"][:, k]) for k in range(len(run.SEEDS))]
+    return {
+        "regret": max(regret, 0.0),
+        "distance": distance,
+        "distance_centre": float(np.median(np.abs(np.array(seed_centre) - orc["centre"]))),
+    }
 
 
 def _spearman(a: list[float], b: list[float]) -> float:
@@ -193,6 +237,7 @@ def summarize(
     """The across-setup metrics of every method for one protocol."""
     scores = {s.name: score(caches, s, protocol, trained=trained) for s in setups}
     best = {s.name: math.log10(oracle(caches, s, protocol)["best_lr"]) for s in setups}
+    centre = {s.name: oracle(caches, s, protocol)["centre"] for s in setups}
     table: dict[str, dict[str, float]] = {}
     for name in scores[setups[0].name]:
         rows = [r for s in setups for r in scores[s.name].get(name, {"rows": []})["rows"]]
@@ -200,12 +245,13 @@ def summarize(
             continue
         dist = np.array([r["distance"] for r in rows])
         regret = np.array([r["regret"] for r in rows])
-        medians, targets = [], []
+        medians, targets, centres = [], [], []
         for s in setups:
             rates = [r for r in scores[s.name][name]["rates"] if r is not None and math.isfinite(r)]
             if rates:
                 medians.append(float(np.median(np.log10(rates))))
                 targets.append(best[s.name])
+                centres.append(centre[s.name])
         table[name] = {
             "distance_median": float(np.median(dist)),
             "distance_p90": float(np.percentile(dist, 90, method="higher")),
@@ -216,6 +262,8 @@ def summarize(
             "diverged": int(sum(r["diverged"] for r in rows)),
             "failed": int(sum(math.isinf(r["distance"]) for r in rows)),
             "rank_corr": _spearman(medians, targets),
+            "distance_centre_median": float(np.median([r["distance_centre"] for r in rows])),
+            "rank_corr_centre": _spearman(medians, centres),
             "spread_median": float(np.median([scores[s.name][name]["spread"] for s in setups])),
         }
     floor = [noise_floor(caches, s, protocol) for s in setups]
@@ -230,10 +278,19 @@ def summarize(
         )
         for k in range(len(run.SEEDS))
     ]
+    centre_corr = [
+        _spearman(
+            [good_centre(oracle(caches, s, protocol)["per_seed"][:, k]) for s in setups],
+            [centre[s.name] for s in setups],
+        )
+        for k in range(len(run.SEEDS))
+    ]
     table["oracle (fresh seeds)"] = {
         "distance_median": float(np.median([f["distance"] for f in floor])),
         "regret_mean": float(np.mean([f["regret"] for f in floor])),
         "rank_corr": float(np.mean(seed_corr)),
+        "distance_centre_median": float(np.median([f["distance_centre"] for f in floor])),
+        "rank_corr_centre": float(np.mean(centre_corr)),
     }
     return table
 
@@ -287,10 +344,11 @@ def _fmt(v: float, digits: int = 2) -> str:
 def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
     lines = [f"### {title} ({len(setups)} setups, 3 seeds each)", ""]
     lines.append(
-        "| method | protocol | distance median | distance p90 | rank corr | regret mean | "
-        "regret p90 | in good range | diverged or untrained | no answer | spread median |"
+        "| method | protocol | distance median | distance p90 | rank corr | distance to centre "
+        "median | rank corr with centre | regret mean | regret p90 | in good range | diverged or "
+        "untrained | no answer | spread median |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for protocol in _runs().PROTOCOLS:
         table = summarize(caches, setups, protocol)
         order = sorted(
@@ -303,6 +361,7 @@ def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
             lines.append(
                 f"| {label} | {protocol} | {_fmt(t['distance_median'])} | "
                 f"{_fmt(t['distance_p90'])} | {_fmt(t['rank_corr'])} | "
+                f"{_fmt(t['distance_centre_median'])} | {_fmt(t['rank_corr_centre'])} | "
                 f"{_fmt(t['regret_mean'], 3)} | {_fmt(t['regret_p90'], 3)} | "
                 f"{t['in_good_range']:.0%} | {t['diverged']} | {t['failed']} | "
                 f"{_fmt(t['spread_median'])} |"
@@ -311,6 +370,7 @@ def table_md(caches: dict[str, Cache], setups: list[Setup], title: str) -> str:
         lines.append(
             f"| *noise floor: the oracle itself* | {protocol} | "
             f"{_fmt(floor['distance_median'])} | | {_fmt(floor['rank_corr'])} | "
+            f"{_fmt(floor['distance_centre_median'])} | {_fmt(floor['rank_corr_centre'])} | "
             f"{_fmt(floor['regret_mean'], 3)} | | | | | |"
         )
     lines += [

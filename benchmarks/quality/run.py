@@ -35,6 +35,8 @@ FRESH_SEEDS = (100, 101, 102)  # the noise floor: the best rate retrained with n
 PROTOCOLS = ("constant", "onecycle")
 LR_FREE = ("prodigy", "dadapt_adam", "schedulefree_adamw")
 WORKERS = 2
+# Sweeps per seed read by the `fall x3` row: the default rule on repeated range tests (median).
+REPEATS = 3
 
 
 def run_key(protocol: str, lr: float, seed: int) -> str:
@@ -90,7 +92,7 @@ def _execute(task: tuple[str, str, str, dict[str, Any]]) -> tuple[str, str, str,
     elif kind == "lrfree":
         value = _nan_to_none(train.train_lr_free(setup, **args))
     elif kind == "lrfinder":
-        value = train.lrfinder_curve(setup, args["seed"])
+        value = train.lrfinder_curve(setup, args["seed"], args.get("repeat", 0))
     elif kind == "torch_lr_finder":
         value = _nan_to_none(train.torch_lr_finder_suggestion(setup, args["seed"]))
     else:
@@ -144,12 +146,25 @@ def curve_tasks(finders: Iterable[str]) -> list[tuple[str, str, str, dict[str, A
     for finder in missing:
         print(f"{finder} is not installed: left out (pip install -r benchmarks/requirements.txt)")
     finders = [f for f in finders if f not in missing]
-    return [
+    tasks = [
         (finder, s.name, f"{finder}|{seed}", {"seed": seed})
         for finder in finders
         for s in SETUPS
         for seed in SEEDS
     ]
+    if "lrfinder" in finders:  # the further sweeps that `repeats` reads (see REPEATS)
+        tasks += [
+            ("lrfinder", s.name, repeat_key(seed, k), {"seed": seed, "repeat": k})
+            for s in SETUPS
+            for seed in SEEDS
+            for k in range(1, REPEATS)
+        ]
+    return tasks
+
+
+def repeat_key(seed: int, repeat: int) -> str:
+    """The cache key of a range test: repeat 0 is the seed's single sweep."""
+    return f"lrfinder|{seed}" if repeat == 0 else f"lrfinder|{seed}|r{repeat}"
 
 
 def _installed_lr_free() -> list[str]:
@@ -167,6 +182,7 @@ def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[s
     from .report import oracle, suggested_rates
 
     tasks: list[tuple[str, str, str, dict[str, Any]]] = []
+    lr_free = _installed_lr_free()
     for setup in SETUPS:
         for protocol in PROTOCOLS:
             rates = suggested_rates(caches, setup, protocol)
@@ -179,7 +195,7 @@ def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[s
             for seed in FRESH_SEEDS:
                 args = {"lr": best, "seed": seed, "protocol": protocol}
                 tasks.append(("train", setup.name, run_key(protocol, best, seed), args))
-        for name in _installed_lr_free():
+        for name in lr_free:
             tasks += [
                 ("lrfree", setup.name, f"lrfree|{name}|{s}", {"name": name, "seed": s})
                 for s in SEEDS

@@ -95,10 +95,14 @@ def train_lr_free(setup: Setup, *, name: str, seed: int) -> float:
 
 # -- range tests ------------------------------------------------------------------------------
 RANGE_TEST_STEPS = 100  # every finder's default length
+REPEAT_SEED_STRIDE = 1000  # a repeated sweep's batch order: seed + 1000 * repeat
 
 
-def lrfinder_curve(setup: Setup, seed: int) -> dict[str, Any]:
-    """lrfinder's range test at its defaults (1e-7..10, 100 steps); the curve as JSON data."""
+def lrfinder_curve(setup: Setup, seed: int, repeat: int = 0) -> dict[str, Any]:
+    """lrfinder's range test at its defaults (1e-7..10, 100 steps); the curve as JSON data.
+
+    ``repeat`` > 0 is a further sweep of the same model (same initial weights) on batches in
+    another order, as a user repeating the test would run it."""
     import lrfinder.torch
 
     model = setup.build(seed)
@@ -106,7 +110,7 @@ def lrfinder_curve(setup: Setup, seed: int) -> dict[str, Any]:
     result = lrfinder.torch.find_lr(
         model,
         opt,
-        setup.batches(seed, RANGE_TEST_STEPS),
+        setup.batches(seed + REPEAT_SEED_STRIDE * repeat, RANGE_TEST_STEPS),
         loss_fn=setup.data().loss_fn,
         progress=False,
     )

@@ -26,6 +26,7 @@ from ._rangetest import RangeTest as RangeTest
 from ._refind import Refind as Refind
 from ._refind import Refinder as Refinder
 from ._refind import RefindPolicy as RefindPolicy
+from ._repeat import find_lr_repeated as find_lr_repeated
 from ._result import RangeTestResult as RangeTestResult
 from ._schedule_from import ScheduleChoice as ScheduleChoice
 from ._schedule_from import schedule_from as schedule_from
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "ema",
     "find_lr",
+    "find_lr_repeated",
     "methods",
     "plot_derivative",
     "plot_loss",
