@@ -81,7 +81,8 @@ class RefindCallback(keras.callbacks.Callback):
     ``logs`` (so ``History``, ``CSVLogger``, ``TensorBoard`` and the progress bar) get
     ``lrfinder/lr`` (the rate, or the schedule's peak, at the end of the epoch),
     ``lrfinder/found_lr`` (the last suggestion read during the epoch, NaN when none) and
-    ``lrfinder/steps`` (the steps its tests trained, all undone).
+    ``lrfinder/steps`` (the steps its tests trained, all undone); list this callback before a
+    ``CSVLogger`` or ``TensorBoard`` so that they see them.
 
     Keras does not show callbacks the data ``fit`` reads, so the tests read their own: ``x``
     and ``y`` (batched by ``batch_size``, shuffled as ``fit`` does) or a re-iterable
