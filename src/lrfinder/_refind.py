@@ -7,15 +7,15 @@ loss stops improving), sweeps a short range around the current rate instead of t
 1e-7..10, and moves the rate towards the new answer by at most a set factor, so one noisy
 re-run cannot derail training. A :class:`Refinder` keeps that state for one training run and
 records each re-run with its cost in steps. Nothing here touches a framework: the adapters
-(``lrfinder.torch``, ``lrfinder.lightning``, ``lrfinder.huggingface``) run the test and put the
-new rate into the optimizer, restoring everything else exactly.
+(``lrfinder.torch``, ``lrfinder.keras``, ``lrfinder.lightning``, ``lrfinder.huggingface``) run
+the test and put the new rate into the optimizer, restoring everything else exactly.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -386,3 +386,21 @@ class Refinder:
             return float(schedule(step)) * self.lr / peak
 
         return rescaled
+
+
+def due_at_epoch(
+    refinder: Refinder, epochs_done: int, metrics: Mapping[str, Any], monitor: str, fix: str
+) -> str | None:
+    """The trigger due after ``epochs_done`` epochs, reading ``monitor`` from a trainer's
+    ``metrics`` for a plateau policy (``fix`` says how to get it reported)."""
+    if epochs_done == 0:
+        return None
+    metric = None
+    if refinder.policy.patience is not None:
+        if monitor not in metrics:
+            raise LRFinderError(
+                f"The plateau policy watches `monitor`={monitor!r}, which was not reported. "
+                f"Reported: {sorted(metrics)}. {fix}"
+            )
+        metric = float(metrics[monitor])
+    return refinder.epoch_end(epochs_done, metric=metric)

@@ -23,7 +23,7 @@ without it only by the new rate. The Lightning and Hugging Face callbacks reuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -123,24 +123,6 @@ def refind(
     if apply:
         rescale(optimizer, old, record.new_lr, scheduler)
     return record
-
-
-def due_at_epoch(
-    refinder: Refinder, epochs_done: int, metrics: Mapping[str, Any], monitor: str, fix: str
-) -> str | None:
-    """The trigger due after ``epochs_done`` epochs, reading ``monitor`` from a trainer's
-    ``metrics`` for a plateau policy (``fix`` says how to get it reported)."""
-    if epochs_done == 0:
-        return None
-    metric = None
-    if refinder.policy.patience is not None:
-        if monitor not in metrics:
-            raise LRFinderError(
-                f"The plateau policy watches `monitor`={monitor!r}, which was not reported. "
-                f"Reported: {sorted(metrics)}. {fix}"
-            )
-        metric = float(metrics[monitor])
-    return refinder.epoch_end(epochs_done, metric=metric)
 
 
 def logged(record: Refind) -> dict[str, float]:

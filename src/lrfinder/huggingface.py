@@ -22,8 +22,8 @@ import torch
 import transformers
 
 from ._errors import LRFinderError
-from ._refind import Refind, Refinder, RefindPolicy
-from ._torch_refind import due_at_epoch, first_lr, fresh_loader, logged, refind
+from ._refind import Refind, Refinder, RefindPolicy, due_at_epoch
+from ._torch_refind import first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
 

@@ -26,13 +26,14 @@ import numpy as np
 
 from ._errors import LRFinderError
 from ._find import MAX_SKIPS_IN_A_ROW
+from ._keras_refind import RefindCallback as RefindCallback
 from ._keras_schedule import ScheduleCallback as ScheduleCallback
 from ._keras_schedule import ScheduleLR as ScheduleLR
 from ._progress import progress_bar
 from ._rangetest import RangeTest
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
-__all__ = ["RangeTestCallback", "ScheduleCallback", "ScheduleLR", "find_lr"]
+__all__ = ["RangeTestCallback", "RefindCallback", "ScheduleCallback", "ScheduleLR", "find_lr"]
 
 
 def _numpy(value: Any) -> np.ndarray:
