@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lrfinder import NoSuggestionError, RangeTestResult, suggest
-from lrfinder._suggest import _crossing, read_curve
+from lrfinder._suggest import FALL_FRACTION, OFFSET, _crossing, read_curve
 
 from . import report, run
 from .setups import SETUPS
@@ -29,12 +29,14 @@ def _fall_uncapped(result: RangeTestResult, protocol: str) -> tuple[float, float
         curve = read_curve(result)
     except NoSuggestionError:
         return None
-    fraction = {"constant": 0.9, "onecycle": 0.95}[protocol]
-    offset = {"constant": -0.05, "onecycle": 0.0}[protocol]
-    return _crossing(curve, fraction) + offset, float(curve.log_lrs[curve.argmin])
+    crossing = _crossing(curve, FALL_FRACTION[protocol]) + OFFSET[protocol]
+    return crossing, float(curve.log_lrs[curve.argmin])
 
 
 def capped(decades: float) -> Rule:
+    """`fall` at most ``decades`` below the lowest point (``-math.inf``: no cap, the rule of the
+    second round)."""
+
     def rule(result: RangeTestResult, protocol: str) -> float:
         read = _fall_uncapped(result, protocol)
         if read is None:  # the flat-curve fallback, as shipped
@@ -67,8 +69,11 @@ def minimum(result: RangeTestResult, protocol: str) -> float:
         return math.nan
 
 
-def regret(caches: dict[str, run.Cache], rule: Rule, split: str, protocol: str) -> float:
-    values = []
+def regret(
+    caches: dict[str, run.Cache], rule: Rule, split: str, protocol: str
+) -> tuple[float, float]:
+    """Mean normalized regret and median distance (decades) to the best grid rate."""
+    values, distances = [], []
     for setup in SETUPS:
         if split != "all" and setup.split != split:
             continue
@@ -78,21 +83,29 @@ def regret(caches: dict[str, run.Cache], rule: Rule, split: str, protocol: str) 
             loss = orc["l0"] if not math.isfinite(lr) else report.interpolated_loss(orc, lr)
             loss = report._clip(loss, orc["l0"])
             values.append((loss - orc["l_star"]) / (orc["l0"] - orc["l_star"]))
-    return float(np.mean(values))
+            distances.append(abs(math.log10(lr / orc["best_lr"])) if lr > 0 else math.inf)
+    return float(np.mean(values)), float(np.median(distances))
 
 
 def main() -> None:
     caches = {"runs": run.Cache("runs"), "curves": run.Cache("curves")}
-    rules: dict[str, Rule] = {"fall (shipped)": shipped, "minimum": minimum}
-    for d in (0.25, 0.4, 0.5, 0.6, 0.75, 1.0):
+    rules: dict[str, Rule] = {
+        "fall (shipped)": shipped,
+        "fall, no cap (second round)": capped(-math.inf),
+        "minimum": minimum,
+    }
+    for d in (0.1, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 1.0):
         rules[f"fall capped {d:g} dec below min"] = capped(d)
     for w in (0.25, 0.5):
         rules[f"blend {w:g} of min/10"] = blended(w)
-    print("| rule | split | constant | onecycle | sum |\n|---|---|---|---|---|")
+    print(
+        "| rule | split | constant: regret / distance | onecycle: regret / distance | regret sum |"
+    )
+    print("|---|---|---|---|---|")
     for split in ("dev", "test", "external", "all"):
         for name, rule in rules.items():
-            c, o = (regret(caches, rule, split, p) for p in run.PROTOCOLS)
-            print(f"| {name} | {split} | {c:.3f} | {o:.3f} | {c + o:.3f} |")
+            (c, dc), (o, do) = (regret(caches, rule, split, p) for p in run.PROTOCOLS)
+            print(f"| {name} | {split} | {c:.3f} / {dc:.2f} | {o:.3f} / {do:.2f} | {c + o:.3f} |")
 
 
 if __name__ == "__main__":

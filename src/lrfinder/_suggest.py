@@ -113,7 +113,7 @@ def suggest(
         >>> s = suggest((lrs, losses), "steepest")
         >>> 3e-3 < s.lr < 3e-2
         True
-        >>> 1e-2 < suggest((lrs, losses)).lr < 1e-1
+        >>> 3e-3 < suggest((lrs, losses)).lr < 3e-2  # capped: the blow-up follows the fall closely
         True
     """
     name = DEFAULT_METHOD if method is None else method
