@@ -108,6 +108,51 @@ def test_blowup_does_not_hide_the_fall() -> None:
     assert decades(s.lr, known_answer(-3.0, 3.0, "constant")) < 0.2
 
 
+def cut_short_curve(*, centre: float, blowup: float, n: int = 120) -> RangeTestResult:
+    """The falling sigmoid of ``falling_curve`` (steepness 2), but the loss turns up
+    ``blowup`` decades past its centre, long before the fall levels off (SGD+momentum on a
+    plain MLP)."""
+    lrs = np.logspace(-7, 1, n)
+    x = np.log10(lrs)
+    fall = 2.0 / (1.0 + np.exp(2.0 * (x - centre)))
+    rise = np.where(x > centre + blowup, 10.0 ** (3 * (x - centre - blowup)) - 1.0, 0.0)
+    return RangeTestResult(lrs=lrs, losses=fall + rise)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+@pytest.mark.parametrize("centre", [-4.0, -2.5])
+def test_fall_cut_short_by_the_blowup_is_capped_below_the_lowest_point(
+    centre: float, schedule: str
+) -> None:
+    curve = cut_short_curve(centre=centre, blowup=0.5)
+    s = suggest(curve, for_schedule=schedule)
+    margin = suggest_module.MARGIN[schedule]
+    # The cap is the margin below the lowest smoothed point, where `minimum` reads (before
+    # dividing by 10); the centred average moves that point a little below the raw curve's.
+    lowest = suggest(curve, "minimum", divisor=1.0).lr
+    assert decades(s.lr, lowest / 10**margin) < 1e-9
+    raw_lowest = float(curve.lrs[int(np.argmin(curve.losses))])
+    assert raw_lowest / 10 ** (margin + 0.5) < s.lr < raw_lowest / 10**margin
+    assert s.reason.startswith(f"{10**-margin:.2g} x the rate at the lowest smoothed loss")
+    assert s.low <= s.lr <= s.high
+
+
+def test_cap_keeps_its_margin_per_use() -> None:
+    curve = cut_short_curve(centre=-3.0, blowup=0.3)
+    ratio = suggest(curve, for_schedule="onecycle").lr / suggest(curve).lr
+    margins = suggest_module.MARGIN
+    # Both are capped from the same lowest point, so the ratio is the margins' difference.
+    assert decades(ratio, 10 ** (margins["constant"] - margins["onecycle"])) < 1e-9
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+def test_cap_leaves_a_fall_that_levels_off_alone(schedule: str) -> None:
+    # The fall levels off 3.5 decades before the blow-up: the crossing is far below the cap.
+    s = suggest(falling_curve(centre=-3.0), for_schedule=schedule)
+    assert s.reason.startswith("the smoothed loss has done")
+    assert decades(s.lr, known_answer(-3.0, 3.0, schedule)) < 0.2
+
+
 def test_flat_then_blowup_is_a_low_confidence_guess_below_the_blowup() -> None:
     lrs = np.logspace(-7, 1, 100)
     rng = np.random.default_rng(0)

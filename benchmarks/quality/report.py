@@ -225,6 +225,7 @@ def default_range(caches: dict[str, Cache], protocol: str) -> dict[str, float]:
             conf.append(sug.confidence or 0.0)
             dist.append(-abs(math.log10(sug.lr / best)))
     return {
+        "sweeps": len(inside),
         "inside": float(np.mean(inside)),
         "width": float(np.median(widths)),
         "confidence_rank": _spearman(conf, dist),
@@ -418,17 +419,22 @@ def write_report(caches: dict[str, Cache]) -> str:
     run = _runs()
     dev = [s for s in SETUPS if s.split == "dev"]
     test = [s for s in SETUPS if s.split == "test"]
+    external = [s for s in SETUPS if s.split == "external"]
     parts = [
         table_md(caches, list(SETUPS), "All setups"),
+        table_md(caches, dev + test, "The benchmark's setups (development + held-out)"),
         table_md(caches, test, "Held-out setups (the rule was not chosen on these)"),
         table_md(caches, dev, "Development setups (the rule was chosen on these)"),
+        table_md(
+            caches, external, "External setups (added after the rule was first chosen; see below)"
+        ),
         "### Per setup\n\n" + per_setup_md(caches),
     ]
     for protocol in run.PROTOCOLS:
         d = default_range(caches, protocol)
         parts.append(
             f"Default's range ({protocol}): holds the best rate in {d['inside']:.0%} of the "
-            f"39 sweeps, median width {d['width']:.2f} decades; its confidence ranks its own "
+            f"{d['sweeps']} sweeps, median width {d['width']:.2f} decades; its confidence ranks its own "
             f"accuracy with Spearman {d['confidence_rank']:.2f}.\n"
         )
     shares = list(cost(caches).values())
