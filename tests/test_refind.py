@@ -55,8 +55,8 @@ def test_bound_clamps_each_move_and_smooths_in_log_space():
 def test_one_rerun_never_moves_the_rate_past_the_set_factors(old, found, up, down, smoothing):
     new = RefindPolicy(max_up=up, max_down=down, smoothing=smoothing).bound(old, found)
     assert old / down * (1 - 1e-12) <= new <= old * up * (1 + 1e-12)
-    # and it moves towards the answer, never away from it
-    assert (new - old) * (found - old) >= 0
+    # and it moves towards the answer, never away from it (up to the rounding of a geometric mean)
+    assert (new - old) * (found - old) >= 0 or abs(new - old) <= 1e-12 * old
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import lrfinder
 import lrfinder._suggest as suggest_module
 from conftest import sigmoid_curve
 from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, Suggestion, suggest
-from lrfinder._suggest import read_curve
+from lrfinder._curve import read_curve
 
 
 def decades(a: float, b: float) -> float:

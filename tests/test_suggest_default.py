@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrfinder
-import lrfinder._suggest as suggest_module
+import lrfinder._fall as fall_module
 from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, suggest
 from lrfinder.cli import main
 
@@ -34,8 +34,8 @@ def falling_curve(
 def known_answer(centre: float, steep: float, schedule: str) -> float:
     # The sigmoid has done a fraction f of its fall from 2 to 0 where
     # exp(steep * (x - centre)) = f / (1 - f) (9 for 90%, 19 for 95%).
-    f = suggest_module.FALL_FRACTION[schedule]
-    return 10 ** (centre + math.log(f / (1 - f)) / steep + suggest_module.OFFSET[schedule])
+    f = fall_module.FALL_FRACTION[schedule]
+    return 10 ** (centre + math.log(f / (1 - f)) / steep + fall_module.OFFSET[schedule])
 
 
 def decades(a: float, b: float) -> float:
@@ -126,7 +126,7 @@ def test_fall_cut_short_by_the_blowup_is_capped_below_the_lowest_point(
 ) -> None:
     curve = cut_short_curve(centre=centre, blowup=0.5)
     s = suggest(curve, for_schedule=schedule)
-    margin = suggest_module.MARGIN[schedule]
+    margin = fall_module.MARGIN[schedule]
     # The cap is the margin below the lowest smoothed point, where `minimum` reads (before
     # dividing by 10); the centred average moves that point a little below the raw curve's.
     lowest = suggest(curve, "minimum", divisor=1.0).lr
@@ -140,7 +140,7 @@ def test_fall_cut_short_by_the_blowup_is_capped_below_the_lowest_point(
 def test_cap_keeps_its_margin_per_use() -> None:
     curve = cut_short_curve(centre=-3.0, blowup=0.3)
     ratio = suggest(curve, for_schedule="onecycle").lr / suggest(curve).lr
-    margins = suggest_module.MARGIN
+    margins = fall_module.MARGIN
     # Both are capped from the same lowest point, so the ratio is the margins' difference.
     assert decades(ratio, 10 ** (margins["constant"] - margins["onecycle"])) < 1e-9
 
@@ -159,7 +159,7 @@ def test_flat_then_blowup_is_a_low_confidence_guess_below_the_blowup() -> None:
     losses = 1.386 + 0.01 * rng.standard_normal(100) + np.where(lrs > 1.0, lrs, 0.0)
     s = suggest((lrs, losses))
     edge = float(lrs[np.argmax(lrs > 1.0)])
-    assert decades(s.lr, edge / 10**suggest_module.BLOWUP_DECADES) < 0.2
+    assert decades(s.lr, edge / 10**fall_module.BLOWUP_DECADES) < 0.2
     assert s.confidence == 0.1
     assert s.warnings[0].startswith("Flat curve")
 
@@ -182,7 +182,7 @@ def test_repeats_report_the_median_and_spread() -> None:
 def test_repeats_that_disagree_warn() -> None:
     runs = [falling_curve(centre=c) for c in (-4.0, -3.0, -2.0)]
     s = suggest(runs)
-    assert s.spread is not None and s.spread > suggest_module.SPREAD_WARN
+    assert s.spread is not None and s.spread > fall_module.SPREAD_WARN
     assert any(w.startswith("The 3 sweeps disagree") for w in s.warnings)
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._curve import read_curve
 from ._errors import NoSuggestionError
 from ._result import RangeTestResult
-from ._suggest import DEFAULT_METHOD, Suggestion, loss_change, read_curve, suggest
+from ._suggest import DEFAULT_METHOD, Suggestion, loss_change, suggest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ._curve import read_curve
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 from ._errors import LRFinderError
 from ._result import RangeTestResult, as_result
 from ._schedules import Schedule, check_choice, check_steps, constant, cosine_annealing
-from ._suggest import _SCHEDULE_AWARE, DEFAULT_METHOD, read_curve, suggest
+from ._suggest import _SCHEDULE_AWARE, DEFAULT_METHOD, suggest
 
 POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine", "constant")
 # The loss "starts falling" once it has covered this share of its total fall; a smaller share
