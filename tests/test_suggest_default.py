@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import lrfinder
 import lrfinder._fall as fall_module
 from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, suggest
+from lrfinder._suggest import SPREAD_WARN
 from lrfinder.cli import main
 
 
@@ -182,7 +183,7 @@ def test_repeats_report_the_median_and_spread() -> None:
 def test_repeats_that_disagree_warn() -> None:
     runs = [falling_curve(centre=c) for c in (-4.0, -3.0, -2.0)]
     s = suggest(runs)
-    assert s.spread is not None and s.spread > fall_module.SPREAD_WARN
+    assert s.spread is not None and s.spread > SPREAD_WARN
     assert any(w.startswith("The 3 sweeps disagree") for w in s.warnings)
 
 
