@@ -14,6 +14,19 @@ from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from ._sweep import check_sweep, sweep_lr
 
 
+def ratios_to_first(base_lrs: Sequence[float], *, what: str, name: str) -> list[float]:
+    """Each parameter group's rate as a multiple of the first group's, which the sweep sets.
+
+    ``what`` and ``name`` name the first rate in the error, e.g. "parameter group's `lr`", "lr".
+    """
+    if not base_lrs[0] > 0:
+        raise LRFinderError(
+            f"The first {what} sets the ratio of the others and must be above 0. "
+            f"Received: {name}={base_lrs[0]!r}"
+        )
+    return [lr / base_lrs[0] for lr in base_lrs]
+
+
 class RangeTest:
     """The learning-rate range test (Smith 2015/2017, section 3.3), one step at a time.
 

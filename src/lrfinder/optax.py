@@ -33,7 +33,7 @@ import optax
 from ._errors import LRFinderError
 from ._find import cycle, drive
 from ._optax_schedule import optax_schedule as optax_schedule
-from ._rangetest import RangeTest
+from ._rangetest import RangeTest, ratios_to_first
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 
 __all__ = ["find_lr", "optax_schedule"]
@@ -126,11 +126,6 @@ def find_lr(
             f"rate. Received: {type(opt_state).__name__}. Build the optimizer as "
             f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its init state."
         )
-    if not base_lrs[0] > 0:
-        raise LRFinderError(
-            f"The first injected {hyperparam!r} sets the ratio of the others and must be above "
-            f"0. Received: {hyperparam}={base_lrs[0]!r}"
-        )
     rt = RangeTest(
         start_lr=start_lr,
         end_lr=end_lr,
@@ -138,7 +133,7 @@ def find_lr(
         mode=mode,
         diverge_threshold=diverge_threshold,
         smooth_beta=smooth_beta,
-        group_ratios=[lr / base_lrs[0] for lr in base_lrs],
+        group_ratios=ratios_to_first(base_lrs, what=f"injected {hyperparam!r}", name=hyperparam),
     )
     data = cycle(batches)
     state = {"params": jax.tree.map(_copy, params), "opt_state": jax.tree.map(_copy, opt_state)}

@@ -24,7 +24,7 @@ import torch
 
 from ._errors import LRFinderError
 from ._find import cycle, drive
-from ._rangetest import RangeTest
+from ._rangetest import RangeTest, ratios_to_first
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from ._torch_ddp import rank, world_size
 from ._torch_refind import LoopRefinder as LoopRefinder
@@ -211,11 +211,7 @@ def find_lr(
     _positive_int("val_batches", val_batches)
     _positive_int("val_every", val_every)
     base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
-    if base_lrs[0] <= 0:
-        raise LRFinderError(
-            "The first parameter group's `lr` sets the ratio of the others and must be above 0. "
-            f"Received: lr={base_lrs[0]!r}"
-        )
+    group_ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
     if device is None:
         first = next(iter(model.parameters()), None)
         if first is None:
@@ -231,7 +227,7 @@ def find_lr(
         mode=mode,
         diverge_threshold=diverge_threshold,
         smooth_beta=smooth_beta,
-        group_ratios=[lr / base_lrs[0] for lr in base_lrs],
+        group_ratios=group_ratios,
     )
 
     batches = cycle(data)
