@@ -7,7 +7,8 @@ import lrfinder
 def test_import_loads_no_framework_and_no_matplotlib() -> None:
     code = (
         "import sys, lrfinder, lrfinder.cli\n"
-        "heavy = {'torch', 'keras', 'jax', 'tensorflow', 'optax', 'matplotlib', 'sklearn', 'tqdm'}\n"
+        "heavy = {'torch', 'keras', 'jax', 'tensorflow', 'optax', 'flax', 'matplotlib',"
+        " 'sklearn', 'tqdm', 'lightning', 'pytorch_lightning', 'transformers'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
