@@ -9,8 +9,9 @@ any training loop, read the curve, and get a learning rate you can use::
     print(result.suggestion)
 
 Framework adapters live in their own submodules and are imported only when asked for:
-``lrfinder.torch``, ``lrfinder.keras`` (Keras 3, any backend), ``lrfinder.optax`` (JAX). ``import
-lrfinder`` loads numpy and nothing else.
+``lrfinder.torch``, ``lrfinder.keras`` (Keras 3, any backend), ``lrfinder.optax`` (JAX), and the
+re-finding callbacks ``lrfinder.lightning`` and ``lrfinder.huggingface``. ``lrfinder.schedules``
+holds the schedules that follow the test. ``import lrfinder`` loads numpy and nothing else.
 """
 
 from . import schedules as schedules
