@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -41,9 +40,7 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
                 rt.stop("data_exhausted")
                 break
             rt.record(float(loss))
-            bar.update()
-            if math.isfinite(rt.smoothed_loss):
-                bar.set_postfix(lr=f"{rt.last_lr:.2e}", loss=f"{rt.smoothed_loss:.4g}")
+            bar.step(rt)
     finally:
         bar.close()
 

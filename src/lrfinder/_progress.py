@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._rangetest import RangeTest
 
 logger = logging.getLogger("lrfinder")
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
+class StepBar:
+    """The range test's progress: one tick per recorded step, with its rate and smoothed loss.
 
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
+    Silent when disabled or when tqdm is missing. The figures beside the bar are redrawn at tqdm's
+    own pace, not on every step, so a fast sweep does not spend its time printing.
+    """
+
+    def __init__(self, enabled: bool, total: int, desc: str = "range test") -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            logger.info("Install tqdm (pip install tqdm) to see the range test's progress.")
+            return
+        self._bar = tqdm(total=total, desc=desc, unit="step", leave=False)
+
+    def step(self, rt: RangeTest) -> None:
+        """Tick once for the step ``rt`` just recorded."""
+        if self._bar is None:
+            return
+        if math.isfinite(rt.smoothed_loss):
+            self._bar.set_postfix(
+                lr=f"{rt.last_lr:.2e}", loss=f"{rt.smoothed_loss:.4g}", refresh=False
+            )
+        self._bar.update()
 
     def close(self) -> None:
-        pass
+        if self._bar is not None:
+            self._bar.close()
 
 
-def progress_bar(enabled: bool, total: int, desc: str = "range test") -> Any:
-    """A tqdm bar over ``total`` steps, or a silent stand-in when disabled or tqdm is missing."""
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        logger.info("Install tqdm (pip install tqdm) to see the range test's progress.")
-        return _NoBar()
-    return tqdm(total=total, desc=desc, unit="step", leave=False)
+def progress_bar(enabled: bool, total: int) -> StepBar:
+    """The range test's progress bar over ``total`` steps (see :class:`StepBar`)."""
+    return StepBar(enabled, total)

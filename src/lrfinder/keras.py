@@ -232,9 +232,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._skips = 0
         if rt.record(loss):
             self.model.stop_training = True
-        self._bar.update()
-        if math.isfinite(rt.smoothed_loss):
-            self._bar.set_postfix(lr=f"{rt.last_lr:.2e}", loss=f"{rt.smoothed_loss:.4g}")
+        self._bar.step(rt)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.range_test.step:
