@@ -30,7 +30,11 @@ from .setups import BY_NAME, SETUPS
 RESULTS = Path(__file__).parent / "results"
 # 29 rates, a quarter decade apart, 1e-6..10: the oracle's grid.
 GRID = tuple(float(f"{1e-6 * 10 ** (k / 4):.6g}") for k in range(29))
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1, 2)  # the finders' seeds: one range test (and its trained rate) per seed
+# The oracle's seeds per grid rate: 5 since the 3 the issue asks for left its best rate noisy (one
+# seed's best reproduced the 3-seed best at rank correlation 0.68 / 0.82); the first 3 are SEEDS,
+# so the report can still show the 3-seed oracle beside it (ORACLE_SEEDS[:3]).
+ORACLE_SEEDS = (0, 1, 2, 3, 4)
 FRESH_SEEDS = (100, 101, 102)  # the noise floor: the best rate retrained with new seeds
 PROTOCOLS = ("constant", "onecycle")
 LR_FREE = ("prodigy", "dadapt_adam", "schedulefree_adamw")
@@ -130,7 +134,7 @@ def oracle_tasks() -> list[tuple[str, str, str, dict[str, Any]]]:
         tasks += [("L0", setup.name, f"L0|{s}", {"seed": s}) for s in SEEDS]
         for protocol in PROTOCOLS:
             for lr in GRID:
-                for seed in SEEDS:
+                for seed in ORACLE_SEEDS:
                     args = {"lr": lr, "seed": seed, "protocol": protocol}
                     tasks.append(("train", setup.name, run_key(protocol, lr, seed), args))
     return tasks
