@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Callable
 
+from ._checks import check_count
 from ._errors import LRFinderError
 from ._schedules import (
     Schedule,
@@ -18,7 +19,6 @@ from ._schedules import (
     check_factor,
     check_rate,
     check_step,
-    check_steps,
 )
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
@@ -41,8 +41,8 @@ def _cycle(
 ) -> Callable[[int], tuple[float, float]]:
     """Checks the cycle's arguments; returns, for a step, where it sits in its cycle (0 at the
     bottom, 1 at the top) and the mode's amplitude factor."""
-    up = float(check_steps("step_size", step_size))
-    down = up if step_size_down is None else float(check_steps("step_size_down", step_size_down))
+    up = float(check_count("step_size", step_size))
+    down = up if step_size_down is None else float(check_count("step_size_down", step_size_down))
     mode = check_choice("mode", mode, CYCLIC_MODES)
     gamma = check_factor("gamma", gamma)
     total = up + down
@@ -178,7 +178,7 @@ def _one_cycle(
 def _check_one_cycle(
     total_steps: int, pct_start: float, anneal_strategy: str
 ) -> tuple[int, float, str]:
-    total_steps = check_steps("total_steps", total_steps, minimum=2)
+    total_steps = check_count("total_steps", total_steps, minimum=2)
     pct_start = check_factor("pct_start", pct_start, closed=False)
     anneal_strategy = check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     return total_steps, pct_start, anneal_strategy

@@ -16,8 +16,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from ._checks import check_count
 from ._errors import LRFinderError
-from ._schedules import Schedule, check_steps, tabulate
+from ._schedules import Schedule, tabulate
 
 
 @keras.saving.register_keras_serializable(package="lrfinder")
@@ -45,7 +46,7 @@ class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):
                     "`steps` is needed to tabulate a schedule function. Received: steps=None; "
                     "pass the number of training steps"
                 )
-            values = tabulate(schedule, check_steps("steps", steps))
+            values = tabulate(schedule, check_count("steps", steps))
         else:
             values = np.asarray(schedule, dtype=np.float64)
             if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):

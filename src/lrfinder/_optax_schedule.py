@@ -12,7 +12,8 @@ from typing import Any
 import jax.numpy as jnp
 import optax
 
-from ._schedules import Schedule, check_rate, check_steps, tabulate
+from ._checks import check_count
+from ._schedules import Schedule, check_rate, tabulate
 
 
 def optax_schedule(schedule: Schedule, *, steps: int, scale: float = 1.0) -> optax.Schedule:
@@ -29,7 +30,7 @@ def optax_schedule(schedule: Schedule, *, steps: int, scale: float = 1.0) -> opt
         >>> lr = optax_schedule(schedules.one_cycle(0.1, total_steps=1000), steps=1000)
         >>> optimizer = optax.sgd(learning_rate=lr, momentum=0.9)
     """
-    steps = check_steps("steps", steps)
+    steps = check_count("steps", steps)
     scale = check_rate("scale", scale, positive=True)
     # float32 unless jax runs in 64-bit mode, where the table keeps every bit of the schedule.
     table = jnp.asarray(tabulate(schedule, steps) * scale, dtype=jnp.result_type(float))

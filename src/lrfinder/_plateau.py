@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._checks import check_count
 from ._errors import LRFinderError
-from ._schedules import check_choice, check_factor, check_rate, check_steps
+from ._schedules import check_choice, check_factor, check_rate
 
 
 class ReduceLROnPlateau:
@@ -45,10 +46,10 @@ class ReduceLROnPlateau:
         self.lr = check_rate("lr", lr)
         self.mode = check_choice("mode", mode, ("min", "max"))
         self.factor = check_factor("factor", factor, closed=False)
-        self.patience = check_steps("patience", patience, minimum=0)
+        self.patience = check_count("patience", patience, minimum=0)
         self.threshold = check_rate("threshold", threshold)
         self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
-        self.cooldown = check_steps("cooldown", cooldown, minimum=0)
+        self.cooldown = check_count("cooldown", cooldown, minimum=0)
         self.min_lr = check_rate("min_lr", min_lr)
         self.eps = check_rate("eps", eps)
         self.best = math.inf if self.mode == "min" else -math.inf

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._checks import check_count
 from ._plot import _figure
-from ._schedules import Schedule, check_steps, tabulate
+from ._schedules import Schedule, tabulate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,7 +34,7 @@ def plot_schedule(
         >>> fig, ax = plot_schedule(schedules.one_cycle(0.1, total_steps=1000), 1000)
         >>> fig.savefig("one_cycle.png")  # doctest: +SKIP
     """
-    steps = check_steps("steps", steps)
+    steps = check_count("steps", steps)
     fig, ax = _figure(ax)
     x = np.arange(steps)
     values = tabulate(schedule, steps)

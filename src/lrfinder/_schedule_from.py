@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_count
 from ._curve import read_curve
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 from ._errors import LRFinderError
 from ._result import RangeTestResult, as_result
-from ._schedules import Schedule, check_choice, check_steps, constant, cosine_annealing
+from ._schedules import Schedule, check_choice, constant, cosine_annealing
 from ._suggest import _SCHEDULE_AWARE, DEFAULT_METHOD, suggest
 
 POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine", "constant")
@@ -150,7 +151,7 @@ def schedule_from(
     """
     result = as_result(result)
     policy = check_choice("policy", policy, POLICIES)
-    total_steps = check_steps("total_steps", total_steps)
+    total_steps = check_count("total_steps", total_steps)
     momentum: Schedule | None = None
     if policy in CYCLIC_MODES:
         bounds, rules = cyclic_bounds(result)

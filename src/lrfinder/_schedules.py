@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._checks import check_count
 from ._errors import LRFinderError
 
 Schedule = Callable[[int], float]
@@ -28,15 +29,6 @@ def check_rate(name: str, value: float, *, positive: bool = False) -> float:
         rule = "a finite number above 0" if positive else "a finite number, 0 or above"
         raise LRFinderError(f"`{name}` must be {rule}. Received: {name}={value!r}")
     return float(value)
-
-
-def check_steps(name: str, value: int, *, minimum: int = 1) -> int:
-    """An integer count of steps, at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise LRFinderError(
-            f"`{name}` must be an integer of at least {minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def check_factor(name: str, value: float, *, high: float = 1.0, closed: bool = True) -> float:
@@ -79,7 +71,7 @@ def tabulate(schedule: Schedule, steps: int) -> np.ndarray:
         >>> tabulate(step_decay(0.1, step_size=2, gamma=0.5), 5).tolist()
         [0.1, 0.1, 0.05, 0.05, 0.025]
     """
-    check_steps("steps", steps)
+    check_count("steps", steps)
     return np.array([schedule(i) for i in range(steps)], dtype=np.float64)
 
 
@@ -109,7 +101,7 @@ def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> Schedule:
         (0.1, 0.01)
     """
     lr = check_rate("lr", lr)
-    step_size = check_steps("step_size", step_size)
+    step_size = check_count("step_size", step_size)
     gamma = check_rate("gamma", gamma)
 
     def schedule(step: int) -> float:
@@ -128,7 +120,7 @@ def multistep_decay(lr: float, *, milestones: Sequence[int], gamma: float = 0.1)
     """
     lr = check_rate("lr", lr)
     gamma = check_rate("gamma", gamma)
-    marks = sorted(check_steps("milestones", m) for m in milestones)
+    marks = sorted(check_count("milestones", m) for m in milestones)
 
     def schedule(step: int) -> float:
         return lr * gamma ** bisect.bisect_right(marks, check_step(step))
@@ -169,7 +161,7 @@ def cosine_annealing(lr: float, *, T_max: int, eta_min: float = 0.0) -> Schedule
         (0.1, 0.05, 0.0)
     """
     lr = check_rate("lr", lr)
-    T_max = check_steps("T_max", T_max)
+    T_max = check_count("T_max", T_max)
     eta_min = check_rate("eta_min", eta_min)
 
     def schedule(step: int) -> float:
@@ -194,8 +186,8 @@ def cosine_warm_restarts(
         (0.1, 0.1, 0.1)
     """
     lr = check_rate("lr", lr)
-    T_0 = check_steps("T_0", T_0)
-    T_mult = check_steps("T_mult", T_mult)
+    T_0 = check_count("T_0", T_0)
+    T_mult = check_count("T_mult", T_mult)
     eta_min = check_rate("eta_min", eta_min)
 
     def schedule(step: int) -> float:
@@ -223,7 +215,7 @@ def linear_warmup(schedule: Schedule, *, steps: int, start_lr: float = 0.0) -> S
         >>> [round(s(i), 3) for i in range(6)]
         [0.0, 0.025, 0.05, 0.075, 0.1, 0.1]
     """
-    steps = check_steps("steps", steps)
+    steps = check_count("steps", steps)
     start_lr = check_rate("start_lr", start_lr)
     target = schedule(0)
 
@@ -245,7 +237,7 @@ def join(schedules: Sequence[Schedule], *, boundaries: Sequence[int]) -> Schedul
         [0.1, 0.1, 0.05]
     """
     parts = list(schedules)
-    marks = [check_steps("boundaries", b) for b in boundaries]
+    marks = [check_count("boundaries", b) for b in boundaries]
     if len(marks) != len(parts) - 1 or not parts:
         raise LRFinderError(
             "`boundaries` must hold one step fewer than `schedules`. "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._checks import check_count
 from ._errors import LRFinderError
 
 
@@ -71,10 +72,7 @@ def sma(values: Sequence[float] | np.ndarray, window: int, *, centred: bool = Fa
     >>> sma([1.0, 2.0, 3.0, 4.0], 3, centred=True).tolist()
     [1.5, 2.0, 3.0, 3.5]
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise LRFinderError(
-            f"`window` must be an integer of at least 1. Received: window={window!r}"
-        )
+    window = check_count("window", window)
     arr = _as_curve(values)
     n = arr.size
     csum = np.concatenate(([0.0], np.cumsum(arr)))

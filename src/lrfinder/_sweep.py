@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from ._checks import check_count
 from ._errors import LRFinderError
 
 SweepMode = Literal["exp", "linear"]
@@ -24,10 +25,7 @@ def check_sweep(start_lr: float, end_lr: float, num_steps: int, mode: str) -> No
         raise LRFinderError(
             f"`start_lr` must be below `end_lr`. Received: start_lr={start_lr!r}, end_lr={end_lr!r}"
         )
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise LRFinderError(
-            f"`num_steps` must be an integer of at least 2. Received: num_steps={num_steps!r}"
-        )
+    check_count("num_steps", num_steps, minimum=2)
     if mode not in SWEEP_MODES:
         raise LRFinderError(
             f"`mode` must be one of {', '.join(SWEEP_MODES)}. Received: mode={mode!r}"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._checks import check_count
 from ._errors import LRFinderError
 from ._find import cycle, drive
 from ._rangetest import RangeTest, ratios_to_first
@@ -49,14 +50,6 @@ __all__ = [
 ]
 
 _AMP_DTYPES = (torch.float16, torch.bfloat16)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LRFinderError(
-            f"`{name}` must be an integer of at least 1. Received: {name}={value!r}"
-        )
-    return value
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
@@ -207,9 +200,9 @@ def find_lr(
             f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
         )
     optimizers = _optimizers(optimizer)
-    accumulation = _positive_int("accumulation_steps", accumulation_steps)
-    _positive_int("val_batches", val_batches)
-    _positive_int("val_every", val_every)
+    accumulation = check_count("accumulation_steps", accumulation_steps)
+    check_count("val_batches", val_batches)
+    check_count("val_every", val_every)
     base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
     group_ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
     if device is None:
