@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-if __name__ != "__main__" and os.environ.get("KERAS_BACKEND") != "jax":
-    pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
-        allow_module_level=True,
-    )
+from _jax_pass import skip_outside_jax_pass
+
+if __name__ != "__main__":
+    skip_outside_jax_pass()
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 jax = pytest.importorskip("jax")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import runpy
 from pathlib import Path
 
 import pytest
 
-if os.environ.get("KERAS_BACKEND") != "jax":
-    pytest.skip(
-        "The examples use JAX; they run in the JAX pass (KERAS_BACKEND=jax)",
-        allow_module_level=True,
-    )
+from _jax_pass import skip_outside_jax_pass
+
+skip_outside_jax_pass("The examples use JAX; they run")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -7,16 +7,13 @@ run never starts JAX.
 from __future__ import annotations
 
 import doctest
-import os
 
 import numpy as np
 import pytest
 
-if os.environ.get("KERAS_BACKEND") != "jax":
-    pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
-        allow_module_level=True,
-    )
+from _jax_pass import skip_outside_jax_pass
+
+skip_outside_jax_pass()
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

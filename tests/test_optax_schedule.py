@@ -6,18 +6,13 @@ tests/test_keras_schedule.py``), a process of its own, so the main run never sta
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
+from _jax_pass import skip_outside_jax_pass
 from lrfinder import LRFinderError, schedules
 
-if os.environ.get("KERAS_BACKEND") != "jax":
-    pytest.skip(
-        "JAX tests run in the JAX pass (KERAS_BACKEND=jax)",
-        allow_module_level=True,
-    )
+skip_outside_jax_pass()
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
