@@ -452,6 +452,7 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
     dev = [s for s in SETUPS if s.split == "dev"]
     test = [s for s in SETUPS if s.split == "test"]
     external = [s for s in SETUPS if s.split == "external"]
+    fresh = [s for s in SETUPS if s.split == "fresh"]
     return [
         ("all", list(SETUPS), "All setups"),
         (
@@ -465,6 +466,11 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
             "external",
             external,
             "External setups (added after the rule was first chosen; see below)",
+        ),
+        (
+            "fresh",
+            fresh,
+            "Fresh setups (added after the rule's last change, never used to choose it)",
         ),
     ]
 

@@ -5,7 +5,8 @@ of a file that ships with Python: nothing is downloaded) and, for a seed, a fres
 of its batches and an optimizer. ``split`` says whether the rule was chosen on it ("dev") or only
 reported on it ("test"), or added after the rule was fixed, to check it on setups no rule was
 chosen or tuned on ("external": plain MLPs with SGD+momentum and no normalisation, where the
-default was seen to over-shoot outside the benchmark).
+default was seen to over-shoot outside the benchmark), or added after the rule's last change and
+committed before any rule was run on them ("fresh": the unseen check the issue asks for).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -163,6 +165,31 @@ def moons() -> Data:
     return _split(x, y, F.cross_entropy, classes=True)
 
 
+@functools.cache
+def iris() -> Data:
+    x, y = datasets.load_iris(return_X_y=True)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def circles() -> Data:
+    x, y = datasets.make_circles(n_samples=2000, noise=0.1, factor=0.5, random_state=0)
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+@functools.cache
+def wide_regression() -> Data:
+    x, y = datasets.make_regression(n_samples=2000, n_features=50, noise=10.0, random_state=0)
+    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+
+
+@functools.cache
+def digits_rows() -> Data:
+    """The digits as sequences: 8 rows of 8 pixels each."""
+    d = digits()
+    return Data(d.x.view(-1, 8, 8), d.y, d.x_val.view(-1, 8, 8), d.y_val, F.cross_entropy)
+
+
 CONTEXT = 32
 VOCAB = 128
 
@@ -188,6 +215,25 @@ def python_text() -> Data:
     x, y = windows(starts)
     xv, yv = windows(val_starts)
     return Data(x, y, xv, yv, _char_loss)
+
+
+CHAR_MLP_CONTEXT = 8
+
+
+@functools.cache
+def textwrap_chars() -> Data:
+    """The next character from the 8 before it, in textwrap.py (ships with Python)."""
+    with open(textwrap.__file__, encoding="utf-8") as fh:
+        codes = torch.tensor([min(ord(c), VOCAB - 1) for c in fh.read()], dtype=torch.long)
+    cut = int(0.85 * codes.numel())
+
+    def windows(starts: Tensor) -> tuple[Tensor, Tensor]:
+        idx = starts[:, None] + torch.arange(CHAR_MLP_CONTEXT)[None, :]
+        return codes[idx], codes[starts + CHAR_MLP_CONTEXT]
+
+    x, y = windows(torch.arange(0, cut - CHAR_MLP_CONTEXT - 1, 2))
+    xv, yv = windows(torch.arange(cut, codes.numel() - CHAR_MLP_CONTEXT - 1, 3))
+    return Data(x, y, xv, yv, F.cross_entropy)
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -237,6 +283,59 @@ class CharTransformer(nn.Module):
         return self.head(self.block(h, src_mask=self.mask, is_causal=True))
 
 
+class RowGRU(nn.Module):
+    """A GRU over the 8 rows of a digit, classified from its last state."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.gru = nn.GRU(8, width, batch_first=True)
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.gru(x)[0][:, -1])
+
+
+class ResidualMLP(nn.Module):
+    """Pre-LayerNorm residual blocks, the shape of a Transformer's feed-forward half."""
+
+    def __init__(self, inputs: int, width: int, blocks: int, outputs: int) -> None:
+        super().__init__()
+        self.stem = nn.Linear(inputs, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.GELU(),
+                          nn.Linear(2 * width, width))
+            for _ in range(blocks)
+        )  # fmt: skip
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, outputs))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.stem(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.head(h)
+
+
+def char_mlp() -> nn.Module:
+    return nn.Sequential(
+        nn.Embedding(VOCAB, 16),
+        nn.Flatten(),
+        nn.Linear(16 * CHAR_MLP_CONTEXT, 128),
+        nn.ReLU(),
+        nn.Linear(128, VOCAB),
+    )
+
+
+def cnn_dropout() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10),
+    )
+
+
 SETUPS: tuple[Setup, ...] = (
     Setup("digits_mlp_sgd", "dev", "classification", "sgd", 32, 300, digits,
           lambda: mlp([64, 64, 10])),
@@ -276,6 +375,25 @@ SETUPS: tuple[Setup, ...] = (
           synthetic_classes, lambda: mlp([20, 64, 64, 4])),
     Setup("friedman_mlp_sgdm", "external", "regression", "sgdm", 32, 300, friedman,
           lambda: mlp([10, 64, 64, 1])),
+    # Fresh: added after the rule's last change, committed before any rule was run on them.
+    Setup("iris_mlp_adam", "fresh", "classification", "adam", 16, 150, iris,
+          lambda: mlp([4, 16, 3])),
+    Setup("wine_mlp_bn_sgd", "fresh", "classification", "sgd", 32, 200, wine,
+          lambda: mlp([13, 32, 32, 3], batchnorm=True)),
+    Setup("circles_mlp_rmsprop", "fresh", "classification", "rmsprop", 64, 300, circles,
+          lambda: mlp([2, 32, 32, 2])),
+    Setup("wide_linear_adamw", "fresh", "regression", "adamw", 32, 200, wide_regression,
+          lambda: mlp([50, 1])),
+    Setup("digits_gru_adam", "fresh", "classification", "adam", 64, 200, digits_rows,
+          RowGRU),
+    Setup("digits_resmlp_adamw", "fresh", "classification", "adamw", 32, 300, digits,
+          lambda: ResidualMLP(64, 64, 3, 10)),
+    Setup("friedman_mlp_adam_b256", "fresh", "regression", "adam", 256, 300, friedman,
+          lambda: mlp([10, 128, 1])),
+    Setup("textwrap_char_mlp_sgdm", "fresh", "classification", "sgdm", 64, 300,
+          textwrap_chars, char_mlp),
+    Setup("digits_cnn_dropout_rmsprop", "fresh", "classification", "rmsprop", 32, 200,
+          digits_images, cnn_dropout),
 )  # fmt: skip
 
 BY_NAME = {s.name: s for s in SETUPS}
