@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .run import Cache
 
 GOOD_WITHIN = 0.10  # the oracle's good range: rates whose loss is within 10% of the best
-# The oracle's seeds when not run.ORACLE_SEEDS: set by `oracle_seeds` to show the 3-seed oracle.
+# The oracle's seeds when not run.ORACLE_SEEDS: set by `oracle_seeds` to show the 3- and 5-seed
+# oracles.
 _SEEDS_OVERRIDE: tuple[int, ...] | None = None
 
 
@@ -33,7 +34,7 @@ def _runs() -> Any:
 @contextlib.contextmanager
 def oracle_seeds(seeds: tuple[int, ...]) -> Iterator[None]:
     """Compute everything inside with the oracle on ``seeds`` (e.g. the first 3 of
-    ``run.ORACLE_SEEDS``, the issue's oracle, beside the default 5)."""
+    ``run.ORACLE_SEEDS``, the issue's oracle, beside the default 10)."""
     global _SEEDS_OVERRIDE
     previous, _SEEDS_OVERRIDE = _SEEDS_OVERRIDE, seeds
     try:
@@ -44,7 +45,7 @@ def oracle_seeds(seeds: tuple[int, ...]) -> Iterator[None]:
 
 def oracle_seed_list(caches: dict[str, Cache], setup: Setup, protocol: str) -> tuple[int, ...]:
     """The oracle's seeds for this setup: ``run.ORACLE_SEEDS`` (or the override), less the
-    trailing ones whose grid is not fully cached (a setup not raised to 5 seeds yet)."""
+    trailing ones whose grid is not fully cached (a setup not raised to 10 seeds yet)."""
     run = _runs()
     seeds = _SEEDS_OVERRIDE or run.ORACLE_SEEDS
     complete = [
@@ -475,42 +476,149 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
     ]
 
 
-def oracle_seeds_md(caches: dict[str, Cache]) -> str:
-    """The default's headline numbers under the 3-seed oracle (the issue's) and the full one."""
+def split_half(caches: dict[str, Cache], setups: list[Setup], protocol: str) -> dict[str, float]:
+    """How well the oracle reproduces itself: its best rate (and good range's centre) on the
+    first half of its seeds against the second half, as a rank correlation across setups and a
+    median distance. No rule can be measured to a rank correlation much above this."""
+    run = _runs()
+    half = len(run.ORACLE_SEEDS) // 2
+    picks: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+    for part, seeds in enumerate((run.ORACLE_SEEDS[:half], run.ORACLE_SEEDS[half:])):
+        with oracle_seeds(seeds):
+            for s in setups:
+                orc = oracle(caches, s, protocol)
+                picks[part].append((math.log10(orc["best_lr"]), orc["centre"]))
+    a, b = np.array(picks[0]), np.array(picks[1])
+    return {
+        "rank_corr": _spearman(list(a[:, 0]), list(b[:, 0])),
+        "distance": float(np.median(np.abs(a[:, 0] - b[:, 0]))),
+        "rank_corr_centre": _spearman(list(a[:, 1]), list(b[:, 1])),
+        "distance_centre": float(np.median(np.abs(a[:, 1] - b[:, 1]))),
+    }
+
+
+def _headline(
+    scores: dict[str, dict[str, dict[str, Any]]],
+    best: dict[str, float],
+    other: str,
+    names: list[str],
+) -> tuple[float, float, float, float]:
+    """The default's rank correlation, median distance, mean regret and regret ratio to
+    ``other`` over the setups ``names`` (repeats allowed: a bootstrap resample)."""
+    default = lrfinder.DEFAULT_METHOD
+    rows = [r for n in names for r in scores[n][default]["rows"]]
+    medians = [float(np.median(np.log10(scores[n][default]["rates"]))) for n in names]
+    ours = float(np.mean([r["regret"] for r in rows]))
+    theirs = float(np.mean([r["regret"] for n in names for r in scores[n][other]["rows"]]))
+    return (
+        _spearman(medians, [best[n] for n in names]),
+        float(np.median([r["distance"] for r in rows])),
+        ours,
+        ours / theirs if theirs > 0 else math.nan,
+    )
+
+
+def bootstrap_md(caches: dict[str, Cache], resamples: int = 2000) -> str:
+    """The default's headline numbers with 90% intervals from resampling the setups: how
+    precisely a suite of this size measures the issue's targets."""
     run = _runs()
     default = lrfinder.DEFAULT_METHOD
     own = {default, repeated_name(), "oracle (fresh seeds)"}
+    rng = np.random.default_rng(0)
     lines = [
-        f"### Oracle with {len(run.ORACLE_SEEDS)} seeds per rate against 3 (`{default}`)",
+        f"### How precisely the setups measure the targets (`{default}`, 90% intervals)",
+        "",
+        f"Each interval comes from {resamples} resamples of the setups (with replacement), "
+        "the seeds of a setup kept together; the ratio is against the finder with the lowest "
+        "mean regret on the whole group.",
+        "",
+        "| setups | protocol | rank corr | distance median | regret mean | best other finder |"
+        " regret ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def interval(values: list[float], point: float, digits: int = 2) -> str:
+        low, high = np.nanpercentile(values, [5, 95])
+        return f"{_fmt(point, digits)} ({_fmt(low, digits)}..{_fmt(high, digits)})"
+
+    for label, setups, _ in _groups():
+        for protocol in run.PROTOCOLS:
+            scores = {s.name: score(caches, s, protocol) for s in setups}
+            table = summarize(caches, setups, protocol)
+            other = min((m for m in table if m not in own), key=lambda m: table[m]["regret_mean"])
+            best = {s.name: math.log10(oracle(caches, s, protocol)["best_lr"]) for s in setups}
+
+            names = [s.name for s in setups]
+            point = _headline(scores, best, other, names)
+            draws = [
+                _headline(scores, best, other, list(rng.choice(names, size=len(names))))
+                for _ in range(resamples)
+            ]
+            cols = list(zip(*draws, strict=True))
+            lines.append(
+                f"| {label} ({len(setups)}) | {protocol} | {interval(list(cols[0]), point[0])} | "
+                f"{interval(list(cols[1]), point[1])} | {interval(list(cols[2]), point[2], 3)} | "
+                f"{other} | {interval(list(cols[3]), point[3])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def oracle_seeds_md(caches: dict[str, Cache]) -> str:
+    """The default's headline numbers under the 3-seed oracle (the issue's), the 5-seed one and
+    the full one, and the oracle's own reproducibility (one half of its seeds against the other)."""
+    run = _runs()
+    default = lrfinder.DEFAULT_METHOD
+    own = {default, repeated_name(), "oracle (fresh seeds)"}
+    n = len(run.ORACLE_SEEDS)
+    half = n // 2
+    lines = [
+        f"### Oracle with 3, 5 and {n} seeds per rate (`{default}`)",
         "",
         "| setups | protocol | oracle seeds | distance median | rank corr | rank corr with centre"
         " | regret mean | best other finder's regret mean | ratio | noise floor: one seed's rank "
         "corr | noise floor: one seed's rank corr with centre | noise floor: fresh seeds' regret |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    variants = {3: run.ORACLE_SEEDS[:3], len(run.ORACLE_SEEDS): run.ORACLE_SEEDS}
+    variants = {3: run.ORACLE_SEEDS[:3], 5: run.ORACLE_SEEDS[:5], n: run.ORACLE_SEEDS}
     best_lr: dict[tuple[int, str, str], float] = {}
     for label, setups, _ in _groups():
         for protocol in run.PROTOCOLS:
-            for n, seeds in variants.items():
+            for k, seeds in variants.items():
                 with oracle_seeds(seeds):
                     table = summarize(caches, setups, protocol)
                     for s in setups:
-                        best_lr[n, s.name, protocol] = oracle(caches, s, protocol)["best_lr"]
+                        best_lr[k, s.name, protocol] = oracle(caches, s, protocol)["best_lr"]
                 t, floor = table[default], table["oracle (fresh seeds)"]
                 other = min(
-                    (k for k in table if k not in own), key=lambda k: table[k]["regret_mean"]
+                    (m for m in table if m not in own), key=lambda m: table[m]["regret_mean"]
                 )
                 ratio = t["regret_mean"] / table[other]["regret_mean"]
                 lines.append(
-                    f"| {label} ({len(setups)}) | {protocol} | {n} | {_fmt(t['distance_median'])} "
+                    f"| {label} ({len(setups)}) | {protocol} | {k} | {_fmt(t['distance_median'])} "
                     f"| {_fmt(t['rank_corr'])} | {_fmt(t['rank_corr_centre'])} | "
                     f"{_fmt(t['regret_mean'], 3)} | {other} {_fmt(table[other]['regret_mean'], 3)}"
                     f" | {_fmt(ratio)} | {_fmt(floor['rank_corr'])} | "
                     f"{_fmt(floor['rank_corr_centre'])} | {_fmt(floor['regret_mean'], 3)} |"
                 )
+    lines += [
+        "",
+        f"The oracle against itself: its best rate on seeds {run.ORACLE_SEEDS[0]}-"
+        f"{run.ORACLE_SEEDS[half - 1]} against seeds {run.ORACLE_SEEDS[half]}-"
+        f"{run.ORACLE_SEEDS[-1]} ({half} each).",
+        "",
+        "| setups | protocol | rank corr | distance median | rank corr of the centre | "
+        "distance of the centre median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, setups, _ in _groups():
+        for protocol in run.PROTOCOLS:
+            h = split_half(caches, setups, protocol)
+            lines.append(
+                f"| {label} ({len(setups)}) | {protocol} | {_fmt(h['rank_corr'])} | "
+                f"{_fmt(h['distance'])} | {_fmt(h['rank_corr_centre'])} | "
+                f"{_fmt(h['distance_centre'])} |"
+            )
     lines.append("")
-    n = len(run.ORACLE_SEEDS)
     for protocol in run.PROTOCOLS:
         for label, setups, _ in _groups()[:2]:
             old = [math.log10(best_lr[3, s.name, protocol]) for s in setups]
@@ -528,6 +636,7 @@ def write_report(caches: dict[str, Cache]) -> str:
     run = _runs()
     parts = [table_md(caches, setups, title) for _, setups, title in _groups()]
     parts += ["### Per setup\n\n" + per_setup_md(caches), oracle_seeds_md(caches)]
+    parts.append(bootstrap_md(caches))
     for protocol in run.PROTOCOLS:
         d = default_range(caches, protocol)
         parts.append(

@@ -31,10 +31,11 @@ RESULTS = Path(__file__).parent / "results"
 # 29 rates, a quarter decade apart, 1e-6..10: the oracle's grid.
 GRID = tuple(float(f"{1e-6 * 10 ** (k / 4):.6g}") for k in range(29))
 SEEDS = (0, 1, 2)  # the finders' seeds: one range test (and its trained rate) per seed
-# The oracle's seeds per grid rate: 5 since the 3 the issue asks for left its best rate noisy (one
-# seed's best reproduced the 3-seed best at rank correlation 0.68 / 0.82); the first 3 are SEEDS,
-# so the report can still show the 3-seed oracle beside it (ORACLE_SEEDS[:3]).
-ORACLE_SEEDS = (0, 1, 2, 3, 4)
+# The oracle's seeds per grid rate: 10, since the 3 the issue asks for left its best rate noisy
+# (one seed's best reproduced the 3-seed best at rank correlation 0.68 / 0.82), and 5 still did;
+# the first 3 are SEEDS, so the report can still show the 3- and 5-seed oracles beside it, and
+# seeds 0-4 against 5-9 measure how well the oracle reproduces its own best rate.
+ORACLE_SEEDS = tuple(range(10))
 FRESH_SEEDS = (100, 101, 102)  # the noise floor: the best rate retrained with new seeds
 PROTOCOLS = ("constant", "onecycle")
 LR_FREE = ("prodigy", "dadapt_adam", "schedulefree_adamw")
