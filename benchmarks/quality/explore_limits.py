@@ -1,15 +1,17 @@
-"""How far one range test's curve can be read (BENCHMARKS.md, "Fourth round"): other readings
-of the cached curves fitted to the oracle, and other sweep lengths, on the 18 setups the rule has
-been seen on (development, held-out, external). Scored like ``explore_cap``: the oracle grid's
-mean loss interpolated at the rate, no training.
+"""How far one range test's curve can be read (BENCHMARKS.md, "Fourth round"), on all setups.
+Scored like ``explore_cap``: the oracle grid's mean loss interpolated at the rate, no training.
 
-    python -m benchmarks.quality.explore_limits readings   # seconds, from the cache
-    python -m benchmarks.quality.explore_limits length     # about a minute: runs new sweeps
+    python -m benchmarks.quality.explore_limits readings     # seconds, from the cache
+    python -m benchmarks.quality.explore_limits length       # about a minute: new sweeps
+    python -m benchmarks.quality.explore_limits validation   # under a minute: new sweeps
 
-``readings``: the rate at 30..95% of the fall or at the lowest point, plus a constant offset,
-or a least-squares fit (in log10 rate) on one or two of them, each fitted with one setup left out
-and scored on it. ``length``: the shipped rules on sweeps of 50, 100 (the default), 300 and 1000
-steps (1e-7..10).
+``readings``: other readings of the cached curves, each fitted to the oracle's best rate with one
+setup left out and scored on it: the rate at 50..95% of the fall, at the lowest point, where the
+loss climbs back by 10..100% of its fall, and where the sweep stopped; one to three of them
+combined by least squares (in log10 rate), or one plus a constant offset.
+``length``: the shipped rules on sweeps of 50, 100 (the default), 300 and 1000 steps.
+``validation``: the shipped rules read off the validation loss, measured at every step of the
+sweep on the whole validation set or on its first 32 or 128 examples, beside the training loss.
 """
 
 from __future__ import annotations
@@ -18,49 +20,71 @@ import itertools
 import math
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 import lrfinder
 from lrfinder import NoSuggestionError, RangeTestResult
-from lrfinder._curve import read_curve
+from lrfinder._curve import _Curve, read_curve
 from lrfinder._fall import _crossing
 
 from . import report, run
 from .setups import SETUPS, Setup
 
-SEEN = [s for s in SETUPS if s.split != "fresh"]
-FRACTIONS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
-FEATURES = ("lowest", *(f"fall{int(q * 100)}" for q in FRACTIONS))
+FRACTIONS = (0.5, 0.7, 0.8, 0.9, 0.95)
+CLIMBS = (0.1, 0.25, 0.5, 1.0)
 # The untrainable setup has no best rate to fit (its grid is flat): left out of the fits only.
 NOT_FITTED = {"deep_mlp_sgdm"}
-Rates = dict[str, list[float]]  # setup -> log10 rate per seed
+RULES = ("fall", "minimum", "steepest", "valley")
+Rates = dict[str, list[float]]  # setup -> log10 rate per seed (NaN: no suggestion)
+Features = dict[str, float]
+Fit = Callable[[list[tuple[Features, float]]], Callable[[Features], float]]
 
 
-def _features(result: RangeTestResult) -> dict[str, float] | None:
+def _climb(curve: _Curve, fraction: float) -> float:
+    """log10 of the first rate after the lowest point where the smoothed loss is back up by
+    ``fraction`` of its fall; the last rate if it never is."""
+    level = float(curve.smooth[curve.argmin]) + fraction * curve.drop
+    above = np.flatnonzero(curve.smooth[curve.argmin :] >= level)
+    return float(curve.log_lrs[curve.argmin + int(above[0]) if above.size else -1])
+
+
+def _features(result: RangeTestResult) -> Features | None:
     try:
         curve = read_curve(result)
     except NoSuggestionError:
         return None
-    out = {"lowest": float(curve.log_lrs[curve.argmin])}
+    out = {"lowest": float(curve.log_lrs[curve.argmin]), "stop": float(curve.log_lrs[-1])}
     out.update({f"fall{int(q * 100)}": _crossing(curve, q) for q in FRACTIONS})
+    out.update({f"climb{int(q * 100)}": _climb(curve, q) for q in CLIMBS})
     return out
 
 
+_ORACLES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _oracle(caches: dict[str, run.Cache], setup: Setup, protocol: str) -> dict[str, Any]:
+    """``report.oracle``, computed once per setup and protocol (the fits score thousands)."""
+    key = (setup.name, protocol)
+    if key not in _ORACLES:
+        _ORACLES[key] = report.oracle(caches, setup, protocol)
+    return _ORACLES[key]
+
+
 def _best(caches: dict[str, run.Cache], setup: Setup, protocol: str) -> float:
-    return math.log10(report.oracle(caches, setup, protocol)["best_lr"])
+    return math.log10(_oracle(caches, setup, protocol)["best_lr"])
 
 
-def scored(caches: dict[str, run.Cache], rates: Rates, protocol: str) -> str:
+def scored(caches: dict[str, run.Cache], rates: Rates, protocol: str) -> tuple[float, ...]:
     """Median distance, rank correlation (median rate per setup) and mean interpolated regret
     over the setups in ``rates``; a missing rate counts as diverged."""
     distances, regrets, medians, best = [], [], [], []
-    for setup in SEEN:
+    for setup in SETUPS:
         if setup.name not in rates:
             continue
-        orc = report.oracle(caches, setup, protocol)
+        orc = _oracle(caches, setup, protocol)
         target = _best(caches, setup, protocol)
-        finite = [r for r in rates[setup.name] if math.isfinite(r)]
         for log_lr in rates[setup.name]:
             if not math.isfinite(log_lr):
                 distances.append(math.inf)
@@ -69,13 +93,23 @@ def scored(caches: dict[str, run.Cache], rates: Rates, protocol: str) -> str:
             loss = report._clip(report.interpolated_loss(orc, 10**log_lr), orc["l0"])
             distances.append(abs(log_lr - target))
             regrets.append((loss - orc["l_star"]) / (orc["l0"] - orc["l_star"]))
+        finite = [r for r in rates[setup.name] if math.isfinite(r)]
         if finite:
             medians.append(float(np.median(finite)))
             best.append(target)
     return (
-        f"{np.median(distances):.2f} | {report._spearman(medians, best):.2f} | "
-        f"{np.mean(regrets):.3f}"
+        float(np.median(distances)),
+        report._spearman(medians, best),
+        float(np.mean(regrets)),
     )
+
+
+def _row(*cells: object) -> str:
+    """A Markdown table row: numbers to 2 decimals, the last one (a regret) to 3."""
+    text = [f"{c:.2f}" if isinstance(c, float) else str(c) for c in cells]
+    if isinstance(cells[-1], float):
+        text[-1] = f"{cells[-1]:.3f}"
+    return "| " + " | ".join(text) + " |"
 
 
 def _shipped(results: dict[str, list[RangeTestResult]], method: str, protocol: str) -> Rates:
@@ -91,13 +125,10 @@ def _shipped(results: dict[str, list[RangeTestResult]], method: str, protocol: s
     return out
 
 
-Fit = Callable[[list[tuple[dict[str, float], float]]], Callable[[dict[str, float]], float]]
-
-
 def offset(feature: str) -> Fit:
-    """The feature plus the median of (best - feature) over the training setups."""
+    """The feature plus the median of (best - feature) over the fitted setups."""
 
-    def fit(rows: list[tuple[dict[str, float], float]]) -> Callable[[dict[str, float]], float]:
+    def fit(rows: list[tuple[Features, float]]) -> Callable[[Features], float]:
         shift = float(np.median([best - f[feature] for f, best in rows]))
         return lambda f: f[feature] + shift
 
@@ -105,7 +136,7 @@ def offset(feature: str) -> Fit:
 
 
 def least_squares(features: tuple[str, ...]) -> Fit:
-    def fit(rows: list[tuple[dict[str, float], float]]) -> Callable[[dict[str, float]], float]:
+    def fit(rows: list[tuple[Features, float]]) -> Callable[[Features], float]:
         x = np.array([[f[k] for k in features] + [1.0] for f, _ in rows])
         coef = np.linalg.lstsq(x, np.array([best for _, best in rows]), rcond=None)[0]
         return lambda f: float(np.dot([f[k] for k in features] + [1.0], coef))
@@ -113,17 +144,18 @@ def least_squares(features: tuple[str, ...]) -> Fit:
     return fit
 
 
-def leave_one_out(caches: dict[str, run.Cache], fit: Fit, protocol: str) -> Rates:
+def leave_one_out(
+    caches: dict[str, run.Cache], feats: dict[str, list[Features | None]], fit: Fit, protocol: str
+) -> Rates:
     """Fit on every setup but one, read that one; a flat curve keeps the shipped fallback."""
-    feats = {s.name: [_features(r) for r in report.curves(caches, s)] for s in SEEN}
     fallback = _shipped(
-        {s.name: report.curves(caches, s) for s in SEEN}, lrfinder.DEFAULT_METHOD, protocol
+        {s.name: report.curves(caches, s) for s in SETUPS}, lrfinder.DEFAULT_METHOD, protocol
     )
     out: Rates = {}
-    for setup in SEEN:
+    for setup in SETUPS:
         rows = [
             (f, _best(caches, other, protocol))
-            for other in SEEN
+            for other in SETUPS
             if other is not setup and other.name not in NOT_FITTED
             for f in feats[other.name]
             if f is not None
@@ -136,66 +168,96 @@ def leave_one_out(caches: dict[str, run.Cache], fit: Fit, protocol: str) -> Rate
     return out
 
 
-def readings(caches: dict[str, run.Cache]) -> None:
-    print("| protocol | reading | distance median | rank corr | regret mean |")
+def readings(caches: dict[str, run.Cache], shown: int = 10) -> None:
+    feats = {s.name: [_features(r) for r in report.curves(caches, s)] for s in SETUPS}
+    names = list(next(f for f in feats[SETUPS[0].name] if f is not None))
+    print("| protocol | reading (fitted leaving one setup out) | distance median | rank corr | "
+          "regret mean |")  # fmt: skip
     print("|---|---|---|---|---|")
-    curves = {s.name: report.curves(caches, s) for s in SEEN}
     for protocol in run.PROTOCOLS:
+        curves = {s.name: report.curves(caches, s) for s in SETUPS}
         shipped = _shipped(curves, lrfinder.DEFAULT_METHOD, protocol)
-        print(f"| {protocol} | `fall` as shipped | {scored(caches, shipped, protocol)} |")
-        candidates: dict[str, Fit] = {f"{k} + offset": offset(k) for k in FEATURES}
-        candidates.update({f"least squares on {k}": least_squares((k,)) for k in FEATURES})
-        for a, b in itertools.combinations(FEATURES, 2):
-            candidates[f"least squares on {a}, {b}"] = least_squares((a, b))
-        for name, fit in candidates.items():
-            rates = leave_one_out(caches, fit, protocol)
-            print(f"| {protocol} | {name} | {scored(caches, rates, protocol)} |")
+        print(_row(protocol, "`fall` as shipped", *scored(caches, shipped, protocol)))
+        candidates: dict[str, Fit] = {f"{k} + offset": offset(k) for k in names}
+        for size in (1, 2, 3):
+            for keys in itertools.combinations(names, size):
+                candidates["least squares on " + ", ".join(keys)] = least_squares(keys)
+        results = sorted(
+            (scored(caches, leave_one_out(caches, feats, fit, protocol), protocol), name)
+            for name, fit in candidates.items()
+        )
+        results.sort(key=lambda r: r[0][2])
+        print(_row(protocol, f"the best of each column over all {len(results)} readings",
+                   min(r[0][0] for r in results), max(r[0][1] for r in results),
+                   min(r[0][2] for r in results)))  # fmt: skip
+        for score, name in results[:shown]:
+            print(_row(protocol, name, *score))
 
 
-def length(caches: dict[str, run.Cache]) -> None:
+def _sweeps(steps: int, validation: int | None = None) -> dict[str, list[RangeTestResult]]:
+    """lrfinder's range test (1e-7..10) of ``steps`` steps per setup and seed; with
+    ``validation``, the validation loss of the first ``validation`` examples (0: all of them)
+    is measured at every step."""
     import torch
 
     import lrfinder.torch
 
     torch.set_num_threads(1)
+    out: dict[str, list[RangeTestResult]] = {}
+    for setup in SETUPS:
+        data = setup.data()
+        held_out = None
+        if validation is not None:
+            n = validation or data.x_val.shape[0]
+            held_out = [(data.x_val[:n], data.y_val[:n])]
+        out[setup.name] = []
+        for seed in run.SEEDS:
+            model = setup.build(seed)
+            out[setup.name].append(
+                lrfinder.torch.find_lr(
+                    model,
+                    setup.make_optimizer(model.parameters(), 1e-3),
+                    setup.batches(seed, steps),
+                    loss_fn=data.loss_fn,
+                    num_steps=steps,
+                    val_data=held_out,
+                    progress=False,
+                )
+            )
+    return out
+
+
+def length(caches: dict[str, run.Cache]) -> None:
     print("| sweep steps | protocol | rule | distance median | rank corr | regret mean |")
     print("|---|---|---|---|---|---|")
     for steps in (50, 100, 300, 1000):
-        results: dict[str, list[RangeTestResult]] = {}
-        for setup in SEEN:
-            if steps == train_steps():
-                results[setup.name] = report.curves(caches, setup)
-                continue
-            results[setup.name] = []
-            for seed in run.SEEDS:
-                model = setup.build(seed)
-                opt = setup.make_optimizer(model.parameters(), 1e-3)
-                batches = setup.batches(seed, steps)
-                results[setup.name].append(
-                    lrfinder.torch.find_lr(
-                        model,
-                        opt,
-                        batches,
-                        loss_fn=setup.data().loss_fn,
-                        num_steps=steps,
-                        progress=False,
-                    )
-                )
+        results = _sweeps(steps)
         for protocol in run.PROTOCOLS:
-            for method in ("fall", "minimum", "steepest", "valley"):
+            for method in RULES:
                 rates = _shipped(results, method, protocol)
-                print(f"| {steps} | {protocol} | {method} | {scored(caches, rates, protocol)} |")
+                print(_row(steps, protocol, method, *scored(caches, rates, protocol)))
 
 
-def train_steps() -> int:
-    from .train import RANGE_TEST_STEPS
-
-    return RANGE_TEST_STEPS
+def validation(caches: dict[str, run.Cache]) -> None:
+    print("| curve read | protocol | rule | distance median | rank corr | regret mean |")
+    print("|---|---|---|---|---|---|")
+    for examples in (0, 128, 32):
+        results = _sweeps(100, examples)
+        curves = {"training loss": results} if examples == 0 else {}
+        label = "all" if examples == 0 else f"the first {examples}"
+        curves[f"validation loss ({label} validation examples)"] = {
+            name: [r.validation_curve() for r in rs] for name, rs in results.items()
+        }
+        for protocol in run.PROTOCOLS:
+            for curve, read in curves.items():
+                for method in RULES:
+                    rates = _shipped(read, method, protocol)
+                    print(_row(curve, protocol, method, *scored(caches, rates, protocol)))
 
 
 def main() -> None:
     caches = {"runs": run.Cache("runs"), "curves": run.Cache("curves")}
-    {"readings": readings, "length": length}[sys.argv[1]](caches)
+    {"readings": readings, "length": length, "validation": validation}[sys.argv[1]](caches)
 
 
 if __name__ == "__main__":
