@@ -102,10 +102,18 @@ def _mse(out: Tensor, y: Tensor) -> Tensor:
     return F.mse_loss(out.squeeze(-1), y)
 
 
+def _classes(x: np.ndarray, y: np.ndarray) -> Data:
+    return _split(x, y, F.cross_entropy, classes=True)
+
+
+def _regression(x: np.ndarray, y: np.ndarray) -> Data:
+    """Standardized target, mean squared error."""
+    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+
+
 @functools.cache
 def digits() -> Data:
-    x, y = datasets.load_digits(return_X_y=True)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.load_digits(return_X_y=True))
 
 
 @functools.cache
@@ -129,58 +137,53 @@ def digits_autoencode() -> Data:
 
 @functools.cache
 def wine() -> Data:
-    x, y = datasets.load_wine(return_X_y=True)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.load_wine(return_X_y=True))
 
 
 @functools.cache
 def breast_cancer() -> Data:
-    x, y = datasets.load_breast_cancer(return_X_y=True)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.load_breast_cancer(return_X_y=True))
 
 
 @functools.cache
 def diabetes() -> Data:
-    x, y = datasets.load_diabetes(return_X_y=True)
-    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+    return _regression(*datasets.load_diabetes(return_X_y=True))
 
 
 @functools.cache
 def friedman() -> Data:
-    x, y = datasets.make_friedman1(n_samples=2000, noise=0.5, random_state=0)
-    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+    return _regression(*datasets.make_friedman1(n_samples=2000, noise=0.5, random_state=0))
 
 
 @functools.cache
 def synthetic_classes() -> Data:
-    x, y = datasets.make_classification(
-        n_samples=3000, n_features=20, n_informative=12, n_classes=4, random_state=0
+    return _classes(
+        *datasets.make_classification(
+            n_samples=3000, n_features=20, n_informative=12, n_classes=4, random_state=0
+        )
     )
-    return _split(x, y, F.cross_entropy, classes=True)
 
 
 @functools.cache
 def moons() -> Data:
-    x, y = datasets.make_moons(n_samples=3000, noise=0.25, random_state=0)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.make_moons(n_samples=3000, noise=0.25, random_state=0))
 
 
 @functools.cache
 def iris() -> Data:
-    x, y = datasets.load_iris(return_X_y=True)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.load_iris(return_X_y=True))
 
 
 @functools.cache
 def circles() -> Data:
-    x, y = datasets.make_circles(n_samples=2000, noise=0.1, factor=0.5, random_state=0)
-    return _split(x, y, F.cross_entropy, classes=True)
+    return _classes(*datasets.make_circles(n_samples=2000, noise=0.1, factor=0.5, random_state=0))
 
 
 @functools.cache
 def wide_regression() -> Data:
-    x, y = datasets.make_regression(n_samples=2000, n_features=50, noise=10.0, random_state=0)
-    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+    return _regression(
+        *datasets.make_regression(n_samples=2000, n_features=50, noise=10.0, random_state=0)
+    )
 
 
 @functools.cache
