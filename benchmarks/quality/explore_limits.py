@@ -113,15 +113,10 @@ def _row(*cells: object) -> str:
 
 
 def _shipped(results: dict[str, list[RangeTestResult]], method: str, protocol: str) -> Rates:
-    options = {"for_schedule": protocol} if method == lrfinder.DEFAULT_METHOD else {}
     out: Rates = {}
     for name, curves in results.items():
-        out[name] = []
-        for result in curves:
-            try:
-                out[name].append(math.log10(lrfinder.suggest(result, method, **options).lr))
-            except NoSuggestionError:
-                out[name].append(math.nan)
+        rates = [report._rule_rate(result, method, protocol) for result in curves]
+        out[name] = [math.nan if lr is None else math.log10(lr) for lr in rates]
     return out
 
 

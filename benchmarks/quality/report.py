@@ -497,6 +497,12 @@ def split_half(caches: dict[str, Cache], setups: list[Setup], protocol: str) -> 
     }
 
 
+def _best_other(table: dict[str, dict[str, float]]) -> str:
+    """The finder other than lrfinder's default (and its repeats) with the lowest mean regret."""
+    own = {lrfinder.DEFAULT_METHOD, repeated_name(), "oracle (fresh seeds)"}
+    return min((m for m in table if m not in own), key=lambda m: table[m]["regret_mean"])
+
+
 def _headline(
     scores: dict[str, dict[str, dict[str, Any]]],
     best: dict[str, float],
@@ -523,7 +529,6 @@ def bootstrap_md(caches: dict[str, Cache], resamples: int = 2000) -> str:
     precisely a suite of this size measures the issue's targets."""
     run = _runs()
     default = lrfinder.DEFAULT_METHOD
-    own = {default, repeated_name(), "oracle (fresh seeds)"}
     rng = np.random.default_rng(0)
     lines = [
         f"### How precisely the setups measure the targets (`{default}`, 90% intervals)",
@@ -544,10 +549,8 @@ def bootstrap_md(caches: dict[str, Cache], resamples: int = 2000) -> str:
     for label, setups, _ in _groups():
         for protocol in run.PROTOCOLS:
             scores = {s.name: score(caches, s, protocol) for s in setups}
-            table = summarize(caches, setups, protocol)
-            other = min((m for m in table if m not in own), key=lambda m: table[m]["regret_mean"])
+            other = _best_other(summarize(caches, setups, protocol))
             best = {s.name: math.log10(oracle(caches, s, protocol)["best_lr"]) for s in setups}
-
             names = [s.name for s in setups]
             point = _headline(scores, best, other, names)
             draws = [
@@ -568,7 +571,6 @@ def oracle_seeds_md(caches: dict[str, Cache]) -> str:
     the full one, and the oracle's own reproducibility (one half of its seeds against the other)."""
     run = _runs()
     default = lrfinder.DEFAULT_METHOD
-    own = {default, repeated_name(), "oracle (fresh seeds)"}
     n = len(run.ORACLE_SEEDS)
     half = n // 2
     lines = [
@@ -589,9 +591,7 @@ def oracle_seeds_md(caches: dict[str, Cache]) -> str:
                     for s in setups:
                         best_lr[k, s.name, protocol] = oracle(caches, s, protocol)["best_lr"]
                 t, floor = table[default], table["oracle (fresh seeds)"]
-                other = min(
-                    (m for m in table if m not in own), key=lambda m: table[m]["regret_mean"]
-                )
+                other = _best_other(table)
                 ratio = t["regret_mean"] / table[other]["regret_mean"]
                 lines.append(
                     f"| {label} ({len(setups)}) | {protocol} | {k} | {_fmt(t['distance_median'])} "
