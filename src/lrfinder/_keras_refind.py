@@ -35,7 +35,7 @@ import keras
 
 from ._errors import LRFinderError
 from ._keras_schedule import ScheduleCallback
-from ._refind import Refind, Refinder, RefindPolicy, Schedule, due_at_epoch
+from ._refind import Refind, Refinder, RefinderView, RefindPolicy, Schedule, due_at_epoch
 
 __all__ = ["RefindCallback"]
 
@@ -69,7 +69,7 @@ def _outer_fit_kept(model: keras.Model) -> Iterator[None]:
             model._jax_state_synced = True
 
 
-class RefindCallback(keras.callbacks.Callback):
+class RefindCallback(RefinderView, keras.callbacks.Callback):
     """Run the range test before training and re-run it during ``model.fit``, on a policy.
 
     Without ``schedule`` the found rate becomes the optimizer's constant rate until the next
@@ -159,15 +159,6 @@ class RefindCallback(keras.callbacks.Callback):
         self._step = 0
         self._last_logs: dict[str, Any] | None = None  # the last epoch's logs, for a plateau
         self._logged = 0  # history records already put into an epoch's logs
-
-    @property
-    def history(self) -> list[Refind]:
-        return self.refinder.history
-
-    @property
-    def steps_spent(self) -> int:
-        """The steps spent on range tests (undone, but they cost compute)."""
-        return self.refinder.steps_spent
 
     def set_model(self, model: keras.Model) -> None:
         super().set_model(model)

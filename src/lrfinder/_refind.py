@@ -404,3 +404,19 @@ def due_at_epoch(
             )
         metric = float(metrics[monitor])
     return refinder.epoch_end(epochs_done, metric=metric)
+
+
+class RefinderView:
+    """``history`` and ``steps_spent`` of an integration's :class:`Refinder` (its
+    ``refinder``), so each integration shows them without copying the properties."""
+
+    refinder: Refinder
+
+    @property
+    def history(self) -> list[Refind]:
+        return self.refinder.history
+
+    @property
+    def steps_spent(self) -> int:
+        """The steps spent on range tests (undone, but they cost compute)."""
+        return self.refinder.steps_spent

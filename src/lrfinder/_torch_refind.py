@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ._errors import LRFinderError
-from ._refind import Refind, Refinder, RefindPolicy, Schedule
+from ._refind import Refind, Refinder, RefinderView, RefindPolicy, Schedule
 from ._torch_step import StepFn
 
 # Where PyTorch's schedulers keep the rates they compute from: in each group (OneCycleLR) or on
@@ -156,7 +156,7 @@ def fresh_loader(loader: Any, *, batch_size: int | None = None, seed: int = 0) -
     )
 
 
-class LoopRefinder:
+class LoopRefinder(RefinderView):
     """Re-run the range test during a plain PyTorch training loop, on a :class:`RefindPolicy`.
 
     Call :meth:`step_end` after every ``optimizer.step()`` and :meth:`epoch_end` after every
@@ -212,15 +212,6 @@ class LoopRefinder:
     def lr(self) -> float:
         """The current rate (with a schedule: its peak)."""
         return float(self.refinder.lr)  # type: ignore[arg-type]
-
-    @property
-    def history(self) -> list[Refind]:
-        return self.refinder.history
-
-    @property
-    def steps_spent(self) -> int:
-        """The steps spent on range tests (undone, but they cost compute)."""
-        return self.refinder.steps_spent
 
     def step_end(self) -> Refind | None:
         """Count one optimizer step; re-run when due; set the next step's rate."""

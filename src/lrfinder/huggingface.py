@@ -22,7 +22,7 @@ import torch
 import transformers
 
 from ._errors import LRFinderError
-from ._refind import Refind, Refinder, RefindPolicy, due_at_epoch
+from ._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
 from ._torch_refind import first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
@@ -40,7 +40,7 @@ def _model_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     return loss
 
 
-class RefindCallback(transformers.TrainerCallback):
+class RefindCallback(RefinderView, transformers.TrainerCallback):
     """Run the range test when training starts and re-run it during training, on a policy.
 
     The Trainer's schedules compute ``base_lr * f(step)``; the found rate becomes the new
@@ -86,10 +86,6 @@ class RefindCallback(transformers.TrainerCallback):
         self.refinder = Refinder(self.policy)
         self._epochs_done = 0
         self._metrics: dict[str, float] = {}
-
-    @property
-    def history(self) -> list[Refind]:
-        return self.refinder.history
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         scheduler = kwargs.get("lr_scheduler")

@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 
 from ._errors import LRFinderError
-from ._refind import Refind, Refinder, RefindPolicy, due_at_epoch
+from ._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
 from ._torch_refind import first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
@@ -31,7 +31,7 @@ def _noop(*args: Any, **kwargs: Any) -> None:
     """Stands in for ``LightningModule.log`` during a range test, whose steps are not training."""
 
 
-class RefindCallback(pl.Callback):
+class RefindCallback(RefinderView, pl.Callback):
     """Run the range test before training and re-run it during training, on a policy.
 
     The found rate replaces the rate of every parameter group (their ratios hold). When
@@ -77,10 +77,6 @@ class RefindCallback(pl.Callback):
         self.seed = seed
         self.refinder = Refinder(self.policy)
         self._last_step = -1
-
-    @property
-    def history(self) -> list[Refind]:
-        return self.refinder.history
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if len(trainer.optimizers) != 1 or not pl_module.automatic_optimization:
