@@ -84,6 +84,9 @@ def worker(rank: int, init_file: str, out: str) -> None:
             },
             Path(out) / f"{rank}.pt",
         )
+        # Both ranks done before either tears gloo down: a rank that destroys the group while
+        # the other still talks to it can abort ("terminate called without an active exception").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
