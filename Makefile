@@ -30,8 +30,8 @@ lint: $(VENV)/.dev
 # the main run, tensorflow next (pytest exits 5, nothing collected, when it is not installed), jax
 # in the JAX pass, a process of its own, which also runs the JAX-only tests so that the main run
 # never starts JAX.
-KERAS_TESTS := tests/test_keras_schedule.py tests/test_keras.py tests/test_keras_refind.py
-JAX_TESTS := tests/test_optax_schedule.py tests/test_optax.py tests/test_cross_framework.py tests/test_examples.py
+KERAS_TESTS := tests/keras
+JAX_TESTS := tests/optax tests/test_cross_framework.py tests/test_examples.py
 
 test: lint
 	$(BIN)/python -m pytest

@@ -6,22 +6,22 @@ import importlib
 import pytest
 
 MODULES = [
-    "lrfinder._sweep",
-    "lrfinder._smoothing",
-    "lrfinder._rangetest",
-    "lrfinder._result",
-    "lrfinder._suggest",
-    "lrfinder._find",
-    "lrfinder._repeat",
-    "lrfinder._plot",
+    "lrfinder._core._sweep",
+    "lrfinder._core._smoothing",
+    "lrfinder._core._rangetest",
+    "lrfinder._core._result",
+    "lrfinder._core._suggestion",
+    "lrfinder._core._find",
+    "lrfinder._core._repeat",
+    "lrfinder._plotting._result",
 ]
 
 
-@pytest.mark.parametrize("name", [*MODULES, "lrfinder.torch"])
+@pytest.mark.parametrize("name", [*MODULES, "lrfinder.torch", "lrfinder.torch._find"])
 def test_docstring_examples(name: str) -> None:
-    if name == "lrfinder.torch":
+    if name.startswith("lrfinder.torch"):
         pytest.importorskip("torch")
     module = importlib.import_module(name)
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failed == 0
-    assert attempted > 0 or name == "lrfinder._plot"
+    assert attempted > 0 or name == "lrfinder._plotting._result"

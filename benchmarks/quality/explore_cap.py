@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 
 from lrfinder import NoSuggestionError, RangeTestResult, suggest
-from lrfinder._curve import read_curve
-from lrfinder._fall import FALL_FRACTION, OFFSET, _crossing
+from lrfinder._reading._curve import read_curve
+from lrfinder._reading._fall import FALL_FRACTION, OFFSET, _crossing
 
 from . import report, run
 from .setups import SETUPS

@@ -26,8 +26,8 @@ import numpy as np
 
 import lrfinder
 from lrfinder import NoSuggestionError, RangeTestResult
-from lrfinder._curve import _Curve, read_curve
-from lrfinder._fall import _crossing
+from lrfinder._reading._curve import _Curve, read_curve
+from lrfinder._reading._fall import _crossing
 
 from . import report, run
 from .setups import SETUPS, Setup

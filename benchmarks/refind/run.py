@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 import lrfinder
 import lrfinder.torch
-from lrfinder._torch_refind import LoopRefinder
+from lrfinder.torch._refind import LoopRefinder
 
 GRID = [float(x) for x in np.logspace(-4, 0, 9)]  # 1e-4 .. 1, half-decade steps
 POLICIES = {

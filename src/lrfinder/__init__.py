@@ -14,33 +14,34 @@ re-finding callbacks ``lrfinder.lightning`` and ``lrfinder.huggingface``. ``lrfi
 holds the schedules that follow the test. ``import lrfinder`` loads numpy and nothing else.
 """
 
+from . import _reading as _reading  # registers every suggestion rule in the core's registry
 from . import schedules as schedules
-from ._errors import LRFinderError as LRFinderError
-from ._errors import NoSuggestionError as NoSuggestionError
-from ._errors import ResultFileError as ResultFileError
-from ._find import find_lr as find_lr
-from ._plot import plot_derivative as plot_derivative
-from ._plot import plot_loss as plot_loss
-from ._plot import plot_result as plot_result
-from ._plot_schedule import plot_schedule as plot_schedule
-from ._rangetest import RangeTest as RangeTest
-from ._refind import Refind as Refind
-from ._refind import Refinder as Refinder
-from ._refind import RefindPolicy as RefindPolicy
-from ._repeat import find_lr_repeated as find_lr_repeated
-from ._result import RangeTestResult as RangeTestResult
-from ._schedule_from import ScheduleChoice as ScheduleChoice
-from ._schedule_from import schedule_from as schedule_from
-from ._smoothing import ema as ema
-from ._smoothing import sma as sma
-from ._suggest import DEFAULT_METHOD as DEFAULT_METHOD
-from ._suggest import Suggestion as Suggestion
-from ._suggest import methods as methods
-from ._suggest import register as register
-from ._suggest import suggest as suggest
-from ._suggest import suggest_all as suggest_all
-from ._sweep import sweep as sweep
-from ._sweep import sweep_lr as sweep_lr
+from ._core._errors import LRFinderError as LRFinderError
+from ._core._errors import NoSuggestionError as NoSuggestionError
+from ._core._errors import ResultFileError as ResultFileError
+from ._core._find import find_lr as find_lr
+from ._core._rangetest import RangeTest as RangeTest
+from ._core._repeat import find_lr_repeated as find_lr_repeated
+from ._core._result import RangeTestResult as RangeTestResult
+from ._core._smoothing import ema as ema
+from ._core._smoothing import sma as sma
+from ._core._suggestion import DEFAULT_METHOD as DEFAULT_METHOD
+from ._core._suggestion import Suggestion as Suggestion
+from ._core._suggestion import methods as methods
+from ._core._suggestion import register as register
+from ._core._suggestion import suggest as suggest
+from ._core._suggestion import suggest_all as suggest_all
+from ._core._sweep import sweep as sweep
+from ._core._sweep import sweep_lr as sweep_lr
+from ._plotting._result import plot_derivative as plot_derivative
+from ._plotting._result import plot_loss as plot_loss
+from ._plotting._result import plot_result as plot_result
+from ._plotting._schedule import plot_schedule as plot_schedule
+from ._tuning._refind import Refind as Refind
+from ._tuning._refind import Refinder as Refinder
+from ._tuning._refind import RefindPolicy as RefindPolicy
+from .schedules._from import ScheduleChoice as ScheduleChoice
+from .schedules._from import schedule_from as schedule_from
 
 __version__ = "0.1.0"
 

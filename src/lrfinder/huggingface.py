@@ -21,9 +21,9 @@ from typing import Any
 import torch
 import transformers
 
-from ._errors import LRFinderError
-from ._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
-from ._torch_refind import first_lr, fresh_loader, logged, refind
+from ._core._errors import LRFinderError
+from ._tuning._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
+from .torch._refind import first_lr, fresh_loader, logged, refind
 
 __all__ = ["RefindCallback"]
 

@@ -1,0 +1,425 @@
+"""The result of a range test: a frozen record that saves to and loads from JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._errors import LRFinderError, ResultFileError
+from ._smoothing import ema
+
+if TYPE_CHECKING:
+    from ._suggestion import Suggestion
+
+RESULT_FORMAT = "lrfinder.RangeTestResult"
+RESULT_VERSION = 1
+STOP_REASONS: tuple[str, ...] = (
+    "completed",  # the sweep reached end_lr
+    "diverged",  # the smoothed loss rose above diverge_threshold x its best
+    "nonfinite",  # a loss was NaN or inf
+    "data_exhausted",  # a one-shot iterator ran out of batches
+    "stopped",  # the training loop ended the test early
+    "unknown",  # imported from a CSV logged elsewhere
+)
+# A range test of a million steps with a few groups is well under this; anything larger is refused
+# before parsing, so a hostile file cannot exhaust memory.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+DEFAULT_SMOOTH_BETA = 0.95
+
+PathLike = str | os.PathLike[str]
+
+
+def _readonly(values: Any, name: str, ndim: int) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise LRFinderError(f"`{name}` must hold numbers only. Received: {exc}") from None
+    if arr.ndim != ndim:
+        raise LRFinderError(f"`{name}` must have {ndim} dimension(s). Received shape {arr.shape}")
+    arr.flags.writeable = False
+    return arr
+
+
+def _plain(value: Any, name: str) -> Any:
+    """Check that a settings/timings value is plain JSON data (no objects to execute or pickle)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return _plain(value.item(), name)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, name) for k, v in value.items()}
+    raise LRFinderError(
+        f"`{name}` may hold only numbers, strings, booleans, None, lists and dicts. "
+        f"Received a {type(value).__name__}: {value!r}"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTestResult:
+    """What a learning-rate range test recorded, one entry per training step.
+
+    Attributes:
+        lrs: the rate of each step (of the first parameter group when there are several).
+        losses: the raw loss each step produced at that rate; NaN/inf kept as recorded.
+        smoothed_losses: the causal, debiased moving average the stopping rule used.
+        stop_reason: one of ``completed``, ``diverged``, ``nonfinite``, ``data_exhausted``,
+            ``stopped``, ``unknown``.
+        group_lrs: shape ``(steps, groups)``, the rate of every parameter group at each step.
+        settings: the options the test ran with (plain JSON data).
+        timings: seconds spent, e.g. ``sweep_s``, ``snapshot_s``, ``restore_s``.
+        val_losses: optional, a validation loss beside each step's training loss: NaN where no
+            validation ran at that step, inf where it was not finite. :meth:`validation_curve`
+            turns them into a curve that suggestions and plots read like any other.
+
+    Example:
+        >>> r = RangeTestResult(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.5, 9.0])
+        >>> r.steps, r.stop_reason
+        (3, 'completed')
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    # None for these two means "derive": the stopping rule's average, one group at `lrs`.
+    smoothed_losses: np.ndarray = None  # type: ignore[assignment]
+    stop_reason: str = "completed"
+    group_lrs: np.ndarray = None  # type: ignore[assignment]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+    val_losses: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        lrs = _readonly(self.lrs, "lrs", 1)
+        losses = _readonly(self.losses, "losses", 1)
+        if lrs.shape != losses.shape:
+            raise LRFinderError(
+                "`lrs` and `losses` must have the same length. "
+                f"Received: {lrs.size} rates and {losses.size} losses"
+            )
+        if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+            raise LRFinderError("Every learning rate must be finite and above 0.")
+        if self.smoothed_losses is None:
+            beta = float(dict(self.settings).get("smooth_beta", DEFAULT_SMOOTH_BETA))
+            finite = np.isfinite(losses)
+            smoothed = np.full_like(losses, np.nan)
+            # The curve's finite prefix is smoothed; nothing after a NaN/inf loss is averaged.
+            stop = int(np.argmin(finite)) if not finite.all() else losses.size
+            smoothed[:stop] = ema(losses[:stop], beta)
+        else:
+            smoothed = self.smoothed_losses
+        smoothed = _readonly(smoothed, "smoothed_losses", 1)
+        if smoothed.shape != lrs.shape:
+            raise LRFinderError(
+                "`smoothed_losses` must have one value per step. "
+                f"Received: {smoothed.size} for {lrs.size} steps"
+            )
+        group_lrs = _readonly(
+            lrs[:, None] if self.group_lrs is None else self.group_lrs, "group_lrs", 2
+        )
+        if group_lrs.shape[0] != lrs.size:
+            raise LRFinderError(
+                "`group_lrs` must have one row per step. "
+                f"Received: {group_lrs.shape[0]} rows for {lrs.size} steps"
+            )
+        if self.stop_reason not in STOP_REASONS:
+            raise LRFinderError(
+                f"`stop_reason` must be one of {', '.join(STOP_REASONS)}. "
+                f"Received: stop_reason={self.stop_reason!r}"
+            )
+        val_losses = None
+        if self.val_losses is not None:
+            val_losses = _readonly(self.val_losses, "val_losses", 1)
+            if val_losses.shape != lrs.shape:
+                raise LRFinderError(
+                    "`val_losses` must have one value per step (NaN where none was measured). "
+                    f"Received: {val_losses.size} for {lrs.size} steps"
+                )
+        settings = _plain(dict(self.settings), "settings")
+        timings = {str(k): float(v) for k, v in dict(self.timings).items()}
+        for name, value in (
+            ("lrs", lrs),
+            ("losses", losses),
+            ("smoothed_losses", smoothed),
+            ("group_lrs", group_lrs),
+            ("settings", MappingProxyType(settings)),
+            ("timings", MappingProxyType(timings)),
+            ("val_losses", val_losses),
+        ):
+            object.__setattr__(self, name, value)
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """How many training steps the test ran."""
+        return int(self.lrs.size)
+
+    @property
+    def suggestion(self) -> Suggestion:
+        """The default suggestion, ``lrfinder.suggest(self)``."""
+        from ._suggestion import suggest
+
+        return suggest(self)
+
+    def suggest(self, method: str | None = None, **options: Any) -> Suggestion:
+        """The suggestion of one method of the registry; see :func:`lrfinder.suggest`."""
+        from ._suggestion import suggest
+
+        return suggest(self, method, **options)
+
+    def validation_curve(self) -> RangeTestResult:
+        """The validation losses as a result of their own, for suggestions and plots.
+
+        Keeps the steps where a validation loss was measured (not NaN), with their rates; its
+        ``losses`` are the validation losses, so ``result.validation_curve().suggestion`` reads
+        the validation curve with any method of the registry.
+        """
+        if self.val_losses is None or np.isnan(self.val_losses).all():
+            raise LRFinderError(
+                "This result has no validation losses. Run the range test with validation data "
+                "(e.g. lrfinder.torch.find_lr(..., val_data=loader, val_batches=4))."
+            )
+        keep = ~np.isnan(self.val_losses)
+        return RangeTestResult(
+            lrs=self.lrs[keep],
+            losses=self.val_losses[keep],
+            stop_reason=self.stop_reason,
+            group_lrs=self.group_lrs[keep],
+            settings={**self.settings, "curve": "validation"},
+            timings=self.timings,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RangeTestResult):
+            return NotImplemented
+        return (
+            all(
+                np.array_equal(getattr(self, n), getattr(other, n), equal_nan=True)
+                for n in ("lrs", "losses", "smoothed_losses", "group_lrs")
+            )
+            and (
+                (self.val_losses is None and other.val_losses is None)
+                or (
+                    self.val_losses is not None
+                    and other.val_losses is not None
+                    and np.array_equal(self.val_losses, other.val_losses, equal_nan=True)
+                )
+            )
+            and self.stop_reason == other.stop_reason
+            and dict(self.settings) == dict(other.settings)
+            and dict(self.timings) == dict(other.timings)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- JSON --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data; NaN and inf losses are written as the strings ``"nan"``/``"inf"``."""
+        data: dict[str, Any] = {
+            "format": RESULT_FORMAT,
+            "version": RESULT_VERSION,
+            "stop_reason": self.stop_reason,
+            "lrs": self.lrs.tolist(),
+            "losses": _encode_floats(self.losses),
+            "smoothed_losses": _encode_floats(self.smoothed_losses),
+            "group_lrs": self.group_lrs.tolist(),
+            "settings": dict(self.settings),
+            "timings": dict(self.timings),
+        }
+        if self.val_losses is not None:
+            data["val_losses"] = _encode_floats(self.val_losses)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RangeTestResult:
+        """Rebuild a result from :meth:`to_dict` data, checking every field."""
+        if not isinstance(data, dict):
+            raise ResultFileError(
+                f"A result must be a JSON object. Received a {type(data).__name__}"
+            )
+        if data.get("format") != RESULT_FORMAT:
+            raise ResultFileError(
+                f"Not an lrfinder result: `format` must be {RESULT_FORMAT!r}. "
+                f"Received: format={data.get('format')!r}"
+            )
+        version = data.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ResultFileError(f"`version` must be a positive integer. Received: {version!r}")
+        if version > RESULT_VERSION:
+            raise ResultFileError(
+                f"This result was written by a newer lrfinder (format version {version}; this one "
+                f"reads up to {RESULT_VERSION}). Upgrade lrfinder to read it."
+            )
+        missing = [k for k in ("lrs", "losses") if k not in data]
+        if missing:
+            raise ResultFileError(f"A result needs the fields {', '.join(missing)}.")
+        for key in ("settings", "timings"):
+            if not isinstance(data.get(key, {}), dict):
+                raise ResultFileError(f"`{key}` must be a JSON object.")
+        fields: dict[str, Any] = {
+            "lrs": _decode_floats(data["lrs"], "lrs"),
+            "losses": _decode_floats(data["losses"], "losses"),
+            "smoothed_losses": (
+                None
+                if data.get("smoothed_losses") is None
+                else _decode_floats(data["smoothed_losses"], "smoothed_losses")
+            ),
+            "stop_reason": str(data.get("stop_reason", "unknown")),
+            "group_lrs": data.get("group_lrs"),
+            "settings": data.get("settings", {}),
+            "timings": data.get("timings", {}),
+            "val_losses": (
+                None
+                if data.get("val_losses") is None
+                else _decode_floats(data["val_losses"], "val_losses")
+            ),
+        }
+        try:
+            return cls(**fields)
+        except ResultFileError:
+            raise
+        except LRFinderError as exc:
+            raise ResultFileError(f"Invalid result: {exc}") from None
+
+    # -- CSV ---------------------------------------------------------------------------------
+    def to_csv(self) -> str:
+        """The curve as CSV: ``step,lr,loss,smoothed_loss``, one ``lr_group_i`` per group, and
+        ``val_loss`` when the result has validation losses."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        groups = self.group_lrs.shape[1]
+        val = [] if self.val_losses is None else ["val_loss"]
+        writer.writerow(
+            ["step", "lr", "loss", "smoothed_loss", *(f"lr_group_{g}" for g in range(groups)), *val]
+        )
+        for i in range(self.steps):
+            writer.writerow(
+                [
+                    i,
+                    repr(float(self.lrs[i])),
+                    repr(float(self.losses[i])),
+                    repr(float(self.smoothed_losses[i])),
+                    *(repr(float(v)) for v in self.group_lrs[i]),
+                    *([] if self.val_losses is None else [repr(float(self.val_losses[i]))]),
+                ]
+            )
+        return out.getvalue()
+
+    @classmethod
+    def from_csv(cls, text: str) -> RangeTestResult:
+        """Read a curve logged by any tool: CSV with ``lr`` (or ``learning_rate``) and ``loss``."""
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows:
+            raise ResultFileError("The CSV file is empty; it needs a header with `lr` and `loss`.")
+        header = [h.strip().lower() for h in rows[0]]
+        lr_col = next((header.index(h) for h in ("lr", "learning_rate") if h in header), None)
+        if lr_col is None or "loss" not in header:
+            raise ResultFileError(
+                f"A CSV curve needs the columns `lr` and `loss`. Received columns: {rows[0]}"
+            )
+        loss_col = header.index("loss")
+        smooth_col = header.index("smoothed_loss") if "smoothed_loss" in header else None
+        group_cols = [i for i, h in enumerate(header) if h.startswith("lr_group_")]
+        val_col = header.index("val_loss") if "val_loss" in header else None
+        body = [r for r in rows[1:] if any(c.strip() for c in r)]
+        try:
+            lrs = [float(r[lr_col]) for r in body]
+            losses = [float(r[loss_col]) for r in body]
+            smoothed = None if smooth_col is None else [float(r[smooth_col]) for r in body]
+            groups = [[float(r[c]) for c in group_cols] for r in body] if group_cols else None
+            val = None if val_col is None else [float(r[val_col]) for r in body]
+        except (ValueError, IndexError) as exc:
+            raise ResultFileError(f"The CSV has a row that is not numbers: {exc}") from None
+        try:
+            fields: dict[str, Any] = {
+                "lrs": lrs,
+                "losses": losses,
+                "smoothed_losses": smoothed,
+                "group_lrs": groups,
+                "stop_reason": "unknown",
+                "val_losses": val,
+            }
+            return cls(**fields)
+        except LRFinderError as exc:
+            raise ResultFileError(f"Invalid CSV curve: {exc}") from None
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path: PathLike) -> Path:
+        """Write the result to ``path``: CSV if it ends in ``.csv``, JSON otherwise."""
+        path = Path(path)
+        if path.suffix.lower() == ".csv":
+            path.write_text(self.to_csv(), encoding="utf-8")
+        else:
+            path.write_text(
+                json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8"
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: PathLike) -> RangeTestResult:
+        """Read a result saved by :meth:`save`, or any CSV with ``lr`` and ``loss`` columns.
+
+        Only plain data is parsed (JSON or CSV, never pickle), so a hostile file can fail to load
+        but cannot run code.
+        """
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ResultFileError(
+                    f"{path} is {size} bytes, larger than any range test result "
+                    f"({MAX_FILE_BYTES} bytes at most)."
+                )
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ResultFileError(f"{path} is not a text file (JSON or CSV).") from None
+        except OSError as exc:
+            raise ResultFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        if path.suffix.lower() == ".csv":
+            return cls.from_csv(text)
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if path.suffix.lower() != ".json" and "," in text.partition("\n")[0]:
+                return cls.from_csv(text)
+            raise ResultFileError(f"{path} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _encode_floats(values: np.ndarray) -> list[float | str]:
+    return [float(v) if math.isfinite(v) else repr(float(v)) for v in values]
+
+
+def _decode_floats(values: Any, name: str) -> np.ndarray:
+    if not isinstance(values, list):
+        raise ResultFileError(
+            f"`{name}` must be a list of numbers. Received a {type(values).__name__}"
+        )
+    out: list[float] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ResultFileError(f"`{name}` must hold numbers only. Received: {v!r}")
+        if isinstance(v, str) and v not in ("nan", "inf", "-inf"):
+            raise ResultFileError(f"`{name}` must hold numbers only. Received: {v!r}")
+        out.append(float(v))
+    return np.array(out)
+
+
+def as_result(result_or_curve: RangeTestResult | Sequence[Any]) -> RangeTestResult:
+    """Accept a result or an ``(lrs, losses)`` pair."""
+    if isinstance(result_or_curve, RangeTestResult):
+        return result_or_curve
+    lrs, losses = result_or_curve
+    return RangeTestResult(lrs=np.asarray(lrs), losses=np.asarray(losses))

@@ -1,0 +1,123 @@
+"""The classic rules of reading a range-test curve, each registered under its name: fastai's
+``minimum`` and ``valley``, the steepest descent, Surmenok's moving-average derivative, and
+``slide``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._result import RangeTestResult
+from .._core._suggestion import Suggestion, register
+from ._curve import _descending_part, _make, loss_change, read_curve
+
+
+@register("minimum")
+def _minimum(result: RangeTestResult, *, divisor: float = 10.0) -> Suggestion:
+    """The rate at the lowest smoothed loss, divided by ``divisor`` (fastai's ``minimum``)."""
+    curve = read_curve(result)
+    if not divisor >= 1:
+        raise LRFinderError(f"`divisor` must be at least 1. Received: divisor={divisor!r}")
+    lr_min = float(curve.lrs[curve.argmin])
+    return _make(
+        curve,
+        "minimum",
+        lr_min / divisor,
+        f"lowest smoothed loss at {lr_min:.3g}, divided by {divisor:g}",
+    )
+
+
+@register("steepest")
+def _steepest(result: RangeTestResult) -> Suggestion:
+    """The rate where the smoothed loss falls fastest against log10(rate)."""
+    curve = read_curve(result)
+    end = _descending_part(curve, "steepest")
+    slope = np.gradient(curve.smooth[: end + 1], curve.log_lrs[: end + 1])
+    i = int(np.argmin(slope))
+    return _make(
+        curve,
+        "steepest",
+        float(curve.lrs[i]),
+        f"steepest descent of the smoothed loss: {slope[i]:.3g} per decade",
+    )
+
+
+@register("sma_derivative")
+def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Suggestion:
+    """Surmenok's rule: the rate where the loss's change per step, averaged over ``window``
+    steps (a simple moving average), is most negative."""
+    curve = read_curve(result)
+    end = _descending_part(curve, "sma_derivative")
+    w, averaged = loss_change(curve.raw, window)
+    i = int(np.argmin(averaged[: end + 1]))
+    return _make(
+        curve,
+        "sma_derivative",
+        float(curve.lrs[i]),
+        f"fastest fall of the loss per step ({averaged[i]:.3g}, {w}-step moving average)",
+    )
+
+
+@register("valley")
+def _valley(result: RangeTestResult) -> Suggestion:
+    """fastai's ``valley``: inside the longest stretch over which the loss keeps falling, the
+    point about half-way (the start plus a third plus a sixth of its length)."""
+    curve = read_curve(result)
+    loss = curve.smooth
+    n = loss.size
+    # Longest decreasing subsequence ending at each point, O(n^2) like fastai (n is small).
+    lds = np.ones(n, dtype=int)
+    for i in range(1, n):
+        lower = loss[:i] > loss[i]
+        if lower.any():
+            lds[i] = int(lds[:i][lower].max()) + 1
+    end = int(np.argmax(lds))
+    start = end - int(lds[end]) + 1
+    length = end - start
+    if length < 2:
+        raise NoSuggestionError(
+            "`valley` found no falling stretch longer than two steps. Lower `start_lr` or raise "
+            "`num_steps`."
+        )
+    third = length / 3
+    i = start + int(third) + int(third / 2)
+    return Suggestion(
+        lr=float(curve.lrs[i]),
+        index=i,
+        method="valley",
+        reason=f"inside the longest falling stretch, {curve.lrs[start]:.3g}..{curve.lrs[end]:.3g}",
+        low=float(curve.lrs[start]),
+        high=float(curve.lrs[end]),
+        warnings=curve.warnings,
+    )
+
+
+@register("slide")
+def _slide(
+    result: RangeTestResult, *, lr_diff: int | None = None, threshold: float = 0.005
+) -> Suggestion:
+    """fastai's slide rule: walking left from the end of the curve, the first rate where the
+    slope ``lr_diff`` steps apart agrees within ``threshold`` (on the loss scaled to 0..1)."""
+    curve = read_curve(result)
+    n = curve.smooth.size
+    gap = max(2, round(0.15 * n)) if lr_diff is None else lr_diff
+    if gap >= n:
+        raise NoSuggestionError(
+            f"`slide` needs more than lr_diff={gap} points; the curve has {n}. Raise `num_steps`."
+        )
+    span = float(np.ptp(curve.smooth)) or 1.0
+    grad = np.gradient(curve.smooth / span)
+    right = n - 1
+    while right - gap >= 0 and abs(grad[right] - grad[right - gap]) > threshold:
+        right -= 1
+    if right - gap < 0:
+        raise NoSuggestionError(
+            "`slide` found no stretch where the slope settles. Raise `threshold` or `num_steps`."
+        )
+    i = right - gap
+    return _make(
+        curve,
+        "slide",
+        float(curve.lrs[i]),
+        f"slope settles within {threshold:g} over {gap} steps below the blow-up",
+    )

@@ -1,0 +1,175 @@
+"""Reading a finished range-test curve: its finite part, smoothed with a centred average,
+its lowest point and the reasons not to trust it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core._errors import NoSuggestionError
+from .._core._result import RangeTestResult
+from .._core._smoothing import ema, sma
+from .._core._suggestion import Suggestion
+
+MIN_POINTS = 5
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """The finite part of a curve, smoothed with a centred average, and its lowest point."""
+
+    lrs: np.ndarray
+    raw: np.ndarray
+    smooth: np.ndarray
+    argmin: int
+    warnings: tuple[str, ...]
+    start: float = 0.0  # the loss before training moved it: median of the first points
+    noise: float = 0.0  # robust spread of the raw loss around the smoothed one, pre-minimum
+
+    @property
+    def log_lrs(self) -> np.ndarray:
+        return np.log10(self.lrs)
+
+    @property
+    def drop(self) -> float:
+        """How far the smoothed loss fell from its start to its lowest point."""
+        return self.start - float(self.smooth[self.argmin])
+
+
+def smoothing_span(n: int) -> float:
+    """The span (in points) of the centred average used to read an ``n``-point curve."""
+    return float(min(max(n / 15.0, 3.0), 50.0))
+
+
+# Below this many finite points the curve is read but its suggestion is flagged.
+FEW_POINTS = 30
+# Below this ratio of the fall to the step-to-step noise, the curve is flagged as too noisy.
+NOISY_SNR = 2.0
+# A fall under 1% of the loss and under this many times the noise is a flat curve.
+FLAT_SNR = 3.0
+
+
+def read_curve(result: RangeTestResult) -> _Curve:
+    """Check that a curve can be read and smooth it; raise :class:`NoSuggestionError` if not.
+
+    The blow-up at the end of a sweep can be thousands of times the loss; a centred average
+    would smear it back over the minimum, so losses above ``start + (start - lowest)`` are
+    clipped to that level before smoothing (the shape of the fall is untouched).
+    """
+    losses = result.losses
+    finite = np.isfinite(losses)
+    stop = losses.size if finite.all() else int(np.argmin(finite))
+    if stop < MIN_POINTS:
+        raise NoSuggestionError(
+            f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
+            "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
+        )
+    lrs, raw = result.lrs[:stop], losses[:stop]
+    start = float(np.median(raw[: max(MIN_POINTS, stop // 10)]))
+    ceiling = start + max(start - float(np.min(raw)), 0.0)
+    span = smoothing_span(stop)
+    smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
+    argmin = int(np.argmin(smooth))
+    scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
+    drop = float(smooth[0] - smooth[argmin])
+    residual = (raw - smooth)[: argmin + 1]
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
+    # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
+    if drop <= 0.01 * scale and drop <= FLAT_SNR * noise:
+        if argmin == 0 and smooth[-1] > smooth[0]:
+            raise NoSuggestionError(
+                "The loss never fell: it was lowest at the very first rate "
+                f"({lrs[0]:.3g}) and only rose after. Lower `start_lr` by a few decades."
+            )
+        raise NoSuggestionError(
+            "The curve is flat: the smoothed loss fell by "
+            f"{drop / scale:.2%} of its size over the whole sweep. Raise `end_lr`, or check that "
+            "the loss depends on the parameters the optimizer updates."
+        )
+    warnings: list[str] = []
+    if result.stop_reason == "completed" and argmin >= stop - max(2, stop // 20):
+        warnings.append(
+            "The loss was still falling at `end_lr`; raise `end_lr` to see where it turns."
+        )
+    if stop < FEW_POINTS:
+        warnings.append(
+            f"Few points: {stop} finite losses (at least {FEW_POINTS} read reliably); raise "
+            "`num_steps` or lower `start_lr`."
+        )
+    if argmin < max(3, stop // 10):
+        warnings.append(
+            f"The loss diverged almost at once (lowest at step {argmin} of {stop}); lower "
+            "`start_lr` by a few decades so the sweep starts where the loss is flat."
+        )
+    fall = start - float(smooth[argmin])
+    if noise > 0 and fall < NOISY_SNR * noise:
+        warnings.append(
+            f"Too noisy: the loss fell by {fall:.3g}, only {fall / noise:.1f} times its "
+            "step-to-step noise; use larger batches, more `num_steps`, or `repeats`."
+        )
+    return _Curve(
+        lrs=lrs,
+        raw=raw,
+        smooth=smooth,
+        argmin=argmin,
+        warnings=tuple(warnings),
+        start=start,
+        noise=noise,
+    )
+
+
+def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
+    """The rates where the loss falls at least half as fast as at its steepest, widened to
+    include ``lr``."""
+    slope = np.gradient(curve.smooth, curve.log_lrs) if curve.smooth.size > 1 else curve.smooth
+    end = max(curve.argmin, 1)
+    steepest = float(np.min(slope[: end + 1]))
+    if steepest >= 0:
+        return lr, lr
+    fast = slope <= 0.5 * steepest
+    lo = hi = min(int(np.argmin(slope[: end + 1])), end)
+    while lo > 0 and fast[lo - 1]:
+        lo -= 1
+    while hi < end and fast[hi + 1]:
+        hi += 1
+    return min(float(curve.lrs[lo]), lr), max(float(curve.lrs[hi]), lr)
+
+
+def _make(curve: _Curve, method: str, lr: float, reason: str, **extra: Any) -> Suggestion:
+    if not curve.lrs[0] <= lr <= curve.lrs[-1]:
+        raise NoSuggestionError(
+            f"`{method}` points at {lr:.3g}, outside the swept range "
+            f"{curve.lrs[0]:.3g}..{curve.lrs[-1]:.3g}. Lower `start_lr` so the sweep begins "
+            "where the loss is still flat."
+        )
+    index = max(int(np.searchsorted(curve.lrs, lr, side="right")) - 1, 0)
+    low, high = _descent_range(curve, lr)
+    return Suggestion(
+        lr=float(lr),
+        index=index,
+        method=method,
+        reason=reason,
+        low=low,
+        high=high,
+        warnings=curve.warnings,
+        **extra,
+    )
+
+
+def _descending_part(curve: _Curve, method: str) -> int:
+    """The last index of the falling part of the curve (its lowest smoothed point)."""
+    if curve.argmin < 2:
+        raise NoSuggestionError(
+            f"`{method}` found no falling stretch: the loss was lowest within the first "
+            "two steps. Lower `start_lr` by a few decades."
+        )
+    return curve.argmin
+
+
+def loss_change(raw: np.ndarray, window: int | None = None) -> tuple[int, np.ndarray]:
+    """The loss's change per step, averaged over ``window`` steps (centred); the window used."""
+    w = max(3, raw.size // 10) if window is None else window
+    return w, sma(np.diff(raw, prepend=raw[0]), w, centred=True)

@@ -1,0 +1,180 @@
+"""The ``lrfinder`` command: run the demo, and suggest or plot from any saved curve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._result import RangeTestResult
+from .._core._suggestion import DEFAULT_METHOD, SCHEDULES, Suggestion, methods, suggest, suggest_all
+from ._schedule import add_schedule_parser
+
+RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
+
+
+def _table(result: RangeTestResult) -> str:
+    rows = [("method", "lr", "range", "why")]
+    for name, s in suggest_all(result).items():
+        label = f"{name} (default)" if name == DEFAULT_METHOD else name
+        if isinstance(s, Suggestion):
+            rows.append((label, f"{s.lr:.3g}", f"{s.low:.3g}..{s.high:.3g}", s.reason))
+        else:
+            rows.append((label, "-", "-", f"no suggestion: {s}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+        for r in rows
+    )
+
+
+def _save_plot(result: RangeTestResult, path: Path, method_names: Sequence[str] | None) -> None:
+    from .._plotting._result import plot_result
+
+    fig, _ = plot_result(result, methods=method_names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    result = run_demo(num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    print(f"Range test on digits: {result.steps} steps, stopped: {result.stop_reason}")
+    print(_table(result))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    result.save(args.output)
+    _save_plot(result, args.plot, None)
+    print(f"Wrote {args.output} and {args.plot}")
+    return 0
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    result = RangeTestResult.load(args.result)
+    if args.all:
+        print(_table(result))
+        return 0
+    s = suggest(result, args.method, for_schedule=args.for_schedule)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "lr": s.lr,
+                    "low": s.low,
+                    "high": s.high,
+                    "method": s.method,
+                    "index": s.index,
+                    "reason": s.reason,
+                    "confidence": s.confidence,
+                    "warnings": list(s.warnings),
+                }
+            )
+        )
+    else:
+        print(f"{s.lr:.6g}  ({s.method}: {s.reason}; range {s.low:.3g}..{s.high:.3g})")
+        for warning in s.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    result = RangeTestResult.load(args.result)
+    _save_plot(result, args.output, args.method or None)
+    print(f"Wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lrfinder",
+        description="Find a learning rate with the range test (Smith 2015/2017), read its curve.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the range test on bundled digits data (PyTorch)",
+        description="Range test of a small MLP with SGD on scikit-learn's "
+        "digits data; prints every method's suggestion and writes a plot and "
+        "the result.",
+    )
+    demo.add_argument("--steps", type=int, default=100, help="steps of the sweep (default 100)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("lr_find.json"),
+        help="where to save the result (.json or .csv; default lr_find.json)",
+    )
+    demo.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("lr_find.png"),
+        help="where to save the plot (default lr_find.png)",
+    )
+    demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    demo.set_defaults(run=_cmd_demo)
+
+    sug = sub.add_parser(
+        "suggest",
+        help="suggest a rate from a saved curve",
+        description="Suggest a learning rate from a saved range test.",
+    )
+    sug.add_argument("result", type=Path, help=RESULT_HELP)
+    sug.add_argument(
+        "--method",
+        choices=methods(),
+        default=None,
+        help=f"suggestion method (default {DEFAULT_METHOD})",
+    )
+    sug.add_argument(
+        "--for-schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="how the rate will be used: constant, or the peak of a one-cycle schedule",
+    )
+    sug.add_argument("--all", action="store_true", help="print a table of every method")
+    sug.add_argument("--json", action="store_true", help="print the suggestion as JSON")
+    sug.set_defaults(run=_cmd_suggest)
+
+    plot = sub.add_parser(
+        "plot",
+        help="plot a saved curve",
+        description="Plot a saved range test: loss against rate, and the loss's rate of change.",
+    )
+    plot.add_argument("result", type=Path, help=RESULT_HELP)
+    plot.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("lr_find.png"),
+        help="image to write (default lr_find.png)",
+    )
+    plot.add_argument(
+        "--method",
+        action="append",
+        choices=methods(),
+        help="mark this method's suggestion (repeatable; default: the default)",
+    )
+    plot.set_defaults(run=_cmd_plot)
+    add_schedule_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; errors print one line to stderr and exit non-zero."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except NoSuggestionError as exc:
+        print(f"lrfinder: no suggestion: {exc}", file=sys.stderr)
+        return 3
+    except (LRFinderError, ImportError, OSError) as exc:
+        print(f"lrfinder: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lrfinder: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,336 @@
+"""find_lr and RangeTestCallback for Keras 3: the sweep inside model.fit, then the exact restore."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from .._core._errors import LRFinderError
+from .._core._find import MAX_SKIPS_IN_A_ROW
+from .._core._progress import progress_bar
+from .._core._rangetest import RangeTest
+from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+
+
+def _numpy(value: Any) -> np.ndarray:
+    """A host copy (never a view) of a tensor or Variable, without numpy 2's __array__ warning."""
+    if isinstance(value, keras.Variable):
+        value = value.value
+    if hasattr(value, "detach"):  # torch, whose __array__ also lacks numpy 2's `copy` keyword
+        return np.array(value.detach().cpu().numpy())
+    return np.array(keras.ops.convert_to_numpy(value))
+
+
+def _accumulation(optimizer: Any) -> int:
+    """How many batches make one optimizer step (``gradient_accumulation_steps``, or 1)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return int(getattr(inner, "gradient_accumulation_steps", None) or 1)
+
+
+def _checked_optimizer(model: keras.Model) -> Any:
+    """The model's optimizer, once it is known that the range test can set its rate."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise LRFinderError(
+            "`model` must be compiled with an optimizer. Received: model.optimizer=None. "
+            "Call model.compile(optimizer=..., loss=...) first."
+        )
+    # A LossScaleOptimizer forwards its rate to the optimizer it wraps.
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    # Keras keeps a settable rate as a Variable and a schedule (or callable) as-is; the public
+    # property evaluates a schedule, so only the private slot tells the two apart.
+    rate = getattr(inner, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or (
+        callable(rate) and not isinstance(rate, keras.Variable)
+    ):
+        raise LRFinderError(
+            "The range test sets the optimizer's rate before every batch, which Keras refuses "
+            "when the optimizer was built with a LearningRateSchedule or a callable. "
+            f"Received: learning_rate={rate!r}. Compile a copy with a float rate for the range "
+            "test, e.g. keras.optimizers.Adam(learning_rate=1e-3)."
+        )
+    return optimizer
+
+
+class _Snapshot:
+    """Host copies of every model, optimizer and metric variable and of the global RNGs.
+
+    An optimizer that was not built yet is built by ``fit`` before the test begins, so it comes
+    back built, with zero moments and ``iterations == 0``: it trains exactly like a fresh one.
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        seen: dict[int, Any] = {}
+        for v in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:
+            seen.setdefault(id(v), v)
+        self.values = [(v, _numpy(v)) for v in seen.values()]
+        self.python_rng = random.getstate()
+        self.numpy_rng = np.random.get_state()  # noqa: NPY002 (the global state fit shuffles with)
+        # On the torch backend fit shuffles arrays through a DataLoader, with torch's global RNG.
+        self.torch_rng = None
+        if keras.config.backend() == "torch":
+            import torch
+
+            self.torch_rng = torch.get_rng_state()
+
+    def restore(self) -> None:
+        for variable, value in self.values:
+            variable.assign(value)
+        random.setstate(self.python_rng)
+        np.random.set_state(self.numpy_rng)  # noqa: NPY002
+        if self.torch_rng is not None:
+            import torch
+
+            torch.set_rng_state(self.torch_rng)
+
+
+class RangeTestCallback(keras.callbacks.Callback):
+    """Run the learning-rate range test (Smith 2015/2017, section 3.3) inside ``model.fit``.
+
+    Before each batch the callback sets the optimizer's rate to the sweep's next value and resets
+    the model's metrics, so the ``logs["loss"]`` Keras reports after the batch is that batch's own
+    loss (Keras otherwise reports a running mean over the epoch). It records the loss, sets
+    ``model.stop_training`` when the test stops (end of sweep, divergence, NaN/inf), and when
+    training ends stores :attr:`result` and puts back every weight, optimizer variable
+    (iterations, moments, the rate), metric and the Python/numpy (and torch) RNG states. The
+    sweep advances only on optimizer steps that ran: under ``gradient_accumulation_steps=k``
+    one step of the test is k batches at one rate, its loss their mean; batches whose update a
+    ``LossScaleOptimizer`` skipped (overflowing float16 gradients) join the next step's mean.
+
+    ``fit`` does not tell callbacks when it raises; use the callback as a context manager (as
+    below) to restore also then, or call :meth:`restore` yourself. Give ``fit`` enough epochs for
+    ``num_steps`` batches. The model must be compiled with ``steps_per_execution=1``
+    (:func:`find_lr` handles any value) and a float learning rate.
+
+    Args:
+        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
+            stopping rule, see :class:`lrfinder.RangeTest`.
+        restore: put the model and optimizer back when training ends.
+        progress: show a tqdm progress bar (pass ``verbose=0`` to ``fit`` to hide Keras's).
+
+    Example:
+        >>> cb = RangeTestCallback(start_lr=1e-5, end_lr=1.0, num_steps=50)  # doctest: +SKIP
+        >>> with cb:  # doctest: +SKIP
+        ...     model.fit(x, y, batch_size=32, epochs=10, callbacks=[cb], verbose=0)
+        >>> cb.result.suggestion  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_steps: int = 100,
+        mode: str = "exp",
+        diverge_threshold: float | None = 4.0,
+        smooth_beta: float = DEFAULT_SMOOTH_BETA,
+        restore: bool = True,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self._sweep: dict[str, Any] = {
+            "start_lr": start_lr,
+            "end_lr": end_lr,
+            "num_steps": num_steps,
+            "mode": mode,
+            "diverge_threshold": diverge_threshold,
+            "smooth_beta": smooth_beta,
+        }
+        self.range_test = RangeTest(**self._sweep)  # validates the settings now
+        self.restore_after = restore
+        self.progress = progress
+        self.result: RangeTestResult | None = None
+        self._snapshot: _Snapshot | None = None
+        self._bar: Any = None
+        self._base_lr = math.nan
+        self._timings: dict[str, float] = {}
+        self._iterations = 0
+        self._skips = 0
+        self._waiting = False
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        model = self.model
+        optimizer = _checked_optimizer(model)
+        steps = getattr(model, "steps_per_execution", 1)
+        if steps != 1:
+            raise LRFinderError(
+                "The range test sets the rate before every batch, but Keras runs "
+                f"steps_per_execution batches between callbacks. Received: "
+                f"steps_per_execution={steps}. Compile with steps_per_execution=1, or use "
+                "lrfinder.keras.find_lr, which does this for the test."
+            )
+        self.range_test = RangeTest(**self._sweep)
+        self.result = None
+        self._skips = 0
+        self._waiting = False
+        self._base_lr = float(_numpy(optimizer.learning_rate))
+        started = time.perf_counter()
+        self._snapshot = _Snapshot(model) if self.restore_after else None
+        self._timings = {"snapshot_s": time.perf_counter() - started}
+        self._bar = progress_bar(self.progress, self.range_test.num_steps)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # On JAX, reading self.model writes the jitted state back into the variables and makes
+        # fit read them again before this batch, so the rate and the reset below take effect.
+        model = self.model
+        if not self._waiting:
+            model.reset_metrics()
+        model.optimizer.learning_rate = self.range_test.lr
+        self._iterations = int(_numpy(model.optimizer.iterations))
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not logs or "loss" not in logs:
+            raise LRFinderError(
+                "The range test reads the batch loss from logs['loss']. Received logs with keys "
+                f"{sorted(logs or {})}. A custom train_step must return {{'loss': ...}}."
+            )
+        rt = self.range_test
+        loss = float(_numpy(logs["loss"]))
+        # The optimizer did not step: it accumulates gradients, or a LossScaleOptimizer skipped
+        # the update (overflowing gradients). The weights have not moved, so the sweep waits and
+        # the metrics keep averaging over these batches, all at this rate and these weights;
+        # a NaN/inf loss still stops the test at once.
+        self._waiting = (
+            math.isfinite(loss) and int(_numpy(self.model.optimizer.iterations)) == self._iterations
+        )
+        if self._waiting:
+            self._skips += 1
+            if self._skips >= MAX_SKIPS_IN_A_ROW + _accumulation(self.model.optimizer):
+                if not rt.step:
+                    raise LRFinderError(
+                        "The optimizer skipped every step: the loss-scaled gradients overflow at "
+                        f"every scale. Received: {self._skips} skipped steps in a row, loss="
+                        f"{loss:.4g}. Check that the model trains in float32 first."
+                    )
+                rt.stop("nonfinite")
+                self.model.stop_training = True
+            return
+        self._skips = 0
+        if rt.record(loss):
+            self.model.stop_training = True
+        self._bar.step(rt)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.range_test.step:
+            self.range_test.stop("stopped")  # fit ended first; no-op when the test had ended
+            self.result = self.range_test.result(
+                settings={
+                    "framework": "keras",
+                    "backend": keras.config.backend(),
+                    "base_lrs": [self._base_lr],
+                },
+                timings=self._timings,
+            )
+        self.restore()
+
+    def restore(self) -> None:
+        """Put back the state saved when training began (once; later calls do nothing)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._snapshot is not None:
+            started = time.perf_counter()
+            self._snapshot.restore()
+            self._snapshot = None
+            self._timings["restore_s"] = time.perf_counter() - started
+
+    def __enter__(self) -> RangeTestCallback:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.restore()
+
+
+def _no_batch(data: Any) -> LRFinderError:
+    return LRFinderError(
+        f"The range test needs at least one batch. Received: an empty {type(data).__name__}."
+    )
+
+
+def find_lr(
+    model: keras.Model,
+    x: Any = None,
+    y: Any = None,
+    *,
+    dataset: Any = None,
+    batch_size: int = 32,
+    sample_weight: Any = None,
+    shuffle: bool = True,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    diverge_threshold: float | None = 4.0,
+    smooth_beta: float = DEFAULT_SMOOTH_BETA,
+    progress: bool = True,
+) -> RangeTestResult:
+    """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a compiled Keras model.
+
+    Trains ``model`` through its own ``fit`` (with its compiled loss, regularisation and
+    optimizer) for up to ``num_steps`` batches while the rate grows from ``start_lr`` to
+    ``end_lr``, recording each batch's loss, and stops early when the loss diverges or turns
+    NaN/inf; the data is cycled when shorter than the test. Every weight and optimizer variable
+    is restored exactly afterwards, also when the test raises; ``steps_per_execution`` is set to
+    1 for the test and put back. Nothing is written to disk.
+
+    Args:
+        model: a model compiled with an optimizer whose learning rate is a float.
+        x, y: arrays (or anything ``fit`` accepts as ``x``/``y``), batched by ``batch_size``.
+        dataset: instead of ``x``/``y``: batches ready for ``fit`` (a ``tf.data.Dataset``, a
+            ``keras.utils.PyDataset``, a torch ``DataLoader``, a generator).
+        batch_size: the batch size for ``x``/``y``.
+        sample_weight: per-sample weights for ``x``/``y``.
+        shuffle: shuffle ``x``/``y`` as ``fit`` does; the numpy RNG is put back afterwards.
+        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
+            stopping rule, see :class:`lrfinder.RangeTest`.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
+    """
+    if (x is None) == (dataset is None):
+        raise LRFinderError(
+            "Pass either `x` (with `y`) or `dataset`, not both and not neither. Received: "
+            f"x={type(x).__name__}, dataset={type(dataset).__name__}"
+        )
+    _checked_optimizer(model)
+    callback = RangeTestCallback(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        mode=mode,
+        diverge_threshold=diverge_threshold,
+        smooth_beta=smooth_beta,
+        progress=progress,
+    )
+    if dataset is not None:
+        data: dict[str, Any] = {"x": dataset, "shuffle": False}  # fit warns on True
+        if hasattr(dataset, "__len__") and not len(dataset):
+            raise _no_batch(dataset)
+    else:
+        data = {"x": x, "y": y, "batch_size": batch_size, "sample_weight": sample_weight}
+        data["shuffle"] = shuffle
+    # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
+    # optimizer skips; the callback ends fit as soon as the test stops.
+    epochs = (num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
+    saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
+    try:
+        if saved["steps_per_execution"] != 1:
+            model.steps_per_execution = 1
+            model.train_function = None  # fit compiles a one-batch step
+        with callback:
+            model.fit(**data, epochs=epochs, callbacks=[callback], verbose=0)
+    finally:
+        if saved["steps_per_execution"] != 1:
+            model.steps_per_execution = saved["steps_per_execution"]
+            model.train_function = None
+        model.history = saved["history"]
+        model.stop_training = False
+    if callback.result is None:
+        raise _no_batch(dataset if dataset is not None else x)
+    return callback.result

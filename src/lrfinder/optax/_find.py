@@ -1,0 +1,147 @@
+"""find_lr for JAX/Optax: the sweep written into inject_hyperparams' state, traced once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._core._errors import LRFinderError
+from .._core._find import cycle, drive
+from .._core._rangetest import RangeTest, ratios_to_first
+from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+
+TrainStep = Callable[[optax.Params, optax.OptState, Any], tuple[optax.Params, optax.OptState, Any]]
+PathKey = Any
+
+
+def _is_rate(path: Sequence[PathKey], name: str) -> bool:
+    """Whether a leaf's path ends in ``.hyperparams[name]``, where inject_hyperparams keeps it."""
+    return (
+        len(path) >= 2
+        and isinstance(path[-1], jax.tree_util.DictKey)
+        and path[-1].key == name
+        and isinstance(path[-2], jax.tree_util.GetAttrKey)
+        and path[-2].name == "hyperparams"
+    )
+
+
+def _rates(opt_state: optax.OptState, name: str) -> list[float]:
+    leaves = jax.tree_util.tree_leaves_with_path(opt_state)
+    return [float(leaf) for path, leaf in leaves if _is_rate(path, name)]
+
+
+def _with_rates(opt_state: optax.OptState, name: str, rates: Sequence[float]) -> optax.OptState:
+    """A copy of ``opt_state`` with each injected rate replaced, keeping its dtype (no retrace)."""
+    values = iter(rates)
+
+    def put(path: Sequence[PathKey], leaf: Any) -> Any:
+        return jnp.asarray(next(values), dtype=leaf.dtype) if _is_rate(path, name) else leaf
+
+    return jax.tree_util.tree_map_with_path(put, opt_state)
+
+
+def _copy(leaf: Any) -> Any:
+    return leaf.copy() if isinstance(leaf, jax.Array) else leaf
+
+
+def find_lr(
+    train_step: TrainStep,
+    params: optax.Params,
+    opt_state: optax.OptState,
+    batches: Iterable[Any],
+    *,
+    hyperparam: str = "learning_rate",
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    diverge_threshold: float | None = 4.0,
+    smooth_beta: float = DEFAULT_SMOOTH_BETA,
+    progress: bool = True,
+) -> RangeTestResult:
+    """Run the learning-rate range test (Smith 2015/2017, section 3.3) with JAX and Optax.
+
+    Calls ``train_step(params, opt_state, batch) -> (params, opt_state, loss)`` once per batch,
+    each time with the sweep's rate written into ``opt_state.hyperparams["learning_rate"]``, and
+    stops early when the loss diverges or turns NaN/inf. ``batches`` is cycled when shorter than
+    the test; a one-shot iterator ends the test when it runs out.
+
+    Your ``params`` and ``opt_state`` come back untouched: JAX arrays are immutable, so the sweep
+    trains new ones and drops them. lrfinder copies both once before the first step, so a
+    ``train_step`` jitted with ``donate_argnums`` cannot delete yours. With several injected
+    rates (e.g. ``optax.multi_transform`` over two ``inject_hyperparams`` optimizers) one
+    multiplier sweeps them all and keeps their ratios; ``result.lrs`` are the first one's.
+
+    Args:
+        train_step: one training step; jit it yourself (it is traced once for the whole test).
+        params: the parameters to start from (any pytree).
+        opt_state: the state of an optimizer wrapped in ``optax.inject_hyperparams`` whose
+            learning rate is a number, not a schedule.
+        batches: any iterable of batches, passed to ``train_step`` as they come.
+        hyperparam: the name of the injected hyper-parameter to sweep.
+        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
+            stopping rule, see :class:`lrfinder.RangeTest`.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
+    """
+    if not callable(train_step):
+        raise LRFinderError(
+            "`train_step` must be a callable (params, opt_state, batch) -> (params, opt_state, "
+            f"loss). Received: {type(train_step).__name__}"
+        )
+    base_lrs = _rates(opt_state, hyperparam)
+    if not base_lrs:
+        raise LRFinderError(
+            f"`opt_state` holds no injected {hyperparam!r}, so the range test cannot set the "
+            f"rate. Received: {type(opt_state).__name__}. Build the optimizer as "
+            f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its init state."
+        )
+    rt = RangeTest(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        mode=mode,
+        diverge_threshold=diverge_threshold,
+        smooth_beta=smooth_beta,
+        group_ratios=ratios_to_first(base_lrs, what=f"injected {hyperparam!r}", name=hyperparam),
+    )
+    data = cycle(batches)
+    state = {"params": jax.tree.map(_copy, params), "opt_state": jax.tree.map(_copy, opt_state)}
+
+    def step(lr: float) -> Any:
+        batch = next(data, None)
+        if batch is None:
+            return None
+        sent = rt.group_lrs
+        out = train_step(state["params"], _with_rates(state["opt_state"], hyperparam, sent), batch)
+        if not (isinstance(out, tuple) and len(out) == 3):
+            raise LRFinderError(
+                "`train_step` must return (params, opt_state, loss). Received: "
+                f"{type(out).__name__}"
+                + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+            )
+        state["params"], state["opt_state"], loss = out
+        if rt.step == 0:
+            # inject_hyperparams hands back the rates it used: a schedule would have replaced ours.
+            used = _rates(state["opt_state"], hyperparam)
+            if not np.allclose(used, sent, rtol=1e-6, atol=0.0):
+                raise LRFinderError(
+                    f"The optimizer did not train at the rate lrfinder set: its {hyperparam!r} is "
+                    f"a schedule inside inject_hyperparams. Received: used {used}, set {list(sent)}"
+                    f". Inject a number for the range test, e.g. {hyperparam}=1e-3."
+                )
+        if np.shape(loss) not in ((), (1,)):
+            raise LRFinderError(
+                f"The loss must be a scalar. Received shape {np.shape(loss)}; return its mean."
+            )
+        return float(np.asarray(loss).reshape(()))
+
+    drive(rt, step, progress=progress)
+    return rt.result(settings={"framework": "optax", "base_lrs": base_lrs})

@@ -1,0 +1,27 @@
+"""The range test for PyTorch: a model, an optimizer and batches in; a result out; no trace left.
+
+>>> import torch, lrfinder.torch
+>>> model = torch.nn.Linear(4, 1)
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
+>>> data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+>>> result = lrfinder.torch.find_lr(model, opt, data, loss_fn=torch.nn.functional.mse_loss,
+...                                 num_steps=20, progress=False)
+>>> result.steps <= 20
+True
+"""
+
+from ._find import find_lr as find_lr
+from ._refind import LoopRefinder as LoopRefinder
+from ._schedule import ScheduleLR as ScheduleLR
+from ._snapshot import Snapshot as Snapshot
+from ._step import forward_loss as forward_loss
+from ._step import loss_from_output as loss_from_output
+
+__all__ = [
+    "LoopRefinder",
+    "ScheduleLR",
+    "Snapshot",
+    "find_lr",
+    "forward_loss",
+    "loss_from_output",
+]

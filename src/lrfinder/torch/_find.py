@@ -1,0 +1,267 @@
+"""find_lr for PyTorch: snapshot, sweep with the user's model and optimizer, restore."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._core._checks import check_count
+from .._core._errors import LRFinderError
+from .._core._find import cycle, drive
+from .._core._rangetest import RangeTest, ratios_to_first
+from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from ._ddp import rank, world_size
+from ._snapshot import Snapshot
+from ._step import (
+    StepFn,
+    TorchStep,
+    pair_step,
+    to_device,
+)
+
+_AMP_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer
+    if (
+        not isinstance(optimizers, Sequence)
+        or not optimizers
+        or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
+    ):
+        raise LRFinderError(
+            "`optimizer` must be a torch.optim.Optimizer. "
+            f"Received: {type(optimizer).__name__}. Pass several optimizers as a non-empty list."
+        )
+    return list(optimizers)
+
+
+def _amp(
+    amp: bool, amp_dtype: torch.dtype | None, scaler: Any, device: torch.device
+) -> tuple[torch.dtype | None, Any]:
+    """The autocast dtype (None: full precision) and the gradient scaler (None: no scaling)."""
+    if not (amp or scaler is not None):
+        return None, None
+    dtype = amp_dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
+    if dtype not in _AMP_DTYPES:
+        raise LRFinderError(
+            "`amp_dtype` must be torch.float16 or torch.bfloat16. "
+            f"Received: amp_dtype={amp_dtype!r}"
+        )
+    if scaler is None and dtype == torch.float16:
+        # float16 underflows small gradients; bfloat16 has float32's range and needs no scaler.
+        scaler = torch.amp.GradScaler(device.type)
+    return dtype, scaler
+
+
+def _is_lazy(model: torch.nn.Module) -> bool:
+    uninitialised = torch.nn.parameter.UninitializedParameter
+    return any(isinstance(p, uninitialised) for p in model.parameters())
+
+
+def _materialize(model: torch.nn.Module, compute_loss: StepFn, batch: Any, device: Any) -> None:
+    """Initialise lazy modules with one forward pass in eval() mode, as the first step would."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            compute_loss(model, to_device(batch, device))
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def find_lr(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    data: Iterable[Any],
+    *,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    step_fn: StepFn | None = None,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    diverge_threshold: float | None = 4.0,
+    smooth_beta: float = DEFAULT_SMOOTH_BETA,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    accumulation_steps: int = 1,
+    amp: bool = False,
+    amp_dtype: torch.dtype | None = None,
+    scaler: Any = None,
+    schedulers: Sequence[Any] = (),
+    val_data: Iterable[Any] | None = None,
+    val_batches: int = 1,
+    val_every: int = 1,
+    snapshot: str = "memory",
+) -> RangeTestResult:
+    """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
+
+    Trains ``model`` with ``optimizer`` for up to ``num_steps`` optimizer steps while the rate
+    grows from ``start_lr`` to ``end_lr``, recording each step's loss, and stops early when the
+    loss diverges or turns NaN/inf. Before the first step every piece of state the test changes
+    is put aside on the host (see :class:`Snapshot`); it is put back bit for bit when the test
+    ends, also when it raises or is interrupted.
+
+    Under ``torch.distributed`` (e.g. ``torchrun`` with a ``DistributedDataParallel`` model) call
+    it on every rank with that rank's data: every rank runs the same sweep, the loss is averaged
+    over the ranks before the stopping rule, all stop on the same step, every rank is restored,
+    and only rank 0 shows a progress bar (save the result from rank 0 only).
+
+    Args:
+        model: the network; it is trained in ``train()`` mode during the test. Lazy modules are
+            initialised first by one forward pass on the first batch in ``eval()`` mode, the
+            initialisation the first training step would do; they stay initialised.
+        optimizer: a ``torch.optim`` optimizer, or a list of them (two models trained together:
+            one ``step_fn`` loss, every optimizer steps). One multiplier sweeps every parameter
+            group of every optimizer so their ratios hold (discriminative fine-tuning); the
+            result's ``lrs`` are the first group's rates and ``group_lrs`` every group's.
+            Frozen parameters (``requires_grad=False``) are not touched.
+        data: any iterable of batches (a DataLoader, a list); cycled when shorter than the test.
+            A one-shot iterator is read once and ends the test when it runs out.
+        loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches.
+        step_fn: ``step_fn(model, batch) -> loss`` for anything else (dict batches, models that
+            compute their own loss: :func:`forward_loss`); lrfinder calls ``backward()`` and
+            ``optimizer.step()``.
+        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
+            stopping rule, see :class:`lrfinder.RangeTest`.
+        device: where batches go; default: the device of the model's first parameter.
+        progress: show a tqdm progress bar (on rank 0 only).
+        accumulation_steps: micro-batches per optimizer step; each loss is divided by it before
+            ``backward()``, the sweep advances once per optimizer step, and the step's recorded
+            loss is the mean over its micro-batches.
+        amp: run the forward pass under ``torch.autocast`` (float16 with a ``GradScaler`` on
+            CUDA, bfloat16 on CPU).
+        amp_dtype: the autocast dtype, ``torch.float16`` or ``torch.bfloat16``.
+        scaler: your ``torch.amp.GradScaler`` (implies ``amp``); its state is restored. A step
+            the scaler skips (inf/NaN gradients) is retried at the same rate on the next batch,
+            so the sweep advances only on steps that ran; skipped steps are listed in
+            ``result.settings["skipped_steps"]`` (the index of the step they delayed).
+        schedulers: LR schedulers attached to the optimizer. The test sets the rates itself and
+            never steps them; list them here when ``step_fn`` steps them, to restore their state.
+        val_data: batches for a validation loss; the first ``val_batches`` are kept and
+            evaluated (the same ones every time, ``eval()`` mode, ``torch.no_grad()``) after
+            every ``val_every``-th step. The result's ``val_losses`` hold them beside the
+            training loss (NaN where none was measured), ``result.validation_curve()`` is a curve
+            for suggestions, and ``result.timings["val_s"]`` is their cost. The stopping rule
+            reads the training loss.
+        val_batches, val_every: see ``val_data``.
+        snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
+            removed when the test ends, also on error; for models too large to copy in memory).
+            Nothing is ever copied to accelerator memory.
+
+    Returns:
+        The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Linear(4, 1)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        >>> data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+        >>> r = find_lr(model, opt, data, loss_fn=torch.nn.functional.mse_loss, num_steps=10,
+        ...             accumulation_steps=2, amp=True, val_data=data, val_every=5, progress=False)
+        >>> r.val_losses.shape == r.losses.shape
+        True
+    """
+    if (loss_fn is None) == (step_fn is None):
+        raise LRFinderError(
+            "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
+            f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
+        )
+    optimizers = _optimizers(optimizer)
+    accumulation = check_count("accumulation_steps", accumulation_steps)
+    check_count("val_batches", val_batches)
+    check_count("val_every", val_every)
+    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
+    group_ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        if first is None:
+            raise LRFinderError("`model` has no parameters to train.")
+        device = first.device
+    device = torch.device(device)
+    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
+    rt = RangeTest(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        mode=mode,
+        diverge_threshold=diverge_threshold,
+        smooth_beta=smooth_beta,
+        group_ratios=group_ratios,
+    )
+
+    batches = cycle(data)
+    lazy = _is_lazy(model)
+    if lazy:
+        # A shuffling loader draws its order from the torch RNG; only the initialisation's draws
+        # may remain, as if the first training step had initialised the modules.
+        rng = torch.get_rng_state()
+        first_batch = next(batches, None)
+        torch.set_rng_state(rng)
+        if first_batch is None:
+            raise LRFinderError("`data` yielded no batch; lazy modules need one to initialise.")
+        batches = itertools.chain([first_batch], batches)
+        _materialize(model, compute_loss, first_batch, device)
+
+    started = time.perf_counter()
+    extras = [*schedulers, *([scaler] if scaler is not None else [])]
+    snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
+    snapshot_s = time.perf_counter() - started
+    try:
+        try:
+            # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
+            held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
+            if val_data is not None and not held_out:
+                raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
+            step = TorchStep(
+                rt,
+                model,
+                optimizers,
+                compute_loss,
+                batches,
+                device=device,
+                accumulation=accumulation,
+                autocast_dtype=autocast_dtype,
+                scaler=amp_scaler,
+                val_batches=held_out,
+                val_every=val_every,
+            )
+            model.train()
+            drive(rt, step, progress=progress and rank() == 0)
+        finally:
+            restore_started = time.perf_counter()
+            snap.restore()
+            restore_s = time.perf_counter() - restore_started
+    finally:
+        snap.close()
+
+    settings: dict[str, Any] = {
+        "framework": "torch",
+        "base_lrs": base_lrs,
+        "accumulation_steps": accumulation,
+        "amp_dtype": None if autocast_dtype is None else str(autocast_dtype).removeprefix("torch."),
+        "grad_scaler": amp_scaler is not None,
+        "skipped_steps": step.skipped,
+        "snapshot": snapshot,
+        "world_size": world_size(),
+        "lazy_initialised": lazy,
+    }
+    timings = {"snapshot_s": snapshot_s, "restore_s": restore_s}
+    if held_out:
+        settings.update(val_batches=len(held_out), val_every=val_every)
+        timings["val_s"] = step.val_s
+    result = rt.result(settings=settings, timings=timings)
+    if not held_out:
+        return result
+    val = step.val_losses + [math.nan] * (result.steps - len(step.val_losses))
+    return dataclasses.replace(result, val_losses=np.array(val))

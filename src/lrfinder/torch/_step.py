@@ -1,0 +1,242 @@
+"""One range-test step in PyTorch: micro-batches, mixed precision, a gradient scaler, validation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from .._core._errors import LRFinderError
+from .._core._find import MAX_SKIPS_IN_A_ROW
+from .._core._rangetest import RangeTest
+from ._ddp import agree, no_sync
+
+logger = logging.getLogger("lrfinder")
+
+StepFn = Callable[[torch.nn.Module, Any], Any]
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [to_device(v, device) for v in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    return batch
+
+
+def pair_step(loss_fn: Callable[..., torch.Tensor]) -> StepFn:
+    def step(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+        if not (isinstance(batch, (list, tuple)) and len(batch) == 2):
+            raise LRFinderError(
+                "Without `step_fn`, each batch must be an (inputs, targets) pair. Received a "
+                f"{type(batch).__name__}"
+                + (f" of length {len(batch)}" if isinstance(batch, (list, tuple)) else "")
+                + ". Pass step_fn=lambda model, batch: <loss tensor> for other batches."
+            )
+        inputs, targets = batch
+        return loss_fn(model(inputs), targets)
+
+    return step
+
+
+def loss_from_output(output: Any) -> torch.Tensor:
+    """The loss inside a model's output: a tensor, ``output.loss``, ``output["loss"]`` or
+    ``output[0]``.
+
+    Hugging Face models return the loss as ``.loss`` (``ModelOutput``, also a dict) when the batch
+    holds ``labels``, and first in a tuple with ``return_dict=False``; many research models return
+    a dict with a ``"loss"`` entry.
+
+    Example:
+        >>> import torch
+        >>> loss_from_output({"loss": torch.tensor(0.5), "logits": torch.zeros(2)}).item()
+        0.5
+    """
+    if torch.is_tensor(output):
+        return output
+    loss = getattr(output, "loss", None)
+    if loss is None and isinstance(output, Mapping):
+        loss = output.get("loss")
+    if loss is None and isinstance(output, (list, tuple)) and output:
+        loss = output[0]
+    if not torch.is_tensor(loss):
+        raise LRFinderError(
+            "The model's output holds no loss tensor: expected a tensor, an object with `.loss`, "
+            f"a dict with 'loss' or a tuple whose first item is the loss. Received a "
+            f"{type(output).__name__}. Pass the labels in the batch (Hugging Face), or a step_fn "
+            "that computes the loss."
+        )
+    return loss
+
+
+def forward_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    """A ``step_fn`` for models that compute their own loss: call the model on the batch and take
+    :func:`loss_from_output` of what it returns.
+
+    A dict batch is passed as keywords (``model(**batch)``, the Hugging Face convention), a tuple or
+    list as positional arguments, anything else as the one argument.
+
+    Example:
+        >>> import torch
+        >>> class Net(torch.nn.Module):
+        ...     def forward(self, x, labels):
+        ...         return {"loss": ((x - labels) ** 2).mean()}
+        >>> forward_loss(Net(), {"x": torch.ones(2), "labels": torch.zeros(2)}).item()
+        1.0
+    """
+    if isinstance(batch, Mapping):
+        return loss_from_output(model(**batch))
+    if isinstance(batch, (list, tuple)):
+        return loss_from_output(model(*batch))
+    return loss_from_output(model(batch))
+
+
+def _check_loss(loss: Any) -> torch.Tensor:
+    if not torch.is_tensor(loss) or loss.numel() != 1:
+        raise LRFinderError(
+            "The loss must be a one-element tensor (so lrfinder can call backward()). "
+            f"Received: {type(loss).__name__}"
+            + (f" of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else "")
+            + ". For dict or Hugging Face outputs use step_fn=lrfinder.torch.forward_loss."
+        )
+    return loss
+
+
+def set_lrs(optimizers: Sequence[torch.optim.Optimizer], lrs: Sequence[float]) -> None:
+    """Give every group of every optimizer its rate, in place when it is a tensor (capturable)."""
+    groups = [g for opt in optimizers for g in opt.param_groups]
+    for group, lr in zip(groups, lrs, strict=True):
+        current = group.get("lr")
+        if torch.is_tensor(current):
+            with torch.no_grad():
+                current.copy_(torch.as_tensor(lr, dtype=current.dtype))
+        else:
+            group["lr"] = lr
+
+
+class TorchStep:
+    """``step(lr) -> loss`` for :func:`lrfinder._core._find.drive`, over one PyTorch setup.
+
+    One call is one optimizer step: ``accumulation`` micro-batches, each loss scaled by
+    ``1/accumulation`` and back-propagated, then every optimizer steps; the returned loss is the
+    window's mean, averaged over the ranks under torch.distributed. When a gradient scaler skips
+    the step (inf/NaN gradients), the step is run again on the next batches at the same rate, so
+    the sweep advances only on steps that ran; the skipped steps are counted in ``skipped``.
+    """
+
+    def __init__(
+        self,
+        rt: RangeTest,
+        model: torch.nn.Module,
+        optimizers: Sequence[torch.optim.Optimizer],
+        compute_loss: StepFn,
+        batches: Iterator[Any],
+        *,
+        device: torch.device,
+        accumulation: int,
+        autocast_dtype: torch.dtype | None,
+        scaler: Any,
+        val_batches: Sequence[Any] = (),
+        val_every: int = 1,
+    ) -> None:
+        self.rt = rt
+        self.model = model
+        self.optimizers = optimizers
+        self.compute_loss = compute_loss
+        self.batches = batches
+        self.device = device
+        self.accumulation = accumulation
+        self.autocast_dtype = autocast_dtype
+        self.scaler = scaler
+        self.val_batches = val_batches
+        self.val_every = val_every
+        self.skipped: list[int] = []
+        self.val_losses: list[float] = []
+        self.val_s = 0.0
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _window(self) -> float | None:
+        """One optimizer step's micro-batches and backward passes; the mean loss, or None."""
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for micro in range(self.accumulation):
+            batch = next(self.batches, None)
+            with no_sync(self.model, last=micro == self.accumulation - 1):
+                loss = None
+                if batch is not None:
+                    with self._autocast():
+                        loss = _check_loss(
+                            self.compute_loss(self.model, to_device(batch, self.device))
+                        )
+                value = None if loss is None else float(loss.detach().item())
+                mean = agree(value, self.device)
+                if mean is None or loss is None or not math.isfinite(mean):
+                    return mean
+                total += mean
+                if self.accumulation > 1:  # no extra autograd node on the common path
+                    loss = loss / self.accumulation
+                (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        return total / self.accumulation
+
+    def _optimizer_step(self) -> bool:
+        """Step every optimizer; False when the gradient scaler skipped the step."""
+        if self.scaler is None:
+            for opt in self.optimizers:
+                opt.step()
+            return True
+        scale = self.scaler.get_scale()
+        for opt in self.optimizers:
+            self.scaler.step(opt)
+        self.scaler.update()
+        # The scaler lowers its scale exactly when it found inf/NaN gradients and skipped.
+        return not self.scaler.get_scale() < scale
+
+    def __call__(self, lr: float) -> float | None:
+        set_lrs(self.optimizers, self.rt.group_lrs)
+        skips_in_a_row = 0
+        while True:
+            loss = self._window()
+            if loss is None or not math.isfinite(loss) or self._optimizer_step():
+                break
+            self.skipped.append(self.rt.step)
+            logger.info("Gradient scaler skipped a step at lr=%.3g (inf/NaN gradients).", lr)
+            skips_in_a_row += 1
+            if skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
+                self.rt.stop("nonfinite")
+                return None
+        if loss is not None and self.val_batches:
+            due = math.isfinite(loss) and self.rt.step % self.val_every == 0
+            self.val_losses.append(self.evaluate() if due else math.nan)
+        return loss
+
+    def evaluate(self) -> float:
+        """The mean loss over the fixed validation batches, in eval() mode under no_grad."""
+        started = time.perf_counter()
+        modes = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                losses = [
+                    float(_check_loss(self.compute_loss(self.model, to_device(b, self.device))))
+                    for b in self.val_batches
+                ]
+        finally:
+            for m, training in modes:
+                m.training = training
+        mean = agree(sum(losses) / len(losses), self.device)
+        self.val_s += time.perf_counter() - started
+        # NaN marks "not measured" in the result, so a non-finite validation loss is inf.
+        return mean if mean is not None and math.isfinite(mean) else math.inf

@@ -1,0 +1,99 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lrfinder
+from _curves import sigmoid_curve
+from lrfinder.cli import main
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    return sigmoid_curve().save(tmp_path / "curve.json")
+
+
+def test_suggest_default_and_json(saved: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", str(saved)]) == 0
+    out = capsys.readouterr().out
+    expected = lrfinder.suggest(sigmoid_curve())
+    assert out.startswith(f"{expected.lr:.6g}") and lrfinder.DEFAULT_METHOD in out
+    assert main(["suggest", str(saved), "--method", "steepest", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["lr"] == lrfinder.suggest(sigmoid_curve(), "steepest").lr
+    assert data["method"] == "steepest" and data["low"] <= data["lr"] <= data["high"]
+
+
+def test_suggest_all_on_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = sigmoid_curve().save(tmp_path / "curve.csv")
+    assert main(["suggest", str(path), "--all"]) == 0
+    out = capsys.readouterr().out
+    for method in lrfinder.methods():
+        assert method in out
+
+
+def test_plot_writes_an_image(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "plot.png"
+    assert main(["plot", str(saved), "-o", str(out), "--method", "valley"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        (None, 1, "lrfinder: error: Cannot read"),
+        ("garbage", 1, "lrfinder: error: "),
+        (
+            "lr,loss\n0.1,1\n0.2,1\n0.3,1\n0.4,1\n0.5,1\n0.6,1\n",
+            3,
+            "lrfinder: no suggestion: The curve is flat",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, code: int, message: str
+) -> None:
+    path = tmp_path / ("x.csv" if content and content.startswith("lr") else "x.json")
+    if content is not None:
+        path.write_text(content)
+    assert main(["suggest", str(path)]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_module_entry_point_and_help() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "demo" in out.stdout and "suggest" in out.stdout and "plot" in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "suggest", "x.json", "--method", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_demo_writes_plot_and_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    plot, result = tmp_path / "demo.png", tmp_path / "demo.json"
+    assert (
+        main(
+            ["demo", "--no-progress", "--steps", "60", "--plot", str(plot), "--output", str(result)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    for method in lrfinder.methods():
+        assert method in out
+    loaded = lrfinder.RangeTestResult.load(result)
+    assert loaded.settings["framework"] == "torch" and 2 <= loaded.steps <= 60
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert loaded.lrs[0] == loaded.settings["start_lr"]

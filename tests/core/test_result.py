@@ -1,0 +1,164 @@
+import dataclasses
+import json
+import math
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrfinder._core._result as result_module
+from lrfinder import LRFinderError, RangeTest, RangeTestResult, ResultFileError
+
+
+def make_result() -> RangeTestResult:
+    rt = RangeTest(start_lr=1e-4, end_lr=1.0, num_steps=20, group_ratios=(1.0, 0.5))
+    for loss in [2.0, 1.8, 1.5, 1.2, -0.5, math.nan]:
+        rt.record(loss)
+    return rt.result(settings={"framework": "test", "base_lrs": [0.1, 0.05]}, timings={"x_s": 0.5})
+
+
+def test_result_is_frozen_and_read_only() -> None:
+    r = make_result()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.stop_reason = "completed"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        r.losses[0] = 1.0
+    assert r.steps == 6 and r.stop_reason == "nonfinite"
+    assert r.group_lrs.shape == (6, 2)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_round_trip(tmp_path: Path, suffix: str) -> None:
+    r = make_result()
+    path = r.save(tmp_path / f"curve{suffix}")
+    back = RangeTestResult.load(path)
+    np.testing.assert_array_equal(back.lrs, r.lrs)
+    np.testing.assert_array_equal(back.losses, r.losses)  # NaN survives
+    np.testing.assert_array_equal(back.smoothed_losses, r.smoothed_losses)
+    np.testing.assert_array_equal(back.group_lrs, r.group_lrs)
+    if suffix == ".json":
+        assert back == r
+        assert back.settings["framework"] == "test"
+        data = json.loads(path.read_text())
+        assert data["version"] == 1 and data["losses"][-1] == "nan"
+    else:
+        assert back.stop_reason == "unknown"
+
+
+def test_csv_from_another_tool(tmp_path: Path) -> None:
+    path = tmp_path / "logged.csv"
+    path.write_text("Learning_Rate,loss,epoch\n0.001,2.0,0\n0.01,1.0,0\n0.1,5.0,0\n\n")
+    r = RangeTestResult.load(path)
+    assert r.lrs.tolist() == [0.001, 0.01, 0.1]
+    assert r.smoothed_losses[0] == 2.0  # derived, debiased: starts at the first loss
+
+
+def test_load_never_unpickles(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    path = tmp_path / "result.json"
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ResultFileError):
+        RangeTestResult.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("not json at all", r"is not valid JSON"),
+        ("[1, 2]", r"A result must be a JSON object. Received a list"),
+        (
+            '{"format": "other"}',
+            r"Not an lrfinder result: `format` must be 'lrfinder.RangeTestResult'",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 99, "lrs": [], "losses": []}',
+            r"written by a newer lrfinder \(format version 99",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": "1"}',
+            r"`version` must be a positive integer",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1}',
+            r"A result needs the fields lrs, losses",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1, "lrs": [0.1], "losses": ["__import__"]}',
+            r"`losses` must hold numbers only. Received: '__import__'",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1, "lrs": [0.1], "losses": [1, 2]}',
+            r"Invalid result: `lrs` and `losses` must have the same length",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1, "lrs": [-0.1], "losses": [1]}',
+            r"Every learning rate must be finite and above 0",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1, "lrs": [0.1], "losses": [1], "settings": 3}',
+            r"`settings` must be a JSON object",
+        ),
+        (
+            '{"format": "lrfinder.RangeTestResult", "version": 1, "lrs": [0.1], "losses": [1], "stop_reason": "boom"}',
+            r"`stop_reason` must be one of completed",
+        ),
+        ("[" * 100000, r"is not valid JSON"),
+    ],
+)
+def test_bad_json_files(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ResultFileError, match=match):
+        RangeTestResult.load(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("", r"The CSV file is empty"),
+        (
+            "rate,value\n0.1,1\n",
+            r"needs the columns `lr` and `loss`. Received columns: \['rate', 'value'\]",
+        ),
+        ("lr,loss\n0.1,abc\n", r"a row that is not numbers"),
+        ("lr,loss\n0.1\n", r"a row that is not numbers"),
+        ("lr,loss\n0,1\n", r"Invalid CSV curve: Every learning rate must be finite and above 0"),
+    ],
+)
+def test_bad_csv_files(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ResultFileError, match=match):
+        RangeTestResult.load(path)
+
+
+def test_unreadable_and_oversized_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ResultFileError, match=r"Cannot read .*missing.json"):
+        RangeTestResult.load(tmp_path / "missing.json")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(ResultFileError, match=r"is not a text file"):
+        RangeTestResult.load(binary)
+    big = make_result().save(tmp_path / "big.json")
+    monkeypatch.setattr(result_module, "MAX_FILE_BYTES", 10)
+    with pytest.raises(ResultFileError, match=r"larger than any range test result"):
+        RangeTestResult.load(big)
+
+
+def test_constructor_checks() -> None:
+    with pytest.raises(LRFinderError, match=r"`smoothed_losses` must have one value per step"):
+        RangeTestResult(lrs=[0.1, 0.2], losses=[1, 2], smoothed_losses=[1])  # type: ignore[arg-type]
+    with pytest.raises(LRFinderError, match=r"`group_lrs` must have one row per step"):
+        RangeTestResult(lrs=[0.1, 0.2], losses=[1, 2], group_lrs=[[0.1]])  # type: ignore[arg-type]
+    with pytest.raises(LRFinderError, match=r"`settings` may hold only numbers.*Received a object"):
+        RangeTestResult(lrs=[0.1], losses=[1], settings={"x": object()})  # type: ignore[arg-type]
+    with pytest.raises(LRFinderError, match=r"`losses` must hold numbers only"):
+        RangeTestResult(lrs=[0.1], losses=["x"])  # type: ignore[arg-type]
