@@ -25,13 +25,15 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Keras reads KERAS_BACKEND once per process, so the Keras tests run once per backend: torch in
 # the main run, tensorflow next (pytest exits 5, nothing collected, when it is not installed), jax
 # in the JAX pass, a process of its own, which also runs the JAX-only tests so that the main run
 # never starts JAX.
 KERAS_TESTS := tests/keras
-JAX_TESTS := tests/optax tests/test_cross_framework.py tests/test_examples.py
+JAX_TESTS := tests/optax tests/test_cross_framework.py tests/test_examples.py \
+	tests/test_import.py::test_every_name_in_all_imports
 
 test: lint
 	$(BIN)/python -m pytest

@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+if __name__ == "__main__":  # run as a script: find the shared helpers as pytest does
+    sys.path.insert(0, str(Path(__file__).parent / "_support"))
+
 from _jax_pass import skip_outside_jax_pass
 
 if __name__ != "__main__":

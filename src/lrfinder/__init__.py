@@ -21,14 +21,15 @@ from ._core._errors import NoSuggestionError as NoSuggestionError
 from ._core._errors import ResultFileError as ResultFileError
 from ._core._find import find_lr as find_lr
 from ._core._rangetest import RangeTest as RangeTest
+from ._core._rangetest import SweepOptions as SweepOptions
+from ._core._registry import DEFAULT_METHOD as DEFAULT_METHOD
+from ._core._registry import Suggestion as Suggestion
+from ._core._registry import methods as methods
+from ._core._registry import register as register
 from ._core._repeat import find_lr_repeated as find_lr_repeated
 from ._core._result import RangeTestResult as RangeTestResult
 from ._core._smoothing import ema as ema
 from ._core._smoothing import sma as sma
-from ._core._suggestion import DEFAULT_METHOD as DEFAULT_METHOD
-from ._core._suggestion import Suggestion as Suggestion
-from ._core._suggestion import methods as methods
-from ._core._suggestion import register as register
 from ._core._suggestion import suggest as suggest
 from ._core._suggestion import suggest_all as suggest_all
 from ._core._sweep import sweep as sweep
@@ -57,6 +58,7 @@ __all__ = [
     "ResultFileError",
     "ScheduleChoice",
     "Suggestion",
+    "SweepOptions",
     "__version__",
     "ema",
     "find_lr",

@@ -119,3 +119,23 @@ def test_find_lr_needs_a_callable_and_stops_on_none() -> None:
     losses = iter([3.0, 2.0, 1.0])
     result = find_lr(lambda lr: next(losses, None), num_steps=10, progress=False)
     assert result.steps == 3 and result.stop_reason == "data_exhausted"
+
+
+def test_the_sweep_options_are_the_range_tests_keywords() -> None:
+    # SweepOptions is the one definition every adapter's **sweep is typed with; it must name
+    # exactly RangeTest's sweep keywords, so signatures, docs and checks cannot drift apart.
+    import inspect
+
+    from lrfinder import SweepOptions
+
+    keywords = set(inspect.signature(RangeTest).parameters) - {"group_ratios"}
+    assert set(SweepOptions.__annotations__) == keywords
+
+
+def test_an_unknown_sweep_option_is_named_with_the_valid_ones() -> None:
+    with pytest.raises(
+        LRFinderError,
+        match=r"Unknown option 'strat_lr'\. The sweep takes: start_lr, end_lr, num_steps, mode, "
+        r"diverge_threshold, smooth_beta\. Received: strat_lr=1e-05",
+    ):
+        find_lr(lambda lr: 1.0, strat_lr=1e-5, progress=False)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrfinder
-import lrfinder._core._suggestion as suggest_module
+import lrfinder._core._registry as suggest_module
 from _curves import sigmoid_curve
 from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, Suggestion, suggest
 from lrfinder._reading._curve import read_curve

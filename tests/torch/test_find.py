@@ -235,3 +235,27 @@ def test_bad_arguments_raise() -> None:
         lft.find_lr(
             nn.ReLU(), torch.optim.SGD(model.parameters(), lr=0.1), data, loss_fn=F.mse_loss
         )
+
+
+def test_the_sweep_keywords_reach_the_range_test_and_typos_are_refused() -> None:
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))] * 4
+    result = lft.find_lr(
+        model,
+        opt,
+        data,
+        loss_fn=F.mse_loss,
+        start_lr=1e-3,
+        end_lr=1e-1,
+        num_steps=7,
+        mode="linear",
+        diverge_threshold=None,
+        smooth_beta=0.5,
+        progress=False,
+    )
+    assert result.steps == 7
+    assert result.lrs[0] == 1e-3 and result.lrs[-1] == pytest.approx(1e-1)
+    assert result.settings["mode"] == "linear" and result.settings["smooth_beta"] == 0.5
+    with pytest.raises(LRFinderError, match=r"Unknown options 'endlr', 'steps'\. The sweep takes"):
+        lft.find_lr(model, opt, data, loss_fn=F.mse_loss, endlr=1.0, steps=5, progress=False)

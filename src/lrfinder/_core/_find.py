@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Unpack
 
 from ._errors import LRFinderError
 from ._progress import progress_bar
-from ._rangetest import RangeTest
-from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from ._rangetest import RangeTest, SweepOptions, sweep_options
+from ._result import RangeTestResult
 
 # A loss-scaled step is skipped when its gradients overflow, and each skip halves the scale; 40
 # in a row take 65536 below 1e-7, so the gradients are infinite at any scale and the test stops
@@ -48,13 +48,8 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
 def find_lr(
     step: Callable[[float], float],
     *,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    mode: str = "exp",
-    diverge_threshold: float | None = 4.0,
-    smooth_beta: float = DEFAULT_SMOOTH_BETA,
     progress: bool = True,
+    **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test with any training loop (Smith 2015/2017, section 3.3).
 
@@ -65,8 +60,8 @@ def find_lr(
 
     Args:
         step: one training step at the given rate, returning its loss.
-        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: see
-            :class:`lrfinder.RangeTest`.
+        **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
+            ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         progress: show a tqdm progress bar when tqdm is installed.
 
     Example:
@@ -85,12 +80,7 @@ def find_lr(
             f"Received: {type(step).__name__}"
         )
     rt = RangeTest(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        mode=mode,
-        diverge_threshold=diverge_threshold,
-        smooth_beta=smooth_beta,
+        **sweep_options(sweep),
     )
     drive(rt, step, progress=progress)
     return rt.result()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,46 @@ def ratios_to_first(base_lrs: Sequence[float], *, what: str, name: str) -> list[
             f"Received: {name}={base_lrs[0]!r}"
         )
     return [lr / base_lrs[0] for lr in base_lrs]
+
+
+class SweepOptions(TypedDict, total=False):
+    """The sweep and its stopping rule: the keywords every ``find_lr`` takes, defined once.
+
+    Each adapter's ``find_lr`` (and ``tune_lr``, ``RangeTestCallback``...) takes these as
+    keywords, typed through ``**sweep: Unpack[SweepOptions]`` so editors still show each one;
+    they go to :class:`RangeTest`, which checks them and documents their defaults.
+
+    Keys:
+        start_lr: the rate of the first step, exactly (default 1e-7).
+        end_lr: the rate of the last step, exactly, if the loss has not diverged (default 10).
+        num_steps: the number of steps of the full sweep (default 100).
+        mode: ``"exp"`` (a constant factor per step, the default) or ``"linear"``.
+        diverge_threshold: stop when the smoothed loss exceeds this multiple of the best
+            (default 4); ``None`` never stops early on divergence (NaN and inf still stop it).
+        smooth_beta: the factor of the moving average the stopping rule reads (default 0.95).
+    """
+
+    start_lr: float
+    end_lr: float
+    num_steps: int
+    mode: str
+    diverge_threshold: float | None
+    smooth_beta: float
+
+
+SWEEP_KEYS = tuple(SweepOptions.__annotations__)
+
+
+def sweep_options(options: Mapping[str, Any]) -> SweepOptions:
+    """``options`` checked to hold sweep keywords only, for ``RangeTest(**sweep_options(...))``."""
+    unknown = sorted(set(options) - set(SWEEP_KEYS))
+    if unknown:
+        raise LRFinderError(
+            f"Unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}. "
+            f"The sweep takes: {', '.join(SWEEP_KEYS)}. Received: "
+            + ", ".join(f"{k}={options[k]!r}" for k in unknown)
+        )
+    return SweepOptions(**options)  # type: ignore[typeddict-item]
 
 
 class RangeTest:

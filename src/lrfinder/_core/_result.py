@@ -11,15 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._errors import LRFinderError, ResultFileError
+from ._registry import Suggestion, apply
 from ._smoothing import ema
-
-if TYPE_CHECKING:
-    from ._suggestion import Suggestion
 
 RESULT_FORMAT = "lrfinder.RangeTestResult"
 RESULT_VERSION = 1
@@ -169,15 +167,11 @@ class RangeTestResult:
     @property
     def suggestion(self) -> Suggestion:
         """The default suggestion, ``lrfinder.suggest(self)``."""
-        from ._suggestion import suggest
-
-        return suggest(self)
+        return apply(self)
 
     def suggest(self, method: str | None = None, **options: Any) -> Suggestion:
         """The suggestion of one method of the registry; see :func:`lrfinder.suggest`."""
-        from ._suggestion import suggest
-
-        return suggest(self, method, **options)
+        return apply(self, method, **options)
 
     def validation_curve(self) -> RangeTestResult:
         """The validation losses as a result of their own, for suggestions and plots.

@@ -1,81 +1,19 @@
-"""Suggestions: the :class:`Suggestion` a rule returns, and the registry of rules.
-
-Every method lives in one registry, shared by :func:`suggest` and the command line. A method
-either returns a :class:`Suggestion` with a rate inside the swept range, or raises
-:class:`NoSuggestionError` saying what is wrong with the curve and what to change. The rules
-themselves read the curve one layer up (``lrfinder._reading``) and register here when imported:
-the core dispatches to them by name and never imports them.
-"""
+"""Suggest a rate from one curve or several repeated sweeps, through the registry of rules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ._errors import LRFinderError, NoSuggestionError
+from ._registry import Suggestion, apply, methods
 from ._result import RangeTestResult, as_result
 
-# The rule with the lowest regret against grid search on benchmarks/quality (see BENCHMARKS.md).
-DEFAULT_METHOD = "fall"
-SCHEDULES = ("constant", "onecycle")
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A suggested learning rate and where it came from.
-
-    Attributes:
-        lr: the suggested rate (for the first parameter group; others keep their ratio).
-        index: the step of the curve whose rate is closest to ``lr`` without exceeding it.
-        method: the registry name of the rule that produced it.
-        reason: one sentence on why this rate.
-        low, high: the range of rates where the loss falls fastest, around the suggestion.
-        confidence: 0..1 where the method estimates one, else None.
-        warnings: reasons to distrust this curve, if any.
-        spread: with several sweeps (``suggest([r1, r2, ...])``), the standard deviation of
-            their rates in decades (log10 units); None for one sweep.
-    """
-
-    lr: float
-    index: int
-    method: str
-    reason: str
-    low: float
-    high: float
-    confidence: float | None = None
-    warnings: tuple[str, ...] = ()
-    spread: float | None = None
-
-    def __str__(self) -> str:
-        return f"{self.lr:.3g} ({self.method}: {self.reason})"
-
-
-SuggestFn = Callable[..., Suggestion]
-_REGISTRY: dict[str, SuggestFn] = {}
-# Methods whose rate depends on how it will be used; they take a `for_schedule` keyword.
-_SCHEDULE_AWARE = {"fall"}
 # Sweeps whose rates spread more than this (decades, standard deviation) are flagged.
 SPREAD_WARN = 0.2
-
-
-def register(name: str) -> Callable[[SuggestFn], SuggestFn]:
-    """Add a method to the registry under ``name``; it takes a result and keyword options."""
-
-    def add(fn: SuggestFn) -> SuggestFn:
-        if name in _REGISTRY:
-            raise LRFinderError(f"A suggestion method named {name!r} is already registered.")
-        _REGISTRY[name] = fn
-        return fn
-
-    return add
-
-
-def methods() -> tuple[str, ...]:
-    """The names of every registered suggestion method."""
-    return tuple(_REGISTRY)
 
 
 def suggest(
@@ -116,31 +54,16 @@ def suggest(
         >>> 3e-3 < suggest((lrs, losses)).lr < 3e-2  # capped: the blow-up follows the fall closely
         True
     """
-    name = DEFAULT_METHOD if method is None else method
-    if name not in _REGISTRY:
-        raise LRFinderError(
-            f"Unknown suggestion method {name!r}. Choose one of: {', '.join(methods())}"
-        )
-    if for_schedule not in SCHEDULES:
-        raise LRFinderError(
-            f"`for_schedule` must be one of {', '.join(SCHEDULES)}. "
-            f"Received: for_schedule={for_schedule!r}"
-        )
-    if name in _SCHEDULE_AWARE:
-        options = {**options, "for_schedule": for_schedule}
-    elif for_schedule != "constant":
-        raise LRFinderError(
-            f"`{name}` suggests the same rate for every schedule; `for_schedule` is read by "
-            f"{', '.join(sorted(_SCHEDULE_AWARE))}. Received: for_schedule={for_schedule!r}"
-        )
     if isinstance(result, (list, tuple)) and any(isinstance(r, RangeTestResult) for r in result):
-        return _combine([_REGISTRY[name](as_result(r), **options) for r in result])
+        return _combine(
+            [apply(as_result(r), method, for_schedule=for_schedule, **options) for r in result]
+        )
     if isinstance(result, (list, tuple)) and len(result) != 2:
         raise LRFinderError(
             "Pass a RangeTestResult, an (lrs, losses) pair, or a list of results. "
             f"Received a {type(result).__name__} of length {len(result)}"
         )
-    return _REGISTRY[name](as_result(result), **options)
+    return apply(as_result(result), method, for_schedule=for_schedule, **options)
 
 
 def _combine(suggestions: list[Suggestion]) -> Suggestion:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core._errors import NoSuggestionError
+from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
-from .._core._suggestion import DEFAULT_METHOD, Suggestion, suggest
+from .._core._suggestion import suggest
 from .._reading._curve import loss_change, read_curve
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .._core._errors import NoSuggestionError
+from .._core._registry import Suggestion
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema, sma
-from .._core._suggestion import Suggestion
 
 MIN_POINTS = 5
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema
-from .._core._suggestion import Suggestion, register
 from ._curve import _Curve, _descending_part, read_curve, smoothing_span
 
 # `fall` reads the rate at which the smoothed loss has done FALL_FRACTION of its fall, then

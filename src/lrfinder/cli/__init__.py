@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._registry import DEFAULT_METHOD, SCHEDULES, Suggestion, methods
 from .._core._result import RangeTestResult
-from .._core._suggestion import DEFAULT_METHOD, SCHEDULES, Suggestion, methods, suggest, suggest_all
+from .._core._suggestion import suggest, suggest_all
 from ._schedule import add_schedule_parser
+
+__all__ = ["build_parser", "main"]
 
 RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
 

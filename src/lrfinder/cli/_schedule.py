@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .._core._errors import LRFinderError
+from .._core._registry import DEFAULT_METHOD, methods
 from .._core._result import RangeTestResult
-from .._core._suggestion import DEFAULT_METHOD, methods
 from ..schedules import _basic as _schedules
 from ..schedules import _cyclical as _cyclical
 from ..schedules._basic import Schedule

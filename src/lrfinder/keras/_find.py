@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Any
+from typing import Any, Unpack
 
 import keras
 import numpy as np
@@ -13,8 +13,8 @@ import numpy as np
 from .._core._errors import LRFinderError
 from .._core._find import MAX_SKIPS_IN_A_ROW
 from .._core._progress import progress_bar
-from .._core._rangetest import RangeTest
-from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from .._core._rangetest import RangeTest, SweepOptions, sweep_options
+from .._core._result import RangeTestResult
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -108,8 +108,8 @@ class RangeTestCallback(keras.callbacks.Callback):
     (:func:`find_lr` handles any value) and a float learning rate.
 
     Args:
-        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
-            stopping rule, see :class:`lrfinder.RangeTest`.
+        **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
+            ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         restore: put the model and optimizer back when training ends.
         progress: show a tqdm progress bar (pass ``verbose=0`` to ``fit`` to hide Keras's).
 
@@ -123,24 +123,12 @@ class RangeTestCallback(keras.callbacks.Callback):
     def __init__(
         self,
         *,
-        start_lr: float = 1e-7,
-        end_lr: float = 10.0,
-        num_steps: int = 100,
-        mode: str = "exp",
-        diverge_threshold: float | None = 4.0,
-        smooth_beta: float = DEFAULT_SMOOTH_BETA,
         restore: bool = True,
         progress: bool = True,
+        **sweep: Unpack[SweepOptions],
     ) -> None:
         super().__init__()
-        self._sweep: dict[str, Any] = {
-            "start_lr": start_lr,
-            "end_lr": end_lr,
-            "num_steps": num_steps,
-            "mode": mode,
-            "diverge_threshold": diverge_threshold,
-            "smooth_beta": smooth_beta,
-        }
+        self._sweep = sweep_options(sweep)
         self.range_test = RangeTest(**self._sweep)  # validates the settings now
         self.restore_after = restore
         self.progress = progress
@@ -261,13 +249,8 @@ def find_lr(
     batch_size: int = 32,
     sample_weight: Any = None,
     shuffle: bool = True,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    mode: str = "exp",
-    diverge_threshold: float | None = 4.0,
-    smooth_beta: float = DEFAULT_SMOOTH_BETA,
     progress: bool = True,
+    **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a compiled Keras model.
 
@@ -286,8 +269,8 @@ def find_lr(
         batch_size: the batch size for ``x``/``y``.
         sample_weight: per-sample weights for ``x``/``y``.
         shuffle: shuffle ``x``/``y`` as ``fit`` does; the numpy RNG is put back afterwards.
-        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
-            stopping rule, see :class:`lrfinder.RangeTest`.
+        **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
+            ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -299,15 +282,7 @@ def find_lr(
             f"x={type(x).__name__}, dataset={type(dataset).__name__}"
         )
     _checked_optimizer(model)
-    callback = RangeTestCallback(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        mode=mode,
-        diverge_threshold=diverge_threshold,
-        smooth_beta=smooth_beta,
-        progress=progress,
-    )
+    callback = RangeTestCallback(progress=progress, **sweep)
     if dataset is not None:
         data: dict[str, Any] = {"x": dataset, "shuffle": False}  # fit warns on True
         if hasattr(dataset, "__len__") and not len(dataset):
@@ -317,7 +292,7 @@ def find_lr(
         data["shuffle"] = shuffle
     # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
     # optimizer skips; the callback ends fit as soon as the test stops.
-    epochs = (num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
+    epochs = (callback.range_test.num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
     saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
     try:
         if saved["steps_per_execution"] != 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import jax
 import jax.numpy as jnp
@@ -12,8 +12,8 @@ import optax
 
 from .._core._errors import LRFinderError
 from .._core._find import cycle, drive
-from .._core._rangetest import RangeTest, ratios_to_first
-from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
+from .._core._result import RangeTestResult
 
 TrainStep = Callable[[optax.Params, optax.OptState, Any], tuple[optax.Params, optax.OptState, Any]]
 PathKey = Any
@@ -56,13 +56,8 @@ def find_lr(
     batches: Iterable[Any],
     *,
     hyperparam: str = "learning_rate",
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    mode: str = "exp",
-    diverge_threshold: float | None = 4.0,
-    smooth_beta: float = DEFAULT_SMOOTH_BETA,
     progress: bool = True,
+    **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) with JAX and Optax.
 
@@ -84,8 +79,8 @@ def find_lr(
             learning rate is a number, not a schedule.
         batches: any iterable of batches, passed to ``train_step`` as they come.
         hyperparam: the name of the injected hyper-parameter to sweep.
-        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
-            stopping rule, see :class:`lrfinder.RangeTest`.
+        **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
+            ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -104,12 +99,7 @@ def find_lr(
             f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its init state."
         )
     rt = RangeTest(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        mode=mode,
-        diverge_threshold=diverge_threshold,
-        smooth_beta=smooth_beta,
+        **sweep_options(sweep),
         group_ratios=ratios_to_first(base_lrs, what=f"injected {hyperparam!r}", name=hyperparam),
     )
     data = cycle(batches)

@@ -17,8 +17,9 @@ import numpy as np
 
 from .._core._checks import check_count
 from .._core._errors import LRFinderError
+from .._core._registry import _SCHEDULE_AWARE, DEFAULT_METHOD
 from .._core._result import RangeTestResult, as_result
-from .._core._suggestion import _SCHEDULE_AWARE, DEFAULT_METHOD, suggest
+from .._core._suggestion import suggest
 from .._reading._curve import read_curve
 from ._basic import Schedule, check_choice, constant, cosine_annealing
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum

@@ -7,7 +7,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
@@ -15,8 +15,8 @@ import torch
 from .._core._checks import check_count
 from .._core._errors import LRFinderError
 from .._core._find import cycle, drive
-from .._core._rangetest import RangeTest, ratios_to_first
-from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
+from .._core._result import RangeTestResult
 from ._ddp import rank, world_size
 from ._snapshot import Snapshot
 from ._step import (
@@ -85,12 +85,6 @@ def find_lr(
     *,
     loss_fn: Callable[..., torch.Tensor] | None = None,
     step_fn: StepFn | None = None,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    mode: str = "exp",
-    diverge_threshold: float | None = 4.0,
-    smooth_beta: float = DEFAULT_SMOOTH_BETA,
     device: torch.device | str | None = None,
     progress: bool = True,
     accumulation_steps: int = 1,
@@ -102,6 +96,7 @@ def find_lr(
     val_batches: int = 1,
     val_every: int = 1,
     snapshot: str = "memory",
+    **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
 
@@ -131,8 +126,8 @@ def find_lr(
         step_fn: ``step_fn(model, batch) -> loss`` for anything else (dict batches, models that
             compute their own loss: :func:`forward_loss`); lrfinder calls ``backward()`` and
             ``optimizer.step()``.
-        start_lr, end_lr, num_steps, mode, diverge_threshold, smooth_beta: the sweep and its
-            stopping rule, see :class:`lrfinder.RangeTest`.
+        **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
+            ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         device: where batches go; default: the device of the model's first parameter.
         progress: show a tqdm progress bar (on rank 0 only).
         accumulation_steps: micro-batches per optimizer step; each loss is divided by it before
@@ -191,12 +186,7 @@ def find_lr(
     autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
     compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
     rt = RangeTest(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        mode=mode,
-        diverge_threshold=diverge_threshold,
-        smooth_beta=smooth_beta,
+        **sweep_options(sweep),
         group_ratios=group_ratios,
     )
 
