@@ -134,7 +134,7 @@ class TorchStep:
 
     def __init__(
         self,
-        rt: RangeTest,
+        rt: RangeTest | None,
         model: torch.nn.Module,
         optimizers: Sequence[torch.optim.Optimizer],
         compute_loss: StepFn,
@@ -159,6 +159,7 @@ class TorchStep:
         self.val_batches = val_batches
         self.val_every = val_every
         self.skipped: list[int] = []
+        self.gave_up = False
         self.val_losses: list[float] = []
         self.val_s = 0.0
 
@@ -205,22 +206,34 @@ class TorchStep:
         return not self.scaler.get_scale() < scale
 
     def __call__(self, lr: float) -> float | None:
-        set_lrs(self.optimizers, self.rt.group_lrs)
+        rt = self.rt
+        assert rt is not None, "a TorchStep without a RangeTest only trains (see train())"
+        loss = self.train(rt.group_lrs, at=rt.step)
+        if loss is None and self.gave_up:
+            rt.stop("nonfinite")
+            return None
+        if loss is not None and self.val_batches:
+            due = math.isfinite(loss) and rt.step % self.val_every == 0
+            self.val_losses.append(self.evaluate() if due else math.nan)
+        return loss
+
+    def train(self, group_lrs: Sequence[float], *, at: int) -> float | None:
+        """One optimizer step with each group at its rate; its loss, or None when the data ran
+        out or the gradient scaler skipped ``MAX_SKIPS_IN_A_ROW`` steps (then ``gave_up``)."""
+        set_lrs(self.optimizers, group_lrs)
         skips_in_a_row = 0
         while True:
             loss = self._window()
             if loss is None or not math.isfinite(loss) or self._optimizer_step():
-                break
-            self.skipped.append(self.rt.step)
-            logger.info("Gradient scaler skipped a step at lr=%.3g (inf/NaN gradients).", lr)
+                return loss
+            self.skipped.append(at)
+            logger.info(
+                "Gradient scaler skipped a step at lr=%.3g (inf/NaN gradients).", group_lrs[0]
+            )
             skips_in_a_row += 1
             if skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
-                self.rt.stop("nonfinite")
+                self.gave_up = True
                 return None
-        if loss is not None and self.val_batches:
-            due = math.isfinite(loss) and self.rt.step % self.val_every == 0
-            self.val_losses.append(self.evaluate() if due else math.nan)
-        return loss
 
     def evaluate(self) -> float:
         """The mean loss over the fixed validation batches, in eval() mode under no_grad."""
