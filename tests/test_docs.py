@@ -13,11 +13,12 @@ MODULES = [
     "lrfinder._core._suggestion",
     "lrfinder._core._find",
     "lrfinder._core._repeat",
+    "lrfinder._tuning._trial",
     "lrfinder._plotting._result",
 ]
 
 
-@pytest.mark.parametrize("name", [*MODULES, "lrfinder.torch", "lrfinder.torch._find"])
+@pytest.mark.parametrize("name", [*MODULES, "lrfinder.torch", "lrfinder.torch._find", "lrfinder.torch._tune"])
 def test_docstring_examples(name: str) -> None:
     if name.startswith("lrfinder.torch"):
         pytest.importorskip("torch")

@@ -38,6 +38,9 @@ from ._plotting._result import plot_derivative as plot_derivative
 from ._plotting._result import plot_loss as plot_loss
 from ._plotting._result import plot_result as plot_result
 from ._plotting._schedule import plot_schedule as plot_schedule
+from ._tuning._candidates import candidates as candidates
+from ._tuning._race import tune_lr as tune_lr
+from ._tuning._race_result import TuneResult as TuneResult
 from ._tuning._refind import Refind as Refind
 from ._tuning._refind import Refinder as Refinder
 from ._tuning._refind import RefindPolicy as RefindPolicy
@@ -59,7 +62,9 @@ __all__ = [
     "ScheduleChoice",
     "Suggestion",
     "SweepOptions",
+    "TuneResult",
     "__version__",
+    "candidates",
     "ema",
     "find_lr",
     "find_lr_repeated",
@@ -76,4 +81,5 @@ __all__ = [
     "suggest_all",
     "sweep",
     "sweep_lr",
+    "tune_lr",
 ]

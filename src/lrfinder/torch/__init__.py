@@ -16,6 +16,7 @@ from ._schedule import ScheduleLR as ScheduleLR
 from ._snapshot import Snapshot as Snapshot
 from ._step import forward_loss as forward_loss
 from ._step import loss_from_output as loss_from_output
+from ._tune import tune_lr as tune_lr
 
 __all__ = [
     "LoopRefinder",
@@ -24,4 +25,5 @@ __all__ = [
     "find_lr",
     "forward_loss",
     "loss_from_output",
+    "tune_lr",
 ]

@@ -1,0 +1,329 @@
+"""The race: a few candidate rates from the range test, each trained briefly from the same
+snapshot and scored on held-out loss; successive halving drops the weak ones.
+
+The range test reads the *training* loss at *rising* rates; the race measures what the user wants,
+the held-out loss after training at one rate. It is framework-free: the caller supplies
+``trial(lr, steps) -> held-out loss`` (the adapter restores the snapshot before each trial).
+Successive halving: Jamieson & Talwalkar, "Non-stochastic Best Arm Identification and
+Hyperparameter Optimization", 2016.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core._checks import check_count
+from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._find import find_lr
+from .._core._progress import StepBar
+from .._core._result import RangeTestResult, as_result
+from ._candidates import _candidates, _reading
+from ._race_result import RaceRound, TuneResult
+
+logger = logging.getLogger("lrfinder")
+Trial = Callable[[float, int], float]
+
+# Default rounds: every candidate at a quarter of the budget, then the best two at all of it
+# (5 candidates: 3.25 trainings).
+FIRST_FRACTION = 0.25
+FINALISTS = 2
+# Confidence is ratio / (ratio + CONFIDENCE_HALF), ratio = the winner's margin over the best other
+# candidate / how much the rate mattered in the first round (median minus best loss). Below
+# NEAR_TIE the finalists count as nearly identical.
+CONFIDENCE_HALF = 0.25
+NEAR_TIE = 0.05
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the race: the best ``count`` candidates train ``fraction`` of the budget."""
+
+    count: int
+    fraction: float
+
+
+def plan_rounds(rounds: Sequence[Round | tuple[int, float]] | None, n: int) -> tuple[Round, ...]:
+    """Check ``rounds`` against ``n`` candidates; None: all at 1/4 of the budget, the best 2 at
+    all of it (just one round at all of it for 2 candidates or fewer)."""
+    if rounds is None:
+        if n <= FINALISTS:
+            return (Round(n, 1.0),)
+        return Round(n, FIRST_FRACTION), Round(FINALISTS, 1.0)
+    try:
+        plan = tuple(r if isinstance(r, Round) else Round(*r) for r in rounds)
+    except TypeError:
+        raise LRFinderError(
+            "`rounds` must be (count, fraction) pairs, e.g. ((5, 0.25), (2, 1.0)). "
+            f"Received: rounds={rounds!r}"
+        ) from None
+    counts = [check_count("count of a round", r.count) for r in plan]
+    fractions = [r.fraction for r in plan]
+    if not plan or counts[0] != n or any(b > a for a, b in itertools.pairwise(counts)):
+        raise LRFinderError(
+            f"`rounds` must start with every candidate ({n}) and never add any back: counts that "
+            f"do not rise. Received: rounds={rounds!r}"
+        )
+    ok = all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in fractions)
+    in_range = ok and all(0 < f <= 1 for f in fractions)
+    if not in_range or any(not a < b for a, b in itertools.pairwise(fractions)):
+        raise LRFinderError(
+            "The fractions of `rounds` must rise, each above 0 and at most 1.0 (1.0: the whole "
+            f"budget; a cheaper race ends below it). Received: rounds={rounds!r}"
+        )
+    return tuple(Round(c, float(f)) for c, f in zip(counts, fractions, strict=True))
+
+
+class _RaceBar(StepBar):
+    """One bar over every trial of the race: the candidate running, and the best so far in
+    its round (a longer round's losses are not comparable with a shorter one's)."""
+
+    def trial(self, lr: float, best: tuple[float, float] | None) -> None:
+        if self._bar is not None:
+            shown = {"lr": f"{lr:.2e}"}
+            if best is not None:
+                shown["best"] = f"{best[0]:.2e} ({best[1]:.4g})"
+            self._bar.set_postfix(shown, refresh=True)
+
+    def advance(self, steps: int) -> None:
+        if self._bar is not None:
+            self._bar.update(steps)
+
+
+def _score(trial: Trial, lr: float, steps: int) -> float:
+    """The trial's held-out loss; inf (the worst) where it diverged."""
+    value = trial(lr, steps)
+    try:
+        loss = float(value)
+    except (TypeError, ValueError):
+        raise LRFinderError(
+            "`trial` must return the held-out loss as a number. "
+            f"Received: {type(value).__name__} from trial(lr={lr:.3g}, steps={steps})"
+        ) from None
+    return loss if math.isfinite(loss) else math.inf
+
+
+def race(
+    trial: Trial,
+    rates: Sequence[float],
+    *,
+    budget_steps: int,
+    rounds: Sequence[Round | tuple[int, float]] | None = None,
+    min_steps: int = 1,
+    progress: bool = False,
+) -> tuple[RaceRound, ...]:
+    """Successive halving over ``rates``: each round trains its candidates from the snapshot
+    for ``fraction x budget_steps`` steps (at least ``min_steps``) and passes the best ``count``
+    finite ones on (ties: the lower rate). :func:`tune_lr` runs it and picks the winner.
+
+    Raises:
+        NoSuggestionError: every candidate of a round diverged.
+        LRFinderError: an argument is out of range, or ``trial`` returned no number.
+    """
+    rates = _check_rates(rates)
+    budget_steps, min_steps = _check_budget(budget_steps, min_steps)
+    plan = plan_rounds(rounds, len(rates))
+    steps = [min(max(min_steps, int(r.fraction * budget_steps + 0.5)), budget_steps) for r in plan]
+    bar = _RaceBar(progress, sum(r.count * s for r, s in zip(plan, steps, strict=True)), "race")
+    alive, done = list(range(len(rates))), []
+    try:
+        for k, length in enumerate(steps):
+            losses, best = [math.nan] * len(rates), None
+            for i in alive:
+                bar.trial(rates[i], best)
+                losses[i] = _score(trial, rates[i], length)
+                bar.advance(length)
+                if losses[i] < (math.inf if best is None else best[1]):
+                    best = (rates[i], losses[i])
+            done.append(RaceRound(steps=length, losses=tuple(losses)))
+            # A stable sort of the ascending survivors: ties keep the lower rate.
+            ranked = sorted((i for i in alive if losses[i] < math.inf), key=lambda i: losses[i])
+            if not ranked:
+                raise NoSuggestionError(
+                    f"Every candidate of round {k + 1} diverged over {length} steps ("
+                    f"{', '.join(f'{rates[i]:.3g}' for i in alive)}). Race lower rates: a smaller "
+                    "`span`, or lower `rates`."
+                )
+            logger.info(
+                "race round %d/%d: %d rates x %d steps, best %.3g (held-out loss %.4g)",
+                *(k + 1, len(plan), len(alive), length, rates[ranked[0]], losses[ranked[0]]),
+            )
+            if k + 1 < len(plan):
+                alive = sorted(ranked[: plan[k + 1].count])
+    finally:
+        bar.close()
+    return tuple(done)
+
+
+def _check_budget(budget_steps: Any, min_steps: Any) -> tuple[int, int]:
+    budget_steps = check_count("budget_steps", budget_steps)
+    min_steps = check_count("min_steps", min_steps)
+    if min_steps > budget_steps:
+        raise LRFinderError(
+            f"`min_steps` must not exceed `budget_steps`. Received: min_steps={min_steps}, "
+            f"budget_steps={budget_steps}"
+        )
+    return budget_steps, min_steps
+
+
+def _check_rates(rates: Any) -> tuple[float, ...]:
+    """Two or more distinct, finite, positive rates, ascending."""
+    try:
+        given = np.asarray(list(rates), dtype=float).ravel()
+    except (TypeError, ValueError):
+        given = np.zeros(0)
+    if given.size < 2 or not np.all(np.isfinite(given) & (given > 0)):
+        raise LRFinderError(
+            f"`rates` must be 2 or more finite rates above 0. Received: rates={rates!r}"
+        )
+    if np.unique(given).size != given.size:
+        raise LRFinderError(f"`rates` must be distinct. Received: rates={rates!r}")
+    return tuple(float(r) for r in np.sort(given))
+
+
+def _decide(
+    rates: tuple[float, ...], rounds: tuple[RaceRound, ...], capped: bool
+) -> tuple[float, str, float, list[str]]:
+    """The winner, why, how confidently (module constants), and the warnings."""
+    last = rounds[-1].losses
+    w = int(np.argmin(np.where(np.isnan(last), np.inf, last)))  # first of equals: lower rate
+    finalists = sum(math.isfinite(v) for v in last)
+    reason = (
+        f"lowest held-out loss ({last[w]:.4g}) after {rounds[-1].steps} steps among "
+        f"{finalists} finalist(s) of {len(rates)} rates"
+    )
+    first = [v for v in rounds[0].losses if math.isfinite(v)]
+    scale = sorted(first)[len(first) // 2] - min(first)  # no arithmetic to overflow
+    warnings: list[str] = []
+    # The margin over the best other candidate, in the latest round that raced one.
+    margins = [
+        min(others) - rnd.losses[w]
+        for rnd in rounds
+        if (others := [v for i, v in enumerate(rnd.losses) if i != w and math.isfinite(v)])
+    ]
+    ratio = max(margins[-1], 0.0) / scale if margins and scale > 0 else 0.0
+    ratio = 0.0 if math.isnan(ratio) else ratio  # inf / inf, from losses near the float limit
+    if not margins:
+        warnings.append(
+            "Fewer than 2 candidates gave a finite held-out loss: the winner was compared with "
+            "none. Race lower rates (a smaller `span`) so that more of them train."
+        )
+    elif ratio < NEAR_TIE:
+        warnings.append(
+            "The candidates' held-out losses are nearly identical: the race cannot tell the "
+            "winner from the runner-up (either should train about as well). Raise "
+            "`budget_steps` or hold out more data for a sharper answer."
+        )
+    confidence = ratio / (ratio + CONFIDENCE_HALF) if math.isfinite(ratio) else 1.0
+    # Two candidates are both edges; from three on, an edge winner may have a better neighbour.
+    if len(rates) > 2 and w in (0, len(rates) - 1):
+        confidence *= 0.5
+        side = "lowest" if w == 0 else "highest"
+        fix = "widen `span` (or pass rates beyond it)"
+        if w > 0 and capped:
+            fix = "the candidates stop at the range test's cap (its blow-up); race higher `rates`"
+        warnings.append(f"The winner is the {side} candidate: the best rate may lie beyond; {fix}.")
+    return rates[w], reason, float(min(max(confidence, 0.0), 1.0)), warnings
+
+
+def tune_lr(
+    trial: Trial,
+    *,
+    budget_steps: int,
+    result: RangeTestResult | None = None,
+    step: Callable[[float], float] | None = None,
+    rates: Sequence[float] | None = None,
+    for_schedule: str = "constant",
+    num: int = 5,
+    span: float = 1.0,
+    rounds: Sequence[Round | tuple[int, float]] | None = None,
+    min_steps: int = 1,
+    progress: bool = True,
+    **sweep: Any,
+) -> TuneResult:
+    """Race candidate rates on held-out loss and return the winner (successive halving).
+
+    The candidates come from a finished range test (``result``), from one run here by
+    ``lrfinder.find_lr(step, **sweep)``, or are given (``rates``; with ``result`` too, the test
+    is kept and its steps counted). Each round trains its candidates ``fraction x budget_steps``
+    steps (at least ``min_steps``) and keeps the best ``count``; by default every candidate at a
+    quarter of the budget, then the best two at all of it (3.25 trainings for 5 candidates).
+
+    Args:
+        trial: ``trial(lr, steps)`` trains ``steps`` steps at (peak) rate ``lr`` from the same
+            snapshot every time and returns the held-out loss; NaN or inf counts as diverged.
+        budget_steps: the steps of the last round: the training the race stands in for.
+        result, step, rates: where the candidates come from (see above).
+        for_schedule: how the rate is used; see :func:`candidates`.
+        num, span: how many candidates, over how many decades either side of the suggestion;
+            read only when the candidates come from a range test.
+        rounds: ``(count, fraction)`` pairs; the first count is the number of candidates,
+            counts never rise, fractions rise to 1.0.
+        min_steps: the fewest steps any trial trains.
+        progress: one tqdm bar over every trial (the range test run with ``step`` has its own).
+        **sweep: options of :func:`lrfinder.find_lr` for the range test run with ``step``.
+
+    Raises:
+        NoSuggestionError: every candidate diverged, or the range test cannot place them.
+
+    Example:
+        >>> def trial(lr, steps):  # held-out loss lowest at 1e-2
+        ...     return float(np.log10(lr / 1e-2) ** 2)
+        >>> r = tune_lr(trial, rates=np.logspace(-4, 0, 9), budget_steps=100, progress=False)
+        >>> round(r.lr, 6), r.trainings, r.rounds[1].steps
+        (0.01, 4.25, 100)
+    """
+    if not callable(trial):
+        raise LRFinderError(
+            "`trial` must be a callable trial(lr, steps) returning the held-out loss. "
+            f"Received: {type(trial).__name__}"
+        )
+    _check_budget(budget_steps, min_steps)
+    _reading(for_schedule)
+    if step is not None and (result is not None or rates is not None):
+        raise LRFinderError("Pass `step` (to run a range test) or `result`/`rates`, not both.")
+    if sweep and step is None:
+        raise LRFinderError(f"Range-test options need `step`. Received: {', '.join(sorted(sweep))}")
+    source = "step" if step is not None else ("result" if rates is None else "rates")
+    if step is not None:
+        result = find_lr(step, progress=progress, **sweep)
+    notes: list[str] = []
+    capped = False
+    if rates is not None:
+        rates = _check_rates(rates)
+    elif result is not None:
+        rates, notes, capped = _candidates(as_result(result), for_schedule, num, span)
+    else:
+        raise LRFinderError(
+            "`tune_lr` needs candidates: pass `result` (a range test), `step` (to run one) or "
+            "`rates`."
+        )
+    plan = plan_rounds(rounds, len(rates))
+    done = race(
+        trial, rates, budget_steps=budget_steps, rounds=plan, min_steps=min_steps, progress=progress
+    )
+    lr, reason, confidence, warnings = _decide(tuple(rates), done, capped)
+    return TuneResult(
+        lr=lr,
+        rates=tuple(rates),
+        rounds=done,
+        budget_steps=budget_steps,
+        reason=reason,
+        confidence=confidence,
+        warnings=(*notes, *warnings),
+        range_test=None if result is None else as_result(result),
+        for_schedule=for_schedule,
+        settings={
+            "source": source,
+            "num": num,
+            "span": span,
+            "rounds": [[r.count, r.fraction] for r in plan],
+            "min_steps": min_steps,
+        },
+    )

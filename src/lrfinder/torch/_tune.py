@@ -1,0 +1,268 @@
+"""tune_lr for PyTorch: the race of candidate rates on held-out loss, every trial from one
+snapshot, with the user's own model, optimizer, step and schedule; nothing left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Unpack
+
+import torch
+
+from .._core._checks import check_count
+from .._core._errors import LRFinderError
+from .._core._find import cycle
+from .._core._rangetest import SweepOptions, ratios_to_first
+from .._core._result import RangeTestResult
+from .._tuning._race import Round
+from .._tuning._race import tune_lr as race_lr
+from .._tuning._race_result import TuneResult
+from .._tuning._trial import ScheduleShape, trial_schedule
+from ._ddp import rank
+from ._find import _amp, _optimizers, find_lr
+from ._snapshot import Snapshot
+from ._step import StepFn, TorchStep, pair_step
+
+# Held-out batches a trial is scored on: enough that the score's noise is small next to the gaps
+# between candidates a decade apart, few enough that scoring costs a fraction of the training.
+VAL_BATCHES = 8
+
+
+def _held_out_first(data: Iterable[Any], skip: int) -> Iterator[Any]:
+    """Batches forever, leaving out the first ``skip`` of every pass (the held-out ones)."""
+    while True:
+        yielded = False
+        for batch in itertools.islice(data, skip, None):
+            yielded = True
+            yield batch
+        if not yielded:
+            raise LRFinderError(
+                f"`data` has no batch beyond the {skip} held out for scoring. Pass `val_data`, "
+                "or lower `val_batches`."
+            )
+
+
+def tune_lr(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    data: Iterable[Any],
+    *,
+    total_steps: int,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    step_fn: StepFn | None = None,
+    val_data: Iterable[Any] | None = None,
+    val_batches: int = VAL_BATCHES,
+    for_schedule: str | ScheduleShape = "constant",
+    result: RangeTestResult | None = None,
+    rates: Sequence[float] | None = None,
+    num: int = 5,
+    span: float = 1.0,
+    rounds: Sequence[Round | tuple[int, float]] | None = None,
+    keep: str = "initial",
+    device: torch.device | str | None = None,
+    accumulation_steps: int = 1,
+    amp: bool = False,
+    amp_dtype: torch.dtype | None = None,
+    scaler: Any = None,
+    schedulers: Sequence[Any] = (),
+    snapshot: str = "memory",
+    progress: bool = True,
+    **sweep: Unpack[SweepOptions],
+) -> TuneResult:
+    """Find the rate that trains best on held-out loss: a range test, then a race around it.
+
+    The range test narrows the rate to a decade or two (:func:`find_lr`, run here unless
+    ``result`` or ``rates`` is given). A handful of candidate rates around its suggestion are
+    then trained from the same snapshot with the schedule you will train with. Each is scored on
+    the mean loss over a fixed set of held-out batches, and the weak ones are dropped early
+    (successive halving: by default all 5 train a quarter of ``total_steps``, then the best 2
+    train all of it, 3.25 trainings in all). Every piece of state is put back exactly at the end,
+    also on error or Ctrl-C, unless ``keep="winner"``.
+
+    Under ``torch.distributed`` call it on every rank with that rank's data: the range test and
+    the held-out losses are averaged over the ranks, so every rank races the same candidates
+    and picks the same winner.
+
+    Args:
+        model, optimizer, data, loss_fn, step_fn, device, accumulation_steps, amp, amp_dtype,
+            scaler, schedulers, snapshot: as for :func:`find_lr`. ``data`` must be re-iterable
+            (a DataLoader, a list), since every trial starts a new pass over it.
+        total_steps: the length of the training the race stands in for, in optimizer steps; the
+            last round trains this many.
+        val_data: held-out batches; the first ``val_batches`` score every trial (``eval()``,
+            ``no_grad``). Without it the first ``val_batches`` batches of every pass over
+            ``data`` are held out and never trained on. With a shuffling loader those examples
+            reach other batches in later passes, so pass ``val_data`` when you have it.
+        val_batches: how many held-out batches score a trial.
+        for_schedule: the schedule every trial trains with, compressed into its steps:
+            ``"constant"``, ``"onecycle"`` (the rate is the peak, ``max_lr``), ``"cosine"`` (the
+            rate is the start of a cosine annealing), or any ``shape(lr, steps) -> Schedule``.
+        result: a finished range test to take the candidates from, instead of running one.
+        rates: the candidates themselves, instead of a range test.
+        num, span, rounds: how many candidates, over how many decades either side of the
+            suggestion, and the rounds of the race; see :func:`lrfinder.tune_lr`.
+        keep: ``"initial"`` puts the model back as it was. ``"winner"`` keeps the winner's
+            state after its last round, which trains all of ``total_steps`` with your schedule:
+            the training you would have run next, already done.
+        progress: one progress bar over the range test and one over the race (rank 0 only).
+        **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
+
+    Returns:
+        A :class:`lrfinder.TuneResult`: the winner with a reason, a confidence and warnings,
+        every candidate's held-out losses by round, and the steps spent.
+
+    Example:
+        >>> import torch
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = torch.nn.Linear(4, 1)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        >>> w = torch.randn(4, 1)
+        >>> data = [(x, x @ w) for x in torch.randn(12, 16, 4)]
+        >>> tuned = tune_lr(model, opt, data[:10], val_data=data[10:], total_steps=40,
+        ...                 loss_fn=torch.nn.functional.mse_loss, start_lr=1e-4, end_lr=10,
+        ...                 num_steps=40, progress=False)
+        >>> 1e-3 < tuned.lr < 3.0, tuned.steps_spent <= 40 + 3.25 * 40
+        (True, True)
+    """
+    if (loss_fn is None) == (step_fn is None):
+        raise LRFinderError(
+            "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
+            f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
+        )
+    if iter(data) is data:
+        raise LRFinderError(
+            "`data` must be re-iterable (a DataLoader, a list): every trial of the race starts "
+            f"a new pass over it. Received: a one-shot {type(data).__name__}."
+        )
+    if keep not in ("initial", "winner"):
+        raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
+    check_count("total_steps", total_steps)
+    check_count("val_batches", val_batches)
+    optimizers = _optimizers(optimizer)
+    accumulation = check_count("accumulation_steps", accumulation_steps)
+    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
+    ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        if first is None:
+            raise LRFinderError("`model` has no parameters to train.")
+        device = first.device
+    device = torch.device(device)
+    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
+    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+
+    extras = [*schedulers, *([scaler] if scaler is not None else [])]
+    snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
+    # With keep="winner": the trained state of the best full-length trial so far.
+    best: dict[str, Any] = {"loss": float("inf"), "lr": None, "state": None}
+    kept = False
+
+    def trial(lr: float, steps: int) -> float:
+        snap.restore()
+        schedule = trial_schedule(for_schedule, lr, steps)
+        step = TorchStep(
+            None,
+            model,
+            optimizers,
+            compute_loss,
+            cycle(train_data),
+            device=device,
+            accumulation=accumulation,
+            autocast_dtype=autocast_dtype,
+            scaler=amp_scaler,
+            val_batches=held_out,
+        )
+        model.train()
+        for i in range(steps):
+            rate = schedule(i)
+            loss = step.train([rate * r for r in ratios], at=i)
+            if loss is None or loss != loss or abs(loss) == float("inf"):
+                return float("inf")  # diverged, or the scaler found no finite step
+        score = step.evaluate()
+        if keep == "winner" and steps == total_steps and score < best["loss"]:
+            if best["state"] is not None:
+                best["state"].close()
+            best.update(loss=score, lr=lr, state=Snapshot(model, optimizers, extras=extras))
+        return score
+
+    try:
+        if val_data is not None:
+            held_out = list(itertools.islice(val_data, val_batches))
+            train_data: Iterable[Any] = data
+        else:
+            held_out = list(itertools.islice(data, val_batches))
+            train_data = _Reiterable(lambda: _held_out_first(data, len(held_out)))
+        if not held_out:
+            raise LRFinderError(
+                "The race found no held-out batch; pass `val_data` with one or more."
+            )
+        if result is None and rates is None:
+            result = find_lr(
+                model,
+                optimizers,
+                train_data,
+                loss_fn=loss_fn,
+                step_fn=step_fn,
+                device=device,
+                accumulation_steps=accumulation,
+                amp=amp,
+                amp_dtype=amp_dtype,
+                scaler=scaler,
+                schedulers=schedulers,
+                snapshot=snapshot,
+                progress=progress,
+                **sweep,
+            )
+        elif sweep:
+            raise LRFinderError(
+                "Range-test options are read only when tune_lr runs the range test itself. "
+                f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
+            )
+        tuned = race_lr(
+            trial,
+            budget_steps=total_steps,
+            result=result,
+            rates=rates,
+            for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+            num=num,
+            span=span,
+            rounds=rounds,
+            progress=progress and rank() == 0,
+        )
+        if keep == "winner" and best["lr"] != tuned.lr:
+            raise LRFinderError(
+                "`keep='winner'` needs the winner trained over all of `total_steps` in the last "
+                "round; the model was put back as it was. End `rounds` with a fraction of 1.0 "
+                f"(the default rounds do). Received: rounds={rounds!r}"
+            )
+        if keep == "winner":
+            best["state"].restore()
+            kept = True
+    finally:
+        try:
+            if not kept:
+                snap.restore()
+        finally:
+            snap.close()
+            if best["state"] is not None:
+                best["state"].close()
+    settings = {**tuned.settings, "framework": "torch", "keep": keep}
+    settings.update(val_batches=len(held_out), held_out="data" if val_data is None else "val_data")
+    return _with_settings(tuned, settings)
+
+
+class _Reiterable:
+    """A re-iterable over a generator factory: ``cycle`` and ``find_lr`` start a new pass."""
+
+    def __init__(self, make: Callable[[], Iterator[Any]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._make()
+
+
+def _with_settings(tuned: TuneResult, settings: dict[str, Any]) -> TuneResult:
+    return dataclasses.replace(tuned, settings=settings)
