@@ -454,6 +454,7 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
     test = [s for s in SETUPS if s.split == "test"]
     external = [s for s in SETUPS if s.split == "external"]
     fresh = [s for s in SETUPS if s.split == "fresh"]
+    race = [s for s in SETUPS if s.split == "race"]
     return [
         ("all", list(SETUPS), "All setups"),
         (
@@ -472,6 +473,11 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
             "fresh",
             fresh,
             "Fresh setups (added after the rule's last change, never used to choose it)",
+        ),
+        (
+            "race",
+            race,
+            "Race setups (added before tune_lr was ever run: the race's unseen check)",
         ),
     ]
 
