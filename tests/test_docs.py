@@ -18,7 +18,9 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("name", [*MODULES, "lrfinder.torch", "lrfinder.torch._find", "lrfinder.torch._tune"])
+@pytest.mark.parametrize(
+    "name", [*MODULES, "lrfinder.torch", "lrfinder.torch._find", "lrfinder.torch._tune"]
+)
 def test_docstring_examples(name: str) -> None:
     if name.startswith("lrfinder.torch"):
         pytest.importorskip("torch")

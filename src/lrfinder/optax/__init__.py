@@ -22,5 +22,6 @@ True
 
 from ._find import find_lr as find_lr
 from ._schedule import optax_schedule as optax_schedule
+from ._tune import tune_lr as tune_lr
 
-__all__ = ["find_lr", "optax_schedule"]
+__all__ = ["find_lr", "optax_schedule", "tune_lr"]

@@ -1,0 +1,136 @@
+"""tune_lr for JAX/Optax: the race of candidate rates on held-out loss, each trial from the same
+params and optimizer state (JAX arrays are immutable: nothing to restore), your jitted step."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Unpack
+
+import jax
+import numpy as np
+import optax
+
+from .._core._checks import check_count
+from .._core._errors import LRFinderError
+from .._core._find import cycle
+from .._core._rangetest import SweepOptions, ratios_to_first
+from .._core._result import RangeTestResult
+from .._tuning._race import Round
+from .._tuning._race import tune_lr as race_lr
+from .._tuning._race_result import TuneResult
+from .._tuning._trial import ScheduleShape, trial_schedule
+from ._find import TrainStep, _copy, _rates, _with_rates, find_lr
+
+
+def tune_lr(
+    train_step: TrainStep,
+    params: optax.Params,
+    opt_state: optax.OptState,
+    batches: Iterable[Any],
+    *,
+    eval_fn: Callable[[optax.Params], Any],
+    total_steps: int,
+    for_schedule: str | ScheduleShape = "constant",
+    result: RangeTestResult | None = None,
+    rates: Sequence[float] | None = None,
+    num: int = 5,
+    span: float = 1.0,
+    rounds: Sequence[Round | tuple[int, float]] | None = None,
+    hyperparam: str = "learning_rate",
+    progress: bool = True,
+    **sweep: Unpack[SweepOptions],
+) -> TuneResult:
+    """Find the rate that trains best on held-out loss: a range test, then a race around it.
+
+    The range test (:func:`find_lr`, run here unless ``result`` or ``rates`` is given) narrows
+    the rate; a handful of candidates around its suggestion are then trained from your
+    ``params`` and ``opt_state`` with the schedule you will train with, each scored by
+    ``eval_fn(params)`` on held-out data, and the weak ones are dropped early (successive
+    halving; see :func:`lrfinder.tune_lr`). ``train_step`` is traced once: every rate is written
+    into ``opt_state.hyperparams`` as a value. Your ``params`` and ``opt_state`` are never
+    changed.
+
+    Args:
+        train_step, params, opt_state, hyperparam: as for :func:`find_lr`.
+        batches: a re-iterable of training batches (a list, a loader): each trial starts a new
+            pass over it.
+        eval_fn: ``eval_fn(params) -> loss`` on your held-out data (a fixed subset: it runs once
+            per trial); jit it yourself.
+        total_steps: the length of the training the race stands in for; the last round trains
+            this many steps.
+        for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
+            any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
+        result, rates, num, span, rounds: see :func:`lrfinder.torch.tune_lr`.
+        progress: progress bars for the range test and the race.
+        **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
+
+    Returns:
+        A :class:`lrfinder.TuneResult`.
+    """
+    if not callable(eval_fn):
+        raise LRFinderError(
+            "`eval_fn` must be a callable eval_fn(params) -> held-out loss. "
+            f"Received: {type(eval_fn).__name__}"
+        )
+    if iter(batches) is batches:
+        raise LRFinderError(
+            "`batches` must be re-iterable (a list, a loader): every trial of the race starts a "
+            f"new pass over it. Received: a one-shot {type(batches).__name__}."
+        )
+    check_count("total_steps", total_steps)
+    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    base_lrs = _rates(opt_state, hyperparam)
+    if not base_lrs:
+        raise LRFinderError(
+            f"`opt_state` holds no injected {hyperparam!r}, so the race cannot set the rate. "
+            f"Received: {type(opt_state).__name__}. Build the optimizer as "
+            f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its init state."
+        )
+    ratios = ratios_to_first(base_lrs, what=f"injected {hyperparam!r}", name=hyperparam)
+    if result is None and rates is None:
+        result = find_lr(
+            train_step,
+            params,
+            opt_state,
+            batches,
+            hyperparam=hyperparam,
+            progress=progress,
+            **sweep,
+        )
+    elif sweep:
+        raise LRFinderError(
+            "Range-test options are read only when tune_lr runs the range test itself. "
+            f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
+        )
+
+    def trial(lr: float, steps: int) -> float:
+        schedule = trial_schedule(for_schedule, lr, steps)
+        # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
+        p, s = jax.tree.map(_copy, params), jax.tree.map(_copy, opt_state)
+        data = cycle(batches)
+        for i in range(steps):
+            batch = next(data, None)
+            if batch is None:
+                raise LRFinderError("`batches` yielded no batch; pass at least one.")
+            rate = schedule(i)
+            p, s, loss = train_step(
+                p, _with_rates(s, hyperparam, [rate * r for r in ratios]), batch
+            )
+            if not math.isfinite(float(np.asarray(loss).reshape(()))):
+                return math.inf
+        return float(np.asarray(eval_fn(p)).reshape(()))
+
+    tuned = race_lr(
+        trial,
+        budget_steps=total_steps,
+        result=result,
+        rates=rates,
+        for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+        num=num,
+        span=span,
+        rounds=rounds,
+        progress=progress,
+    )
+    return dataclasses.replace(tuned, settings={**tuned.settings, "framework": "optax"})

@@ -1,0 +1,114 @@
+"""lrfinder.optax.tune_lr: the race on held-out loss with one trace of the user's jitted step.
+
+These run in the JAX pass of ``make test`` (KERAS_BACKEND=jax), a process of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _jax_pass import skip_outside_jax_pass
+
+skip_outside_jax_pass()
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+pytest.importorskip("sklearn.datasets")
+
+import jax.numpy as jnp  # noqa: E402
+
+import lrfinder.optax  # noqa: E402
+from _mlp import batches as digits_batches  # noqa: E402
+from _mlp import init_params  # noqa: E402
+from lrfinder import LRFinderError, TuneResult  # noqa: E402
+
+TOTAL = 30
+
+
+def loss_fn(params, x, y):
+    logits = jax.nn.relu(x @ params["w1"] + params["b1"]) @ params["w2"] + params["b2"]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+@pytest.fixture(scope="module")
+def data():
+    batches = digits_batches(640)
+    return batches[:16], batches[16:]
+
+
+def setup(traces: list[int]):
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+
+    def train_step(params, opt_state, batch):
+        traces.append(1)  # runs only while jax traces the function
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    params = jax.tree.map(jnp.asarray, init_params())
+    return jax.jit(train_step), params, tx.init(params)
+
+
+def test_the_race_traces_once_leaves_the_inputs_and_scores_on_held_out_loss(data) -> None:
+    train, val = data
+    traces: list[int] = []
+    step, params, opt_state = setup(traces)
+    before = jax.tree.map(np.asarray, (params, opt_state))
+    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    tuned = lrfinder.optax.tune_lr(
+        step,
+        params,
+        opt_state,
+        train,
+        eval_fn=evaluate,
+        total_steps=TOTAL,
+        start_lr=1e-5,
+        end_lr=10,
+        num_steps=60,
+        progress=False,
+    )
+    assert isinstance(tuned, TuneResult) and tuned.settings["framework"] == "optax"
+    assert len(traces) == 1  # the range test and every trial ran the same compiled step
+    assert tuned.steps_spent == tuned.range_test.steps + tuned.trial_steps
+    jax.tree.map(
+        np.testing.assert_array_equal, before, jax.tree.map(np.asarray, (params, opt_state))
+    )
+    final = tuned.rounds[-1]
+    finite = [x for x in final.losses if np.isfinite(x)]
+    assert final.losses[tuned.rates.index(tuned.lr)] == min(finite)
+
+
+def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
+    train, val = data
+    step, params, opt_state = setup([])
+    evaluate = lambda p: float(np.mean([loss_fn(p, x, y) for x, y in val]))  # noqa: E731
+    tuned = lrfinder.optax.tune_lr(
+        step,
+        params,
+        opt_state,
+        train,
+        eval_fn=evaluate,
+        total_steps=TOTAL,
+        rates=[1e-3, 1e-2],
+        rounds=[(2, 1.0)],
+        for_schedule="cosine",
+        progress=False,
+    )
+    for lr, score in zip(tuned.rates, tuned.rounds[0].losses, strict=True):
+        schedule = lrfinder.schedules.cosine_annealing(lr, T_max=TOTAL)
+        p, s = params, opt_state
+        for i in range(TOTAL):
+            s.hyperparams["learning_rate"] = jnp.asarray(schedule(i), dtype=jnp.float32)
+            p, s, _ = step(p, s, train[i % len(train)])
+        assert score == pytest.approx(evaluate(p), rel=1e-5)
+
+
+def test_bad_arguments_are_refused(data) -> None:
+    train, _ = data
+    step, params, opt_state = setup([])
+    with pytest.raises(LRFinderError, match=r"`eval_fn` must be a callable eval_fn\(params\)"):
+        lrfinder.optax.tune_lr(step, params, opt_state, train, eval_fn=None, total_steps=5)
+    with pytest.raises(LRFinderError, match=r"`batches` must be re-iterable"):
+        lrfinder.optax.tune_lr(
+            step, params, opt_state, iter(train), eval_fn=lambda p: 0.0, total_steps=5
+        )
