@@ -19,5 +19,13 @@ from ._find import find_lr as find_lr
 from ._refind import RefindCallback as RefindCallback
 from ._schedule import ScheduleCallback as ScheduleCallback
 from ._schedule import ScheduleLR as ScheduleLR
+from ._tune import tune_lr as tune_lr
 
-__all__ = ["RangeTestCallback", "RefindCallback", "ScheduleCallback", "ScheduleLR", "find_lr"]
+__all__ = [
+    "RangeTestCallback",
+    "RefindCallback",
+    "ScheduleCallback",
+    "ScheduleLR",
+    "find_lr",
+    "tune_lr",
+]

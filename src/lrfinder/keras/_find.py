@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
+from collections.abc import Iterator
 from typing import Any, Unpack
 
 import keras
@@ -234,6 +236,24 @@ class RangeTestCallback(keras.callbacks.Callback):
         self.restore()
 
 
+@contextlib.contextmanager
+def one_batch_per_call(model: keras.Model) -> Iterator[None]:
+    """``fit`` with callbacks around every batch (``steps_per_execution=1``), and the model's
+    ``steps_per_execution``, ``history`` and ``stop_training`` as they were afterwards."""
+    saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
+    try:
+        if saved["steps_per_execution"] != 1:
+            model.steps_per_execution = 1
+            model.train_function = None  # fit compiles a one-batch step
+        yield
+    finally:
+        if saved["steps_per_execution"] != 1:
+            model.steps_per_execution = saved["steps_per_execution"]
+            model.train_function = None
+        model.history = saved["history"]
+        model.stop_training = False
+
+
 def _no_batch(data: Any) -> LRFinderError:
     return LRFinderError(
         f"The range test needs at least one batch. Received: an empty {type(data).__name__}."
@@ -293,19 +313,8 @@ def find_lr(
     # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
     # optimizer skips; the callback ends fit as soon as the test stops.
     epochs = (callback.range_test.num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
-    saved = {name: getattr(model, name, None) for name in ("steps_per_execution", "history")}
-    try:
-        if saved["steps_per_execution"] != 1:
-            model.steps_per_execution = 1
-            model.train_function = None  # fit compiles a one-batch step
-        with callback:
-            model.fit(**data, epochs=epochs, callbacks=[callback], verbose=0)
-    finally:
-        if saved["steps_per_execution"] != 1:
-            model.steps_per_execution = saved["steps_per_execution"]
-            model.train_function = None
-        model.history = saved["history"]
-        model.stop_training = False
+    with one_batch_per_call(model), callback:
+        model.fit(**data, epochs=epochs, callbacks=[callback], verbose=0)
     if callback.result is None:
         raise _no_batch(dataset if dataset is not None else x)
     return callback.result

@@ -1,0 +1,204 @@
+"""tune_lr for Keras 3: the race of candidate rates on held-out loss, each trial through the
+model's own ``fit`` from one snapshot, scored by ``evaluate``; nothing left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Unpack
+
+import keras
+
+from .._core._checks import check_count
+from .._core._errors import LRFinderError
+from .._core._rangetest import SweepOptions
+from .._core._result import RangeTestResult
+from .._tuning._race import Round
+from .._tuning._race import tune_lr as race_lr
+from .._tuning._race_result import TuneResult
+from .._tuning._trial import ScheduleShape, trial_schedule
+from ..schedules._basic import Schedule
+from ._find import _checked_optimizer, _numpy, _Snapshot, find_lr, one_batch_per_call
+
+# Without validation_data, this share of the arrays' last samples is held out (as Keras's own
+# validation_split does) and never trained on.
+VALIDATION_SPLIT = 0.1
+
+
+class _TrialCallback(keras.callbacks.Callback):
+    """Sets the schedule's rate before every batch and ends ``fit`` after ``steps`` batches, or
+    at once when the loss turns NaN/inf."""
+
+    def __init__(self, schedule: Schedule, steps: int) -> None:
+        super().__init__()
+        self.schedule, self.steps = schedule, steps
+        self.done = 0
+        self.diverged = False
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.model.optimizer.learning_rate = self.schedule(self.done)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.done += 1
+        loss = float(_numpy((logs or {}).get("loss", math.nan)))
+        if not math.isfinite(loss):
+            self.diverged = True
+        if self.diverged or self.done >= self.steps:
+            self.model.stop_training = True
+
+
+def _split(x: Any, y: Any, sample_weight: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """Hold out the last VALIDATION_SPLIT of the arrays: the training part, and the held-out."""
+    n = len(x)
+    cut = n - max(1, round(n * VALIDATION_SPLIT))
+    if cut < 1:
+        raise LRFinderError(
+            f"`x` has {n} samples, too few to hold any out for scoring. Pass `validation_data`."
+        )
+    train = {"x": x[:cut], "y": y[:cut]}
+    held: tuple[Any, ...] = (x[cut:], y[cut:])
+    if sample_weight is not None:
+        train["sample_weight"] = sample_weight[:cut]
+        held = (*held, sample_weight[cut:])
+    return train, held
+
+
+def tune_lr(
+    model: keras.Model,
+    x: Any = None,
+    y: Any = None,
+    *,
+    total_steps: int,
+    validation_data: Any = None,
+    dataset: Any = None,
+    batch_size: int = 32,
+    sample_weight: Any = None,
+    shuffle: bool = True,
+    for_schedule: str | ScheduleShape = "constant",
+    result: RangeTestResult | None = None,
+    rates: Sequence[float] | None = None,
+    num: int = 5,
+    span: float = 1.0,
+    rounds: Sequence[Round | tuple[int, float]] | None = None,
+    keep: str = "initial",
+    progress: bool = True,
+    **sweep: Unpack[SweepOptions],
+) -> TuneResult:
+    """Find the rate that trains best on held-out loss: a range test, then a race around it.
+
+    The range test (:func:`find_lr`, run here unless ``result`` or ``rates`` is given) narrows
+    the rate; a handful of candidates around its suggestion are then trained through the model's
+    own ``fit``, from the same snapshot, with the schedule you will train with, each scored by
+    ``evaluate`` on held-out data, and the weak ones are dropped early (successive halving; see
+    :func:`lrfinder.tune_lr`). Every weight, optimizer and metric variable and the RNGs are put
+    back exactly at the end, also on error, unless ``keep="winner"``.
+
+    Args:
+        model, x, y, dataset, batch_size, sample_weight, shuffle: as for :func:`find_lr`.
+        total_steps: the length of the training the race stands in for, in batches as ``fit``
+            counts them; the last round trains this many.
+        validation_data: what ``evaluate`` scores every trial on: ``(x_val, y_val)`` (a fixed
+            subset: it runs once per trial) or a dataset. Without it, the last 10% of ``x`` and
+            ``y`` are held out and never trained on.
+        for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
+            any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
+        result, rates, num, span, rounds: see :func:`lrfinder.torch.tune_lr`.
+        keep: ``"initial"`` puts the model back; ``"winner"`` keeps the winner's state after its
+            last round over all of ``total_steps``.
+        progress: progress bars for the range test and the race.
+        **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
+
+    Returns:
+        A :class:`lrfinder.TuneResult`.
+    """
+    if (x is None) == (dataset is None):
+        raise LRFinderError(
+            "Pass either `x` (with `y`) or `dataset`, not both and not neither. Received: "
+            f"x={type(x).__name__}, dataset={type(dataset).__name__}"
+        )
+    if keep not in ("initial", "winner"):
+        raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
+    check_count("total_steps", total_steps)
+    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    _checked_optimizer(model)
+    if dataset is not None:
+        if validation_data is None:
+            raise LRFinderError(
+                "With `dataset`, pass `validation_data` to score the race on: batches held out "
+                "from training. Received: validation_data=None."
+            )
+        data: dict[str, Any] = {"x": dataset, "shuffle": False}
+        held: Any = validation_data
+    elif validation_data is None:
+        data, held = _split(x, y, sample_weight)
+        data.update(batch_size=batch_size, shuffle=shuffle)
+    else:
+        data = {"x": x, "y": y, "batch_size": batch_size, "sample_weight": sample_weight}
+        data["shuffle"] = shuffle
+        held = validation_data
+    evaluation: dict[str, Any] = {"x": held, "batch_size": batch_size}
+    if isinstance(held, tuple):
+        evaluation = {"x": held[0], "y": held[1], "batch_size": batch_size}
+        if len(held) > 2:
+            evaluation["sample_weight"] = held[2]
+    if result is None and rates is None:
+        if dataset is not None:
+            result = find_lr(model, dataset=dataset, progress=progress, **sweep)
+        else:
+            train = {k: v for k, v in data.items() if k not in ("x", "y")}
+            result = find_lr(model, data["x"], data["y"], progress=progress, **train, **sweep)
+    elif sweep:
+        raise LRFinderError(
+            "Range-test options are read only when tune_lr runs the range test itself. "
+            f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
+        )
+
+    if not model.optimizer.built:
+        # Built now, as fit would build it (zero moments, iterations 0), so the snapshot holds
+        # every optimizer variable and no trial's moments reach the next.
+        model.optimizer.build(model.trainable_variables)
+    snap = _Snapshot(model)
+    best: dict[str, Any] = {"loss": math.inf, "lr": None, "state": None}
+
+    def trial(lr: float, steps: int) -> float:
+        snap.restore()
+        callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps)
+        # Every epoch has a batch, so `steps` epochs are enough; the callback ends fit.
+        model.fit(**data, epochs=steps, callbacks=[callback], verbose=0)
+        if callback.diverged:
+            return math.inf
+        score = float(model.evaluate(**evaluation, verbose=0, return_dict=True)["loss"])
+        if keep == "winner" and steps == total_steps and score < best["loss"]:
+            best.update(loss=score, lr=lr, state=_Snapshot(model))
+        return score if math.isfinite(score) else math.inf
+
+    kept = False
+    try:
+        with one_batch_per_call(model):
+            tuned = race_lr(
+                trial,
+                budget_steps=total_steps,
+                result=result,
+                rates=rates,
+                for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+                num=num,
+                span=span,
+                rounds=rounds,
+                progress=progress,
+            )
+        if keep == "winner":
+            if best["lr"] != tuned.lr:
+                raise LRFinderError(
+                    "`keep='winner'` needs the winner trained over all of `total_steps` in the "
+                    "last round; the model was put back as it was. End `rounds` with a fraction "
+                    f"of 1.0 (the default rounds do). Received: rounds={rounds!r}"
+                )
+            best["state"].restore()
+            kept = True
+    finally:
+        if not kept:
+            snap.restore()
+    settings = {**tuned.settings, "framework": "keras", "backend": keras.config.backend()}
+    settings.update(keep=keep, held_out="split" if validation_data is None else "validation_data")
+    return dataclasses.replace(tuned, settings=settings)
