@@ -122,3 +122,50 @@ def test_two_gloo_ranks_match_a_single_process_over_the_global_batches(
     assert_same(ranks[0]["params"], ranks[1]["params"])  # every rank restored to the same weights
     assert np.array_equal(ranks[0]["losses"], ranks[1]["losses"])  # one averaged curve
     assert ranks[0]["bars"] == [True] and ranks[1]["bars"] == [False]
+
+
+RACE: dict[str, Any] = {"loss_fn": F.mse_loss, "total_steps": 12, "start_lr": 1e-4, "end_lr": 10.0}
+RACE.update(num_steps=40, progress=False)
+
+
+def race_worker(rank: int, init_file: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        model, data, val = setup()
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        before = capture(ddp, opt)
+        tuned = lt.tune_lr(ddp, opt, shard(data, rank), val_data=shard(val, rank), **RACE)
+        assert_same(capture(ddp, opt), before)
+        torch.save(tuned.to_dict(), Path(out) / f"race{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_races_the_same_candidates_on_the_averaged_held_out_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
+    mp.start_processes(
+        race_worker,
+        args=(str(tmp_path / "init"), str(tmp_path)),
+        nprocs=WORLD,
+        start_method="spawn",
+    )
+    ranks = [torch.load(tmp_path / f"race{r}.pt", weights_only=False) for r in range(WORLD)]
+    model, data, val = setup()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    single = lt.tune_lr(model, opt, data, val_data=val, **RACE).to_dict()
+    for r in ranks:
+        r["range_test"].pop("timings")  # each rank timed its own snapshot
+    assert ranks[0] == ranks[1]  # one race: the same candidates, scores and winner on each rank
+    assert ranks[0]["rates"] == pytest.approx(single["rates"])
+    assert ranks[0]["lr"] == pytest.approx(single["lr"])
+    for mine, theirs in zip(ranks[0]["rounds"], single["rounds"], strict=True):
+        assert np.allclose(
+            np.array(mine["losses"], dtype=float),
+            np.array(theirs["losses"], dtype=float),
+            rtol=1e-4,
+            equal_nan=True,
+        )
