@@ -34,6 +34,7 @@ from ._core._suggestion import suggest as suggest
 from ._core._suggestion import suggest_all as suggest_all
 from ._core._sweep import sweep as sweep
 from ._core._sweep import sweep_lr as sweep_lr
+from ._plotting._race import plot_race as plot_race
 from ._plotting._result import plot_derivative as plot_derivative
 from ._plotting._result import plot_loss as plot_loss
 from ._plotting._result import plot_result as plot_result
@@ -71,6 +72,7 @@ __all__ = [
     "methods",
     "plot_derivative",
     "plot_loss",
+    "plot_race",
     "plot_result",
     "plot_schedule",
     "register",

@@ -79,6 +79,24 @@ def test_module_entry_point_and_help() -> None:
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
+def test_demo_tune_races_and_writes_the_race_and_its_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    race, race_plot = tmp_path / "race.json", tmp_path / "race.png"
+    argv = ["demo", "--no-progress", "--steps", "60", "--tune", "--tune-steps", "40"]
+    argv += ["--plot", str(tmp_path / "demo.png"), "--output", str(tmp_path / "demo.json")]
+    assert main([*argv, "--tune-output", str(race), "--tune-plot", str(race_plot)]) == 0
+    out = capsys.readouterr().out
+    tuned = lrfinder.TuneResult.load(race)
+    assert f"Race over a 40-step training: {tuned}" in out
+    assert f"Cost: {tuned.trainings:.2f} trainings ({tuned.steps_spent} steps" in out
+    assert tuned.budget_steps == 40 and tuned.lr in tuned.rates
+    assert race_plot.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_demo_writes_plot_and_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")

@@ -52,6 +52,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result.save(args.output)
     _save_plot(result, args.plot, None)
     print(f"Wrote {args.output} and {args.plot}")
+    if args.tune:
+        from .._plotting._race import plot_race
+        from ._demo import run_tune_demo
+
+        tuned = run_tune_demo(
+            num_steps=args.steps,
+            total_steps=args.tune_steps,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+        print(f"Race over a {args.tune_steps}-step training: {tuned}")
+        print(
+            f"Cost: {tuned.trainings:.2f} trainings ({tuned.steps_spent} steps, range test "
+            "included); rounds: "
+            + "; ".join(f"{sum(r.raced)} rates x {r.steps} steps" for r in tuned.rounds)
+        )
+        tuned.save(args.tune_output)
+        fig, _ = plot_race(tuned)
+        fig.savefig(args.tune_plot, dpi=120)
+        print(f"Wrote {args.tune_output} and {args.tune_plot}")
     return 0
 
 
@@ -119,6 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to save the plot (default lr_find.png)",
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    demo.add_argument(
+        "--tune",
+        action="store_true",
+        help="then race rates around the suggestion on held-out digits (tune_lr)",
+    )
+    demo.add_argument(
+        "--tune-steps",
+        type=int,
+        default=300,
+        help="with --tune: the length of the training the race stands in for (default 300)",
+    )
+    demo.add_argument(
+        "--tune-output",
+        type=Path,
+        default=Path("lr_tune.json"),
+        help="with --tune: where to save the race (default lr_tune.json)",
+    )
+    demo.add_argument(
+        "--tune-plot",
+        type=Path,
+        default=Path("lr_tune.png"),
+        help="with --tune: where to save the race's plot (default lr_tune.png)",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     sug = sub.add_parser(

@@ -1,12 +1,20 @@
-"""The demo: a range test on scikit-learn's bundled digits data with a small PyTorch MLP and SGD."""
+"""The demo: a range test on scikit-learn's bundled digits data with a small PyTorch MLP and SGD,
+and the race that follows it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._core._result import RangeTestResult
+from .._tuning._race_result import TuneResult
+
+START_LR, END_LR = 1e-5, 10.0
+TUNE_STEPS = 300  # the training the race stands in for: about 13 epochs of the digits
+VAL_BATCHES = 5  # with --tune, the last 5 batches (320 images) are held out to score the race
 
 
-def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> RangeTestResult:
-    """Run the range test on the digits data (1,797 8x8 images, no download) and return it."""
+def _setup(seed: int) -> tuple[Any, Any, list[Any], Any]:
+    """The digits (1,797 8x8 images, no download) in batches of 64, an MLP and SGD+momentum."""
     try:
         import torch
         from sklearn.datasets import load_digits
@@ -15,8 +23,6 @@ def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> R
             f"The demo needs PyTorch and scikit-learn ({exc.name} is missing): "
             "pip install 'lrfinder[demo]'"
         ) from None
-    from ..torch import find_lr
-
     torch.manual_seed(seed)
     x, y = load_digits(return_X_y=True)
     inputs = torch.tensor(x / 16.0, dtype=torch.float32)
@@ -25,13 +31,43 @@ def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> R
     batches = [(inputs[i], targets[i]) for i in order.split(64)]
     model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return model, optimizer, batches, torch.nn.functional.cross_entropy
+
+
+def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> RangeTestResult:
+    """Run the range test on the digits data and return it."""
+    from ..torch import find_lr
+
+    model, optimizer, batches, loss_fn = _setup(seed)
     return find_lr(
         model,
         optimizer,
         batches,
-        loss_fn=torch.nn.functional.cross_entropy,
-        start_lr=1e-5,
-        end_lr=10.0,
+        loss_fn=loss_fn,
+        start_lr=START_LR,
+        end_lr=END_LR,
+        num_steps=num_steps,
+        progress=progress,
+    )
+
+
+def run_tune_demo(
+    *, num_steps: int = 100, total_steps: int = TUNE_STEPS, seed: int = 0, progress: bool = True
+) -> TuneResult:
+    """The range test, then the race of rates around its suggestion on the held-out batches."""
+    from ..torch import tune_lr
+
+    model, optimizer, batches, loss_fn = _setup(seed)
+    return tune_lr(
+        model,
+        optimizer,
+        batches[:-VAL_BATCHES],
+        val_data=batches[-VAL_BATCHES:],
+        val_batches=VAL_BATCHES,
+        total_steps=total_steps,
+        loss_fn=loss_fn,
+        start_lr=START_LR,
+        end_lr=END_LR,
         num_steps=num_steps,
         progress=progress,
     )
