@@ -19,7 +19,7 @@ $(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo
-	$(BIN)/lrfinder demo
+	$(BIN)/lrfinder demo --tune
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
