@@ -1,12 +1,18 @@
-"""The schedule a trial of the race trains with: the user's, compressed into the trial's steps."""
+"""What every framework's tune_lr shares: the schedule a trial trains with (the user's,
+compressed into the trial's steps), and the race run over the adapter's trial."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .._core._errors import LRFinderError
+from .._core._result import RangeTestResult
 from ..schedules._basic import Schedule, constant, cosine_annealing
 from ..schedules._cyclical import one_cycle
+from ._race import Round, Trial, tune_lr
+from ._race_result import TuneResult
 
 # A schedule the race cannot name: (peak rate, steps) -> the schedule over those steps.
 ScheduleShape = Callable[[float, int], Schedule]
@@ -39,3 +45,46 @@ def trial_schedule(for_schedule: str | ScheduleShape, lr: float, steps: int) -> 
         f"`for_schedule` must be one of {', '.join(TRIAL_SCHEDULES)}, or a callable "
         f"shape(lr, steps) -> schedule. Received: for_schedule={for_schedule!r}"
     )
+
+
+def runs_range_test(
+    result: RangeTestResult | None, rates: Sequence[float] | None, sweep: Mapping[str, Any]
+) -> bool:
+    """Whether the adapter runs the range test itself (neither ``result`` nor ``rates`` given);
+    sweep options it would then ignore are refused."""
+    if result is None and rates is None:
+        return True
+    if sweep:
+        raise LRFinderError(
+            "Range-test options are read only when tune_lr runs the range test itself. "
+            f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
+        )
+    return False
+
+
+def run_race(
+    trial: Trial,
+    *,
+    total_steps: int,
+    result: RangeTestResult | None,
+    rates: Sequence[float] | None,
+    for_schedule: str | ScheduleShape,
+    num: int,
+    span: float,
+    rounds: Sequence[Round | tuple[int, float]] | None,
+    progress: bool,
+    **settings: Any,
+) -> TuneResult:
+    """The race over an adapter's trial, its ``settings`` added to the result's."""
+    tuned = tune_lr(
+        trial,
+        budget_steps=total_steps,
+        result=result,
+        rates=rates,
+        for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+        num=num,
+        span=span,
+        rounds=rounds,
+        progress=progress,
+    )
+    return dataclasses.replace(tuned, settings={**tuned.settings, **settings})

@@ -3,7 +3,6 @@ model's own ``fit`` from one snapshot, scored by ``evaluate``; nothing left behi
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any, Unpack
@@ -15,9 +14,8 @@ from .._core._errors import LRFinderError
 from .._core._rangetest import SweepOptions
 from .._core._result import RangeTestResult
 from .._tuning._race import Round
-from .._tuning._race import tune_lr as race_lr
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, trial_schedule
+from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
 from ..schedules._basic import Schedule
 from ._find import _checked_optimizer, _numpy, _Snapshot, find_lr, one_batch_per_call
 
@@ -142,17 +140,12 @@ def tune_lr(
         evaluation = {"x": held[0], "y": held[1], "batch_size": batch_size}
         if len(held) > 2:
             evaluation["sample_weight"] = held[2]
-    if result is None and rates is None:
+    if runs_range_test(result, rates, sweep):
         if dataset is not None:
             result = find_lr(model, dataset=dataset, progress=progress, **sweep)
         else:
             train = {k: v for k, v in data.items() if k not in ("x", "y")}
             result = find_lr(model, data["x"], data["y"], progress=progress, **train, **sweep)
-    elif sweep:
-        raise LRFinderError(
-            "Range-test options are read only when tune_lr runs the range test itself. "
-            f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
-        )
 
     if not model.optimizer.built:
         # Built now, as fit would build it (zero moments, iterations 0), so the snapshot holds
@@ -176,16 +169,20 @@ def tune_lr(
     kept = False
     try:
         with one_batch_per_call(model):
-            tuned = race_lr(
+            tuned = run_race(
                 trial,
-                budget_steps=total_steps,
+                total_steps=total_steps,
                 result=result,
                 rates=rates,
-                for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+                for_schedule=for_schedule,
                 num=num,
                 span=span,
                 rounds=rounds,
                 progress=progress,
+                framework="keras",
+                backend=keras.config.backend(),
+                keep=keep,
+                held_out="split" if validation_data is None else "validation_data",
             )
         if keep == "winner":
             if best["lr"] != tuned.lr:
@@ -199,6 +196,4 @@ def tune_lr(
     finally:
         if not kept:
             snap.restore()
-    settings = {**tuned.settings, "framework": "keras", "backend": keras.config.backend()}
-    settings.update(keep=keep, held_out="split" if validation_data is None else "validation_data")
-    return dataclasses.replace(tuned, settings=settings)
+    return tuned

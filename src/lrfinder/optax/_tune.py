@@ -3,7 +3,6 @@ params and optimizer state (JAX arrays are immutable: nothing to restore), your 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Unpack
@@ -18,9 +17,8 @@ from .._core._find import cycle
 from .._core._rangetest import SweepOptions, ratios_to_first
 from .._core._result import RangeTestResult
 from .._tuning._race import Round
-from .._tuning._race import tune_lr as race_lr
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, trial_schedule
+from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
 from ._find import TrainStep, _copy, _rates, _with_rates, find_lr
 
 
@@ -89,7 +87,7 @@ def tune_lr(
             f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its init state."
         )
     ratios = ratios_to_first(base_lrs, what=f"injected {hyperparam!r}", name=hyperparam)
-    if result is None and rates is None:
+    if runs_range_test(result, rates, sweep):
         result = find_lr(
             train_step,
             params,
@@ -98,11 +96,6 @@ def tune_lr(
             hyperparam=hyperparam,
             progress=progress,
             **sweep,
-        )
-    elif sweep:
-        raise LRFinderError(
-            "Range-test options are read only when tune_lr runs the range test itself. "
-            f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
         )
 
     def trial(lr: float, steps: int) -> float:
@@ -122,15 +115,15 @@ def tune_lr(
                 return math.inf
         return float(np.asarray(eval_fn(p)).reshape(()))
 
-    tuned = race_lr(
+    return run_race(
         trial,
-        budget_steps=total_steps,
+        total_steps=total_steps,
         result=result,
         rates=rates,
-        for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+        for_schedule=for_schedule,
         num=num,
         span=span,
         rounds=rounds,
         progress=progress,
+        framework="optax",
     )
-    return dataclasses.replace(tuned, settings={**tuned.settings, "framework": "optax"})

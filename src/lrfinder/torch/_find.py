@@ -78,6 +78,55 @@ def _materialize(model: torch.nn.Module, compute_loss: StepFn, batch: Any, devic
             m.training = training
 
 
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What find_lr and tune_lr both check and derive from their PyTorch arguments."""
+
+    optimizers: list[torch.optim.Optimizer]
+    accumulation: int
+    base_lrs: list[float]
+    ratios: list[float]
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    scaler: Any
+    compute_loss: StepFn
+
+
+def prepare(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    *,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: StepFn | None,
+    device: torch.device | str | None,
+    accumulation_steps: int,
+    amp: bool,
+    amp_dtype: torch.dtype | None,
+    scaler: Any,
+) -> Prepared:
+    """Check the arguments every PyTorch entry point shares, and derive what the steps need."""
+    if (loss_fn is None) == (step_fn is None):
+        raise LRFinderError(
+            "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
+            f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
+        )
+    optimizers = _optimizers(optimizer)
+    accumulation = check_count("accumulation_steps", accumulation_steps)
+    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
+    ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        if first is None:
+            raise LRFinderError("`model` has no parameters to train.")
+        device = first.device
+    device = torch.device(device)
+    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
+    return Prepared(
+        optimizers, accumulation, base_lrs, ratios, device, autocast_dtype, amp_scaler, compute_loss
+    )
+
+
 def find_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
@@ -166,28 +215,23 @@ def find_lr(
         >>> r.val_losses.shape == r.losses.shape
         True
     """
-    if (loss_fn is None) == (step_fn is None):
-        raise LRFinderError(
-            "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
-            f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
-        )
-    optimizers = _optimizers(optimizer)
-    accumulation = check_count("accumulation_steps", accumulation_steps)
+    run = prepare(
+        model,
+        optimizer,
+        loss_fn=loss_fn,
+        step_fn=step_fn,
+        device=device,
+        accumulation_steps=accumulation_steps,
+        amp=amp,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
+    )
     check_count("val_batches", val_batches)
     check_count("val_every", val_every)
-    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
-    group_ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
-    if device is None:
-        first = next(iter(model.parameters()), None)
-        if first is None:
-            raise LRFinderError("`model` has no parameters to train.")
-        device = first.device
-    device = torch.device(device)
-    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
-    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
+    optimizers, device, compute_loss = run.optimizers, run.device, run.compute_loss
     rt = RangeTest(
         **sweep_options(sweep),
-        group_ratios=group_ratios,
+        group_ratios=run.ratios,
     )
 
     batches = cycle(data)
@@ -220,9 +264,9 @@ def find_lr(
                 compute_loss,
                 batches,
                 device=device,
-                accumulation=accumulation,
-                autocast_dtype=autocast_dtype,
-                scaler=amp_scaler,
+                accumulation=run.accumulation,
+                autocast_dtype=run.autocast_dtype,
+                scaler=run.scaler,
                 val_batches=held_out,
                 val_every=val_every,
             )
@@ -237,10 +281,12 @@ def find_lr(
 
     settings: dict[str, Any] = {
         "framework": "torch",
-        "base_lrs": base_lrs,
-        "accumulation_steps": accumulation,
-        "amp_dtype": None if autocast_dtype is None else str(autocast_dtype).removeprefix("torch."),
-        "grad_scaler": amp_scaler is not None,
+        "base_lrs": run.base_lrs,
+        "accumulation_steps": run.accumulation,
+        "amp_dtype": None
+        if run.autocast_dtype is None
+        else str(run.autocast_dtype).removeprefix("torch."),
+        "grad_scaler": run.scaler is not None,
         "skipped_steps": step.skipped,
         "snapshot": snapshot,
         "world_size": world_size(),

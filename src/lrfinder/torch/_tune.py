@@ -3,7 +3,6 @@ snapshot, with the user's own model, optimizer, step and schedule; nothing left 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Unpack
@@ -13,16 +12,15 @@ import torch
 from .._core._checks import check_count
 from .._core._errors import LRFinderError
 from .._core._find import cycle
-from .._core._rangetest import SweepOptions, ratios_to_first
+from .._core._rangetest import SweepOptions
 from .._core._result import RangeTestResult
 from .._tuning._race import Round
-from .._tuning._race import tune_lr as race_lr
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, trial_schedule
+from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
 from ._ddp import rank
-from ._find import _amp, _optimizers, find_lr
+from ._find import find_lr, prepare
 from ._snapshot import Snapshot
-from ._step import StepFn, TorchStep, pair_step
+from ._step import StepFn, TorchStep
 
 # Held-out batches a trial is scored on: enough that the score's noise is small next to the gaps
 # between candidates a decade apart, few enough that scoring costs a fraction of the training.
@@ -126,11 +124,17 @@ def tune_lr(
         >>> 1e-3 < tuned.lr < 3.0, tuned.steps_spent <= 40 + 3.25 * 40
         (True, True)
     """
-    if (loss_fn is None) == (step_fn is None):
-        raise LRFinderError(
-            "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
-            f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
-        )
+    run = prepare(
+        model,
+        optimizer,
+        loss_fn=loss_fn,
+        step_fn=step_fn,
+        device=device,
+        accumulation_steps=accumulation_steps,
+        amp=amp,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
+    )
     if iter(data) is data:
         raise LRFinderError(
             "`data` must be re-iterable (a DataLoader, a list): every trial of the race starts "
@@ -140,18 +144,7 @@ def tune_lr(
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
     check_count("val_batches", val_batches)
-    optimizers = _optimizers(optimizer)
-    accumulation = check_count("accumulation_steps", accumulation_steps)
-    base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
-    ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
-    if device is None:
-        first = next(iter(model.parameters()), None)
-        if first is None:
-            raise LRFinderError("`model` has no parameters to train.")
-        device = first.device
-    device = torch.device(device)
-    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
-    compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
+    optimizers = run.optimizers
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
 
     extras = [*schedulers, *([scaler] if scaler is not None else [])]
@@ -167,18 +160,18 @@ def tune_lr(
             None,
             model,
             optimizers,
-            compute_loss,
+            run.compute_loss,
             cycle(train_data),
-            device=device,
-            accumulation=accumulation,
-            autocast_dtype=autocast_dtype,
-            scaler=amp_scaler,
+            device=run.device,
+            accumulation=run.accumulation,
+            autocast_dtype=run.autocast_dtype,
+            scaler=run.scaler,
             val_batches=held_out,
         )
         model.train()
         for i in range(steps):
             rate = schedule(i)
-            loss = step.train([rate * r for r in ratios], at=i)
+            loss = step.train([rate * r for r in run.ratios], at=i)
             if loss is None or loss != loss or abs(loss) == float("inf"):
                 return float("inf")  # diverged, or the scaler found no finite step
         score = step.evaluate()
@@ -199,15 +192,15 @@ def tune_lr(
             raise LRFinderError(
                 "The race found no held-out batch; pass `val_data` with one or more."
             )
-        if result is None and rates is None:
+        if runs_range_test(result, rates, sweep):
             result = find_lr(
                 model,
                 optimizers,
                 train_data,
                 loss_fn=loss_fn,
                 step_fn=step_fn,
-                device=device,
-                accumulation_steps=accumulation,
+                device=run.device,
+                accumulation_steps=run.accumulation,
                 amp=amp,
                 amp_dtype=amp_dtype,
                 scaler=scaler,
@@ -216,21 +209,20 @@ def tune_lr(
                 progress=progress,
                 **sweep,
             )
-        elif sweep:
-            raise LRFinderError(
-                "Range-test options are read only when tune_lr runs the range test itself. "
-                f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
-            )
-        tuned = race_lr(
+        tuned = run_race(
             trial,
-            budget_steps=total_steps,
+            total_steps=total_steps,
             result=result,
             rates=rates,
-            for_schedule=for_schedule if isinstance(for_schedule, str) else "custom",
+            for_schedule=for_schedule,
             num=num,
             span=span,
             rounds=rounds,
             progress=progress and rank() == 0,
+            framework="torch",
+            keep=keep,
+            val_batches=len(held_out),
+            held_out="data" if val_data is None else "val_data",
         )
         if keep == "winner" and best["lr"] != tuned.lr:
             raise LRFinderError(
@@ -249,9 +241,7 @@ def tune_lr(
             snap.close()
             if best["state"] is not None:
                 best["state"].close()
-    settings = {**tuned.settings, "framework": "torch", "keep": keep}
-    settings.update(val_batches=len(held_out), held_out="data" if val_data is None else "val_data")
-    return _with_settings(tuned, settings)
+    return tuned
 
 
 class _Reiterable:
@@ -262,7 +252,3 @@ class _Reiterable:
 
     def __iter__(self) -> Iterator[Any]:
         return self._make()
-
-
-def _with_settings(tuned: TuneResult, settings: dict[str, Any]) -> TuneResult:
-    return dataclasses.replace(tuned, settings=settings)
