@@ -4,6 +4,7 @@ snapshot, with the user's own model, optimizer, step and schedule; nothing left 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Unpack
 
@@ -150,7 +151,7 @@ def tune_lr(
     extras = [*schedulers, *([scaler] if scaler is not None else [])]
     snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
     # With keep="winner": the trained state of the best full-length trial so far.
-    best: dict[str, Any] = {"loss": float("inf"), "lr": None, "state": None}
+    best: dict[str, Any] = {"loss": math.inf, "lr": None, "state": None}
     kept = False
 
     def trial(lr: float, steps: int) -> float:
@@ -172,8 +173,8 @@ def tune_lr(
         for i in range(steps):
             rate = schedule(i)
             loss = step.train([rate * r for r in run.ratios], at=i)
-            if loss is None or loss != loss or abs(loss) == float("inf"):
-                return float("inf")  # diverged, or the scaler found no finite step
+            if loss is None or not math.isfinite(loss):
+                return math.inf  # diverged, or the scaler found no finite step
         score = step.evaluate()
         if keep == "winner" and steps == total_steps and score < best["loss"]:
             if best["state"] is not None:
