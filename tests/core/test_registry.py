@@ -50,7 +50,9 @@ def _short() -> RangeTestResult:
 
 def test_an_untrustworthy_suggestion_warns_at_the_callers_line() -> None:
     result = _short()
-    with pytest.warns(LRFinderWarning, match=r"comes from a curve not to be trusted.*Few points") as w:
+    with pytest.warns(
+        LRFinderWarning, match=r"comes from a curve not to be trusted.*Few points"
+    ) as w:
         result.suggestion  # noqa: B018 (the property warns)
     assert w[0].filename == __file__
     with pytest.warns(LRFinderWarning, match=r"\(minimum\)") as w:
