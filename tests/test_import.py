@@ -1,4 +1,5 @@
 import importlib
+import importlib.util
 import os
 import pkgutil
 import subprocess
@@ -75,3 +76,57 @@ def test_every_name_in_all_imports(name: str) -> None:
     assert module.__all__, f"{name} declares no public names"
     for attr in module.__all__:
         exec(f"from {name} import {attr}", {})
+
+
+# Each adapter, the module its framework is blocked at, and the install hint it must print.
+MISSING = [
+    ("lrfinder.torch", "torch", "PyTorch", "torch"),
+    ("lrfinder.keras", "keras", "Keras 3", "keras"),
+    ("lrfinder.optax", "jax", "JAX and Optax", "jax"),
+    ("lrfinder.optax", "optax", "JAX and Optax", "jax"),
+    ("lrfinder.lightning", "lightning", "PyTorch Lightning", "trainers"),
+    ("lrfinder.huggingface", "transformers", "Hugging Face transformers", "trainers"),
+]
+
+
+def _import_blocked(module: str, blocked: str, env: dict[str, str] | None = None) -> str:
+    """Import ``module`` in a fresh process where ``import blocked`` fails; its error message."""
+    code = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None  # `import {blocked}` raises ModuleNotFoundError\n"
+        "import lrfinder\n"
+        "try:\n"
+        f"    import {module}\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(("module", "blocked", "framework", "extra"), MISSING)
+def test_a_missing_framework_names_the_extra_to_install(
+    module: str, blocked: str, framework: str, extra: str
+) -> None:
+    message = _import_blocked(module, blocked)
+    assert message.startswith(f"ImportError `{module}` needs {framework}, which could not be")
+    assert (
+        f"No module named {blocked!r}" in message
+        or f"import of {blocked} halted" in message
+        or (
+            f"{blocked!r} is not a package" in message  # `import lightning.pytorch`
+        )
+    )
+    assert message.endswith(f'pip install "lrfinder[{extra}]"')
+
+
+def test_keras_without_its_backend_says_to_set_keras_backend(tmp_path) -> None:
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(tmp_path)}
+    message = _import_blocked("lrfinder.keras", "tensorflow", env)
+    assert message.startswith("ImportError Keras could not load its backend 'tensorflow'")
+    assert "KERAS_BACKEND='tensorflow'. Set the environment variable KERAS_BACKEND" in message
+    installed = [b for b in ("jax", "torch") if importlib.util.find_spec(b) is not None]
+    if installed:
+        assert f"Installed here: {', '.join(installed)}; set e.g. KERAS_BACKEND=" in message

@@ -17,6 +17,7 @@ holds the schedules that follow the test. ``import lrfinder`` loads numpy and no
 from . import _reading as _reading  # registers every suggestion rule in the core's registry
 from . import schedules as schedules
 from ._core._errors import LRFinderError as LRFinderError
+from ._core._errors import LRFinderWarning as LRFinderWarning
 from ._core._errors import NoSuggestionError as NoSuggestionError
 from ._core._errors import ResultFileError as ResultFileError
 from ._core._find import find_lr as find_lr
@@ -53,6 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_METHOD",
     "LRFinderError",
+    "LRFinderWarning",
     "NoSuggestionError",
     "RangeTest",
     "RangeTestResult",

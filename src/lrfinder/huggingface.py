@@ -18,10 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import torch
-import transformers
-
 from ._core._errors import LRFinderError
+from ._core._frameworks import missing_framework
+
+try:
+    import torch
+    import transformers
+except ModuleNotFoundError as exc:
+    raise missing_framework(
+        exc, module="lrfinder.huggingface", framework="Hugging Face transformers", extra="trainers"
+    ) from exc
+
 from ._tuning._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
 from .torch._refind import first_lr, fresh_loader, logged, refind
 

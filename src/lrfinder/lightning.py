@@ -17,10 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import lightning.pytorch as pl
-import torch
-
 from ._core._errors import LRFinderError
+from ._core._frameworks import missing_framework
+
+try:
+    import lightning.pytorch as pl
+    import torch
+except ModuleNotFoundError as exc:
+    raise missing_framework(
+        exc, module="lrfinder.lightning", framework="PyTorch Lightning", extra="trainers"
+    ) from exc
+
 from ._tuning._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
 from .torch._refind import first_lr, fresh_loader, logged, refind
 

@@ -21,7 +21,7 @@ import lrfinder.keras  # noqa: E402
 from _keras_models import assert_same_state, host, mlp, state  # noqa: E402
 from _mlp import BATCH, numpy_loss  # noqa: E402
 from _mlp import digits as load_digits  # noqa: E402
-from lrfinder import LRFinderError  # noqa: E402
+from lrfinder import LRFinderError, LRFinderWarning  # noqa: E402
 from lrfinder.keras import RangeTestCallback, find_lr  # noqa: E402
 
 
@@ -211,6 +211,22 @@ def test_a_fit_that_ends_first_leaves_a_stopped_result(digits) -> None:
     assert cb.result is not None
     assert cb.result.steps == 10
     assert cb.result.stop_reason == "stopped"
+
+
+def test_a_test_cut_short_by_fit_warns_to_train_for_more_epochs(digits) -> None:
+    # issue 12: 100 steps asked, 2 epochs of 320 samples give 20; the advice was "raise num_steps"
+    x, y = digits
+    cb = RangeTestCallback(num_steps=100, progress=False)
+    mlp().fit(x, y, batch_size=BATCH, epochs=2, callbacks=[cb], verbose=0)
+    assert cb.result is not None and cb.result.steps == 20
+    with pytest.warns(
+        LRFinderWarning,
+        match=r"when the training loop ended the test \(e.g. `fit` ran out of epochs\) after 20 "
+        r"of 100 steps.*train for more epochs",
+    ):
+        s = cb.result.suggestion
+    assert "confidence" in str(s) and "  warning: " in str(s)
+    assert all("raise `num_steps`" not in w for w in s.warnings)
 
 
 def loss_scaled_mlp(initial_scale: float) -> keras.Model:

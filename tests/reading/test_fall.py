@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 import lrfinder
 import lrfinder._reading._fall as fall_module
-from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, suggest
+from lrfinder import LRFinderError, LRFinderWarning, NoSuggestionError, RangeTestResult, suggest
 from lrfinder._core._suggestion import SPREAD_WARN
 from lrfinder.cli import main
 
@@ -83,20 +84,23 @@ def test_noise_moves_it_little_and_lowers_confidence(seed: int) -> None:
 
 
 def test_too_noisy_curve_warns() -> None:
-    s = suggest(falling_curve(centre=-3.0, noise=2.5, seed=3))
+    with pytest.warns(LRFinderWarning, match="Too noisy"):
+        s = suggest(falling_curve(centre=-3.0, noise=2.5, seed=3))
     assert any(w.startswith("Too noisy") for w in s.warnings)
     assert s.confidence is not None and s.confidence < 0.5
 
 
 def test_few_points_warn() -> None:
-    s = suggest(falling_curve(centre=-3.0, n=24))
+    with pytest.warns(LRFinderWarning, match=r"Few points: 24 finite losses.*raise `num_steps`"):
+        s = suggest(falling_curve(centre=-3.0, n=24))
     assert any(w.startswith("Few points: 24 finite losses") for w in s.warnings)
 
 
 def test_diverged_at_once_warns() -> None:
     lrs = np.logspace(-3, 1, 60)
     losses = np.concatenate([[2.0, 1.0, 0.9, 0.8, 0.7], np.linspace(1.0, 1.6, 55)])
-    s = suggest((lrs, losses))
+    with pytest.warns(LRFinderWarning, match="diverged almost at once"):
+        s = suggest((lrs, losses))
     assert any(w.startswith("The loss diverged almost at once") for w in s.warnings)
 
 
@@ -158,7 +162,8 @@ def test_flat_then_blowup_is_a_low_confidence_guess_below_the_blowup() -> None:
     lrs = np.logspace(-7, 1, 100)
     rng = np.random.default_rng(0)
     losses = 1.386 + 0.01 * rng.standard_normal(100) + np.where(lrs > 1.0, lrs, 0.0)
-    s = suggest((lrs, losses))
+    with pytest.warns(LRFinderWarning, match="Flat curve"):
+        s = suggest((lrs, losses))
     edge = float(lrs[np.argmax(lrs > 1.0)])
     assert decades(s.lr, edge / 10**fall_module.BLOWUP_DECADES) < 0.2
     assert s.confidence == 0.1
@@ -173,7 +178,8 @@ def test_truly_flat_curve_raises() -> None:
 def test_repeats_report_the_median_and_spread() -> None:
     runs = [falling_curve(centre=c) for c in (-3.2, -3.0, -2.7)]
     one = [suggest(r).lr for r in runs]
-    s = suggest(runs)
+    with pytest.warns(LRFinderWarning, match="The 3 sweeps disagree: their rates spread over 0.21"):
+        s = suggest(runs)
     assert s.lr == pytest.approx(float(np.median(one)))
     assert s.spread == pytest.approx(float(np.std(np.log10(one))))
     assert s.reason.startswith("median of 3 sweeps")
@@ -182,7 +188,8 @@ def test_repeats_report_the_median_and_spread() -> None:
 
 def test_repeats_that_disagree_warn() -> None:
     runs = [falling_curve(centre=c) for c in (-4.0, -3.0, -2.0)]
-    s = suggest(runs)
+    with pytest.warns(LRFinderWarning, match="The 3 sweeps disagree"):
+        s = suggest(runs)
     assert s.spread is not None and s.spread > SPREAD_WARN
     assert any(w.startswith("The 3 sweeps disagree") for w in s.warnings)
 
@@ -229,9 +236,12 @@ def test_never_crashes_on_arbitrary_curves(
     losses: list[float], schedule: str, start: float, width: float
 ) -> None:
     lrs = np.logspace(start, start + width, len(losses))
-    try:
-        s = suggest((lrs, losses), for_schedule=schedule)
-    except NoSuggestionError:
-        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LRFinderWarning)
+        try:
+            s = suggest((lrs, losses), for_schedule=schedule)
+        except NoSuggestionError:
+            return
+    assert len([w for w in caught if w.category is LRFinderWarning]) == bool(s.warnings)
     assert lrs[0] <= s.low <= s.lr <= s.high <= lrs[-1] * (1 + 1e-12)
     assert s.confidence is not None and 0.0 <= s.confidence <= 1.0

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -6,7 +8,14 @@ from hypothesis import strategies as st
 import lrfinder
 import lrfinder._core._registry as suggest_module
 from _curves import sigmoid_curve
-from lrfinder import LRFinderError, NoSuggestionError, RangeTestResult, Suggestion, suggest
+from lrfinder import (
+    LRFinderError,
+    LRFinderWarning,
+    NoSuggestionError,
+    RangeTestResult,
+    Suggestion,
+    suggest,
+)
 from lrfinder._reading._curve import read_curve
 
 
@@ -87,7 +96,8 @@ def test_slide_finds_where_the_slope_settles() -> None:
 
 def test_still_falling_at_end_lr_warns() -> None:
     lrs = np.logspace(-5, -1, 50)
-    s = suggest((lrs, np.linspace(3, 1, 50)), "steepest")
+    with pytest.warns(LRFinderWarning, match="still falling at `end_lr`"):
+        s = suggest((lrs, np.linspace(3, 1, 50)), "steepest")
     assert any("still falling" in w for w in s.warnings)
 
 
@@ -165,11 +175,15 @@ def test_never_crashes_on_arbitrary_curves(losses: list[float], spacing: str) ->
     lrs = np.logspace(-6, 1, n) if spacing == "exp" else np.linspace(1e-3, 1.0, n)
     curve = RangeTestResult(lrs=lrs, losses=losses)
     for method in lrfinder.methods():
-        try:
-            s = suggest(curve, method)
-        except NoSuggestionError as exc:
-            assert str(exc)
-            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LRFinderWarning)
+            try:
+                s = suggest(curve, method)
+            except NoSuggestionError as exc:
+                assert str(exc)
+                continue
+        # a Python warning exactly when the suggestion carries warnings
+        assert len([w for w in caught if w.category is LRFinderWarning]) == bool(s.warnings)
         assert lrs[0] <= s.lr <= lrs[-1]
         assert lrs[0] <= s.low <= s.lr <= s.high <= lrs[-1]
         assert 0 <= s.index < n

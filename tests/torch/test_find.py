@@ -259,3 +259,16 @@ def test_the_sweep_keywords_reach_the_range_test_and_typos_are_refused() -> None
     assert result.settings["mode"] == "linear" and result.settings["smooth_beta"] == 0.5
     with pytest.raises(LRFinderError, match=r"Unknown options 'endlr', 'steps'\. The sweep takes"):
         lft.find_lr(model, opt, data, loss_fn=F.mse_loss, endlr=1.0, steps=5, progress=False)
+
+
+def test_a_model_with_every_parameter_frozen_is_refused_up_front() -> None:
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.requires_grad_(False)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))] * 3
+    with pytest.raises(
+        LRFinderError,
+        match=r"No parameter requires grad: every parameter the optimizer updates is frozen "
+        r"\(requires_grad=False; 2 parameter tensor\(s\)\).*Unfreeze",
+    ):
+        lft.find_lr(model, opt, data, loss_fn=torch.nn.functional.mse_loss, progress=False)

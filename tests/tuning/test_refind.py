@@ -128,7 +128,9 @@ def test_a_plateau_policy_needs_the_metric():
 
 # -- updates ---------------------------------------------------------------------------------
 def test_the_initial_test_sets_the_rate_and_reruns_move_it_within_bounds():
-    refinder = Refinder(RefindPolicy(method="minimum", max_up=2, max_down=3, smoothing=0))
+    refinder = Refinder(
+        RefindPolicy(method="minimum", initial_method="minimum", max_up=2, max_down=3, smoothing=0)
+    )
     first = _curve(1e-7, 10, best=0.1)
     record = refinder.update(first, trigger="initial")
     assert record.old_lr is None
@@ -142,6 +144,33 @@ def test_the_initial_test_sets_the_rate_and_reruns_move_it_within_bounds():
     assert record.new_lr == pytest.approx(lr / 3)  # clamped
     assert (record.epoch, record.step, record.steps) == (1, 30, far_down.steps)
     assert refinder.steps_spent == first.steps + far_down.steps
+
+
+def test_the_first_test_reads_with_the_default_rule_and_reruns_with_the_policys():
+    # The full sweep from fresh weights is what `fall` was chosen on (the quality benchmark);
+    # `valley` reads it decades too low. The re-runs keep the policy's `method`.
+    refinder = Refinder(RefindPolicy(smoothing=0, max_up=100, max_down=100))
+    assert refinder.policy.method == "valley" and refinder.policy.initial_method is None
+    first = _curve(1e-7, 10, best=0.1)
+    record = refinder.update(first, trigger="initial")
+    assert record.found_lr == pytest.approx(lrfinder.suggest(first, lrfinder.DEFAULT_METHOD).lr)
+    assert record.found_lr != pytest.approx(lrfinder.suggest(first, "valley").lr)
+    lr = refinder.lr
+    rerun = _curve(lr / 100, lr * 100, best=lr / 2)
+    assert refinder.update(rerun).found_lr == pytest.approx(lrfinder.suggest(rerun, "valley").lr)
+    chosen = Refinder(RefindPolicy(initial_method="minimum"))
+    assert chosen.update(first).found_lr == pytest.approx(_expected_minimum(first))
+
+
+def test_a_flagged_curve_is_logged_and_kept_in_the_record(caplog):
+    refinder = Refinder()
+    short = _curve(1e-7, 10, 0.1, n=20)
+    with caplog.at_level("WARNING", logger="lrfinder"):
+        record = refinder.update(short, trigger="initial")  # logged; no Python warning
+    with pytest.warns(lrfinder.LRFinderWarning, match="Few points"):
+        expected = lrfinder.suggest(short)
+    assert record.warnings == expected.warnings != ()
+    assert "not to be trusted as it is: Few points" in caplog.text
 
 
 def test_a_rerun_without_a_suggestion_keeps_the_rate_and_says_why(caplog):
@@ -163,7 +192,14 @@ def test_an_initial_test_without_a_suggestion_raises():
 
 def test_relative_read_moves_the_rate_by_the_factor_the_suggestion_moved():
     refinder = Refinder(
-        RefindPolicy(method="minimum", read="relative", max_up=100, max_down=100, smoothing=0)
+        RefindPolicy(
+            method="minimum",
+            initial_method="minimum",
+            read="relative",
+            max_up=100,
+            max_down=100,
+            smoothing=0,
+        )
     )
     first = _curve(1e-7, 10, best=0.1)
     refinder.update(first)
@@ -176,7 +212,14 @@ def test_relative_read_moves_the_rate_by_the_factor_the_suggestion_moved():
 
 def test_edge_read_keeps_the_rate_at_its_distance_from_the_divergence():
     refinder = Refinder(
-        RefindPolicy(method="minimum", read="edge", max_up=100, max_down=100, smoothing=0)
+        RefindPolicy(
+            method="minimum",
+            initial_method="minimum",
+            read="edge",
+            max_up=100,
+            max_down=100,
+            smoothing=0,
+        )
     )
     lrs = np.logspace(-7, 1, 80)
     first = RangeTestResult(

@@ -1,4 +1,5 @@
-"""The exceptions lrfinder raises: every one is an :class:`LRFinderError` (a ``ValueError``)."""
+"""The exceptions lrfinder raises (every one an :class:`LRFinderError`, a ``ValueError``) and
+its warning category, :class:`LRFinderWarning`."""
 
 from __future__ import annotations
 
@@ -13,3 +14,8 @@ class NoSuggestionError(LRFinderError):
 
 class ResultFileError(LRFinderError):
     """A saved result could not be read: malformed, hostile or of an unknown version."""
+
+
+class LRFinderWarning(UserWarning):
+    """A suggestion read from a curve not to be trusted as it is: the message says why and what
+    to change. Filter it like any warning: ``warnings.simplefilter("ignore", LRFinderWarning)``."""

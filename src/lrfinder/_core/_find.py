@@ -45,6 +45,19 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
         bar.close()
 
 
+def user_result(rt: RangeTest) -> RangeTestResult:
+    """The result of a test driven by the caller's own ``step``, whose first ``None`` (no loss)
+    is a missing ``return`` far more often than data running out before the first batch."""
+    if rt.step == 0 and rt.stop_reason == "data_exhausted":
+        raise LRFinderError(
+            f"`step` returned None at the first rate ({rt.start_lr:.3g}), so the test recorded "
+            "no loss. `step(lr)` must train one step and return its loss (a float or a 0-d "
+            "array): check that it ends with `return loss`. None ends the test, as when the "
+            "data runs out."
+        )
+    return rt.result()
+
+
 def find_lr(
     step: Callable[[float], float],
     *,
@@ -83,4 +96,4 @@ def find_lr(
         **sweep_options(sweep),
     )
     drive(rt, step, progress=progress)
-    return rt.result()
+    return user_result(rt)

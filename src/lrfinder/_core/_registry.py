@@ -9,11 +9,12 @@ imported: the core dispatches to them by name and never imports them.
 
 from __future__ import annotations
 
+import warnings as _warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import LRFinderError
+from ._errors import LRFinderError, LRFinderWarning
 
 if TYPE_CHECKING:
     from ._result import RangeTestResult
@@ -50,7 +51,37 @@ class Suggestion:
     spread: float | None = None
 
     def __str__(self) -> str:
-        return f"{self.lr:.3g} ({self.method}: {self.reason})"
+        """The rate and why, its confidence, and every warning on a line of its own."""
+        head = f"{self.lr:.3g} ({self.method}: {self.reason})"
+        if self.confidence is not None:
+            head += f", confidence {self.confidence:.2f}"
+        if self.spread is not None:
+            head += f", spread {self.spread:.2f} decades"
+        return "\n".join([head, *(f"  warning: {w}" for w in self.warnings)])
+
+    def __repr__(self) -> str:
+        confidence = "None" if self.confidence is None else f"{self.confidence:.2f}"
+        return (
+            f"Suggestion(lr={self.lr:.3g}, method={self.method!r}, confidence={confidence}, "
+            f"warnings={len(self.warnings)})"
+        )
+
+
+def warn_untrusted(suggestion: Suggestion, *, stacklevel: int = 2) -> Suggestion:
+    """Raise an :class:`LRFinderWarning` when ``suggestion`` carries warnings; return it.
+
+    ``stacklevel`` counts from the caller of this function, as ``warnings.warn`` does.
+    """
+    if suggestion.warnings:
+        count = len(suggestion.warnings)
+        _warnings.warn(
+            f"The suggested rate {suggestion.lr:.3g} ({suggestion.method}) comes from a curve "
+            f"not to be trusted as it is ({count} warning{'s' if count > 1 else ''}): "
+            + " ".join(suggestion.warnings),
+            LRFinderWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return suggestion
 
 
 SuggestFn = Callable[..., Suggestion]

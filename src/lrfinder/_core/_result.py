@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import LRFinderError, ResultFileError
-from ._registry import Suggestion, apply
+from ._registry import Suggestion, apply, warn_untrusted
 from ._smoothing import ema
 
 RESULT_FORMAT = "lrfinder.RangeTestResult"
@@ -166,12 +166,13 @@ class RangeTestResult:
 
     @property
     def suggestion(self) -> Suggestion:
-        """The default suggestion, ``lrfinder.suggest(self)``."""
-        return apply(self)
+        """The default suggestion, ``lrfinder.suggest(self)``; an :class:`LRFinderWarning` when
+        the curve is not to be trusted (its ``warnings`` say why)."""
+        return warn_untrusted(apply(self))
 
     def suggest(self, method: str | None = None, **options: Any) -> Suggestion:
         """The suggestion of one method of the registry; see :func:`lrfinder.suggest`."""
-        return apply(self, method, **options)
+        return warn_untrusted(apply(self, method, **options))
 
     def validation_curve(self) -> RangeTestResult:
         """The validation losses as a result of their own, for suggestions and plots.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import LRFinderError, NoSuggestionError
-from ._registry import Suggestion, apply, methods
+from ._registry import DEFAULT_METHOD, Suggestion, apply, methods, warn_untrusted
 from ._result import RangeTestResult, as_result
 
 # Sweeps whose rates spread more than this (decades, standard deviation) are flagged.
@@ -44,6 +44,11 @@ def suggest(
     Raises:
         NoSuggestionError: the curve holds no usable rate; the message says why and what to change.
 
+    Warns:
+        LRFinderWarning: the curve is not to be trusted as it is (``warnings`` on the suggestion
+            say why and what to change); filter it with ``warnings.simplefilter("ignore",
+            lrfinder.LRFinderWarning)``.
+
     Example:
         >>> import numpy as np
         >>> lrs = np.logspace(-5, 0, 60)
@@ -54,6 +59,18 @@ def suggest(
         >>> 3e-3 < suggest((lrs, losses)).lr < 3e-2  # capped: the blow-up follows the fall closely
         True
     """
+    return warn_untrusted(quiet_suggest(result, method, for_schedule=for_schedule, **options))
+
+
+def quiet_suggest(
+    result: RangeTestResult | tuple[Any, Any] | Sequence[RangeTestResult],
+    method: str | None = None,
+    *,
+    for_schedule: str = "constant",
+    **options: Any,
+) -> Suggestion:
+    """:func:`suggest` without the :class:`LRFinderWarning`, for callers that report the
+    suggestion's warnings themselves (re-finding logs them, the race and the CLI show them)."""
     if isinstance(result, (list, tuple)) and any(isinstance(r, RangeTestResult) for r in result):
         return _combine(
             [apply(as_result(r), method, for_schedule=for_schedule, **options) for r in result]
@@ -95,11 +112,26 @@ def _combine(suggestions: list[Suggestion]) -> Suggestion:
 
 
 def suggest_all(result: RangeTestResult) -> dict[str, Suggestion | NoSuggestionError]:
-    """Every registered method's suggestion, or the reason it has none."""
+    """Every registered method's suggestion, or the reason it has none.
+
+    One :class:`LRFinderWarning` (for the default method, else the first with warnings) when
+    the curve is not to be trusted: the rules read the same curve, so they share its warnings.
+    """
+    out = quiet_suggest_all(result)
+    flagged = [s for s in out.values() if isinstance(s, Suggestion) and s.warnings]
+    if flagged:
+        default = out.get(DEFAULT_METHOD)
+        pick = default if isinstance(default, Suggestion) and default.warnings else flagged[0]
+        warn_untrusted(pick)
+    return out
+
+
+def quiet_suggest_all(result: RangeTestResult) -> dict[str, Suggestion | NoSuggestionError]:
+    """:func:`suggest_all` without the :class:`LRFinderWarning`."""
     out: dict[str, Suggestion | NoSuggestionError] = {}
     for name in methods():
         try:
-            out[name] = suggest(result, name)
+            out[name] = quiet_suggest(result, name)
         except NoSuggestionError as exc:
             out[name] = exc
     return out

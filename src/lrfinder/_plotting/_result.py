@@ -15,7 +15,7 @@ import numpy as np
 from .._core._errors import NoSuggestionError
 from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
-from .._core._suggestion import suggest
+from .._core._suggestion import quiet_suggest
 from .._reading._curve import loss_change, read_curve
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _suggestions(result: RangeTestResult, methods: Sequence[str] | None) -> list
     out = []
     for name in [DEFAULT_METHOD] if methods is None else methods:
         try:
-            out.append(suggest(result, name))
+            out.append(quiet_suggest(result, name))
         except NoSuggestionError:
             continue
     return out
@@ -115,7 +115,7 @@ def plot_derivative(
         spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
         ax.set_ylim(-1.5 * spread, 1.5 * spread)
         try:
-            s = suggest(result, "sma_derivative", window=w)
+            s = quiet_suggest(result, "sma_derivative", window=w)
             ax.axvline(s.lr, color="C1", ls="--", lw=1.2, label=f"fastest descent: {s.lr:.2e}")
         except NoSuggestionError:
             pass

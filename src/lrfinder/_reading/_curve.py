@@ -51,6 +51,32 @@ NOISY_SNR = 2.0
 FLAT_SNR = 3.0
 
 
+# Why a test ended before its sweep did, and what to change, by stop reason.
+EARLY_STOPS = {
+    "data_exhausted": (
+        "the data ran out",
+        "pass more batches (at least `num_steps`), or a re-iterable loader (a DataLoader or a "
+        "list, not a generator) that the test can cycle through",
+    ),
+    "stopped": (
+        "the training loop ended the test (e.g. `fit` ran out of epochs)",
+        "train for more epochs or steps so the test sees `num_steps` batches, or lower "
+        "`num_steps` so the sweep reaches `end_lr` sooner",
+    ),
+}
+
+
+def _early_stop(result: RangeTestResult, stop: int) -> tuple[str, str] | None:
+    """``(what happened, the fix)`` when the test ended before its sweep did, else None."""
+    if result.stop_reason not in EARLY_STOPS:
+        return None
+    why, fix = EARLY_STOPS[result.stop_reason]
+    planned = result.settings.get("num_steps")
+    of = f" of {planned}" if isinstance(planned, int) else ""
+    at = f", at {result.lrs[stop - 1]:.3g}" if stop else ""
+    return f"{why} after {result.steps}{of} steps{at}", fix
+
+
 def read_curve(result: RangeTestResult) -> _Curve:
     """Check that a curve can be read and smooth it; raise :class:`NoSuggestionError` if not.
 
@@ -61,7 +87,20 @@ def read_curve(result: RangeTestResult) -> _Curve:
     losses = result.losses
     finite = np.isfinite(losses)
     stop = losses.size if finite.all() else int(np.argmin(finite))
+    early = _early_stop(result, stop)
+    if stop == 0:
+        first = "NaN" if np.isnan(losses[0]) else str(losses[0])
+        raise NoSuggestionError(
+            f"The loss was {first} from the first step (at {result.lrs[0]:.3g}), before "
+            "training could move it: lower `start_lr`, and check the data and the model (NaN or "
+            "inf in the inputs or targets, a loss undefined at the initial weights)."
+        )
     if stop < MIN_POINTS:
+        if early is not None:
+            raise NoSuggestionError(
+                f"Too few points: {early[0]}, with {stop} finite loss(es), {MIN_POINTS} needed. "
+                f"To fix it, {early[1]}."
+            )
         raise NoSuggestionError(
             f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
@@ -79,6 +118,11 @@ def read_curve(result: RangeTestResult) -> _Curve:
     # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
     # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
     if drop <= 0.01 * scale and drop <= FLAT_SNR * noise:
+        if early is not None:
+            raise NoSuggestionError(
+                f"The loss had not fallen yet when {early[0]}: the sweep stopped before the "
+                f"rates that train. To fix it, {early[1]}."
+            )
         if argmin == 0 and smooth[-1] > smooth[0]:
             raise NoSuggestionError(
                 "The loss never fell: it was lowest at the very first rate "
@@ -94,7 +138,17 @@ def read_curve(result: RangeTestResult) -> _Curve:
         warnings.append(
             "The loss was still falling at `end_lr`; raise `end_lr` to see where it turns."
         )
-    if stop < FEW_POINTS:
+    if early is not None and argmin >= stop - max(2, stop // 20):
+        warnings.append(
+            f"The loss was still falling when {early[0]}: the curve does not show where it "
+            f"turns. To fix it, {early[1]}."
+        )
+    elif stop < FEW_POINTS and early is not None:
+        warnings.append(
+            f"Few points: {stop} finite losses (at least {FEW_POINTS} read reliably), as "
+            f"{early[0]}. To fix it, {early[1]}."
+        )
+    if stop < FEW_POINTS and early is None:
         warnings.append(
             f"Few points: {stop} finite losses (at least {FEW_POINTS} read reliably); raise "
             "`num_steps` or lower `start_lr`."

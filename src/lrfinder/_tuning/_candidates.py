@@ -12,7 +12,7 @@ import numpy as np
 from .._core._checks import check_count
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._result import RangeTestResult, as_result
-from .._core._suggestion import suggest
+from .._core._suggestion import quiet_suggest
 
 logger = logging.getLogger("lrfinder")
 
@@ -36,7 +36,7 @@ def _reading(for_schedule: Any) -> str:
 def _place(result: RangeTestResult, use: str, stop: int) -> tuple[float, float, str | None]:
     """The centre of the candidates, their cap, and a warning when the curve had no suggestion."""
     try:
-        s = suggest(result, for_schedule=use)
+        s = quiet_suggest(result, for_schedule=use)
     except NoSuggestionError as exc:
         # A flat curve still bounds the race: centred a decade below its lowest loss (fastai's
         # `minimum`). A curve too short, or lowest at its start, has nothing to centre on.
@@ -119,11 +119,11 @@ def candidates(
         NoSuggestionError: the curve is too short, or lowest at its start: nothing to centre on.
 
     Example:
-        >>> import numpy as np
+        >>> import numpy as np, lrfinder
         >>> lrs = np.logspace(-6, 1, 100)
         >>> losses = 2 / (1 + np.exp(3 * (np.log10(lrs) + 2))) + np.where(lrs > 0.3, lrs, 0)
         >>> rates = candidates((lrs, losses))
-        >>> len(rates), rates[0] < suggest((lrs, losses)).lr < rates[-1] < 0.6
+        >>> len(rates), rates[0] < lrfinder.suggest((lrs, losses)).lr < rates[-1] < 0.6
         (5, True)
     """
     rates, notes, _ = _candidates(as_result(result), for_schedule, num, span)

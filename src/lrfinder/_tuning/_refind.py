@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core._errors import LRFinderError, NoSuggestionError
-from .._core._find import drive
+from .._core._find import drive, user_result
 from .._core._rangetest import RangeTest
 from .._core._result import RangeTestResult
-from .._core._suggestion import suggest
+from .._core._suggestion import quiet_suggest
 
 logger = logging.getLogger("lrfinder")
 
@@ -64,9 +64,13 @@ class RefindPolicy:
         num_steps: the length of each re-run (the sweep stops earlier if the loss diverges).
         initial_start_lr, initial_end_lr, initial_num_steps: the full sweep run before
             training when no starting rate is given.
-        method: the suggestion method read from each curve (``None``: lrfinder's default).
-            ``valley`` re-finds best in the benchmark: a short sweep from trained weights is
-            nearly flat and noisy, and the lowest point (``minimum``) wanders with the noise.
+        method: the suggestion method read from each re-run's curve (``None``: lrfinder's
+            default). ``valley`` re-finds best in the benchmark: a short sweep from trained
+            weights is nearly flat and noisy, and the lowest point (``minimum``) wanders with the
+            noise.
+        initial_method: the suggestion method read from the first, full range test (``None``:
+            lrfinder's default, ``fall``, the rule the quality benchmark backs for a full sweep
+            from fresh weights; ``valley`` reads such a sweep one to two decades too low).
         max_up, max_down: one re-run raises the rate by at most ``max_up`` times and lowers it
             by at most ``max_down`` times; ``max_up=1`` only ever lowers it.
         smoothing: the weight of the old rate in a geometric average with the new answer
@@ -80,8 +84,9 @@ class RefindPolicy:
             the edge of stability, which a noisy, nearly flat curve from trained weights still
             shows clearly.
 
-    The defaults (``valley``, half-way, at most x2 or /2 per re-run, 40 steps over two decades
-    either side) did best over four small setups in ``benchmarks/refind`` (see BENCHMARKS.md).
+    The defaults (the first test read with ``fall``, the re-runs with ``valley``, half-way, at
+    most x2 or /2 per re-run, 40 steps over two decades either side) did best over four small
+    setups in ``benchmarks/refind`` (see BENCHMARKS.md).
 
     Example:
         >>> policy = RefindPolicy(every_epochs=2, max_up=1.0)
@@ -106,6 +111,7 @@ class RefindPolicy:
     max_down: float = 2.0
     smoothing: float = 0.5
     read: str = "suggestion"
+    initial_method: str | None = None
 
     def __post_init__(self) -> None:
         _count("every_epochs", self.every_epochs)
@@ -168,6 +174,8 @@ class Refind:
         steps: the training steps the test itself cost (undone afterwards by the adapters).
         reason: the suggestion's reason, or why there was none.
         result: the full curve.
+        warnings: the suggestion's reasons to distrust the curve (logged, not raised: the
+            policy bounds how far one re-run can move the rate).
     """
 
     trigger: str
@@ -179,6 +187,7 @@ class Refind:
     steps: int
     reason: str
     result: RangeTestResult = field(repr=False)
+    warnings: tuple[str, ...] = ()
 
 
 class Refinder:
@@ -278,8 +287,11 @@ class Refinder:
         self._best, self._bad = state["best"], state["bad"]
         self._resumed_steps = int(state["steps_spent"])
 
-    def _read(self, result: RangeTestResult, old: float | None) -> tuple[float, str]:
-        """The rate a finished test points at, and why; NoSuggestionError when none."""
+    def _read(
+        self, result: RangeTestResult, old: float | None
+    ) -> tuple[float, str, tuple[str, ...]]:
+        """The rate a finished test points at, why, and the suggestion's warnings;
+        NoSuggestionError when none. The first test reads with ``initial_method``."""
         read, ref = self.policy.read, self._reference
         if read == "edge" and old is not None and ref is not None:
             if result.stop_reason not in ("diverged", "nonfinite", "completed"):
@@ -292,17 +304,20 @@ class Refinder:
                 edge = max(edge, ref)
             found = old * edge / ref
             self._reference = edge
-            return found, f"the loss diverges from {edge:.3g}; the rate keeps its distance"
-        suggestion = suggest(result, self.policy.method)
+            return found, f"the loss diverges from {edge:.3g}; the rate keeps its distance", ()
+        method = self.policy.initial_method if old is None else self.policy.method
+        suggestion = quiet_suggest(result, method)
+        warnings = suggestion.warnings
         if read == "edge":
             self._reference = float(result.lrs[-1])
-            return suggestion.lr, suggestion.reason
+            return suggestion.lr, suggestion.reason, warnings
         if read == "relative" and old is not None and ref is not None:
             found = old * suggestion.lr / ref
             self._reference = suggestion.lr
-            return found, f"the suggestion moved to {suggestion.lr:.3g} ({suggestion.reason})"
+            reason = f"the suggestion moved to {suggestion.lr:.3g} ({suggestion.reason})"
+            return found, reason, warnings
         self._reference = suggestion.lr
-        return suggestion.lr, suggestion.reason
+        return suggestion.lr, suggestion.reason, warnings
 
     def update(
         self, result: RangeTestResult, *, trigger: str = "manual", epoch: int = 0, step: int = 0
@@ -314,8 +329,9 @@ class Refinder:
             )
         old = self.lr
         found: float | None
+        warnings: tuple[str, ...] = ()
         try:
-            found, reason = self._read(result, old)
+            found, reason, warnings = self._read(result, old)
         except NoSuggestionError as exc:
             if old is None:
                 raise NoSuggestionError(
@@ -326,6 +342,14 @@ class Refinder:
         else:
             new = found if old is None else self.policy.bound(old, found)
             logger.info("Range test at step %d: found %.3g, rate %s -> %.3g", step, found, old, new)
+            if warnings:
+                # The first test sets the rate unbounded; a re-run's move is bounded by the policy.
+                log = logger.warning if old is None else logger.info
+                log(
+                    "Range test at step %d, not to be trusted as it is: %s",
+                    step,
+                    " ".join(warnings),
+                )
         record = Refind(
             trigger=trigger,
             epoch=epoch,
@@ -336,6 +360,7 @@ class Refinder:
             steps=result.steps,
             reason=reason,
             result=result,
+            warnings=warnings,
         )
         self.lr = new
         self.history.append(record)
@@ -356,7 +381,7 @@ class Refinder:
         """
         rt = self.range_test()
         drive(rt, step, progress=False)
-        return self.update(rt.result(), trigger=trigger, epoch=epoch, step=step_count)
+        return self.update(user_result(rt), trigger=trigger, epoch=epoch, step=step_count)
 
     def scaled(self, schedule: Schedule, *, peak: float = 1.0) -> Schedule:
         """``schedule`` rescaled so its peak follows the current rate, read at each call.

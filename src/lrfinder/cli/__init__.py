@@ -11,7 +11,7 @@ from pathlib import Path
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._registry import DEFAULT_METHOD, SCHEDULES, Suggestion, methods
 from .._core._result import RangeTestResult
-from .._core._suggestion import suggest, suggest_all
+from .._core._suggestion import quiet_suggest, quiet_suggest_all
 from ._schedule import add_schedule_parser
 
 __all__ = ["build_parser", "main"]
@@ -21,7 +21,7 @@ RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
 
 def _table(result: RangeTestResult) -> str:
     rows = [("method", "lr", "range", "why")]
-    for name, s in suggest_all(result).items():
+    for name, s in quiet_suggest_all(result).items():
         label = f"{name} (default)" if name == DEFAULT_METHOD else name
         if isinstance(s, Suggestion):
             rows.append((label, f"{s.lr:.3g}", f"{s.low:.3g}..{s.high:.3g}", s.reason))
@@ -80,7 +80,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.all:
         print(_table(result))
         return 0
-    s = suggest(result, args.method, for_schedule=args.for_schedule)
+    s = quiet_suggest(result, args.method, for_schedule=args.for_schedule)
     if args.json:
         print(
             json.dumps(

@@ -14,6 +14,13 @@ stops, and put the weights and every optimizer variable back exactly. Nothing is
 True
 """
 
+from .._core._frameworks import missing_keras
+
+try:
+    import keras  # noqa: F401 (the modules below import it; this names the fix if it is missing)
+except ModuleNotFoundError as exc:
+    raise missing_keras(exc) from exc
+
 from ._find import RangeTestCallback as RangeTestCallback
 from ._find import find_lr as find_lr
 from ._refind import RefindCallback as RefindCallback

@@ -20,6 +20,16 @@ there, so a jitted ``train_step`` sees a new value, not a new constant, and is t
 True
 """
 
+from .._core._frameworks import missing_framework
+
+try:
+    import jax  # noqa: F401 (the modules below import them; this names the fix if one is missing)
+    import optax  # noqa: F401
+except ModuleNotFoundError as exc:
+    raise missing_framework(
+        exc, module="lrfinder.optax", framework="JAX and Optax", extra="jax"
+    ) from exc
+
 from ._find import find_lr as find_lr
 from ._schedule import optax_schedule as optax_schedule
 from ._tune import tune_lr as tune_lr

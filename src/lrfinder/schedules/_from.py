@@ -19,7 +19,7 @@ from .._core._checks import check_count
 from .._core._errors import LRFinderError
 from .._core._registry import _SCHEDULE_AWARE, DEFAULT_METHOD
 from .._core._result import RangeTestResult, as_result
-from .._core._suggestion import suggest
+from .._core._suggestion import quiet_suggest
 from .._reading._curve import read_curve
 from ._basic import Schedule, check_choice, constant, cosine_annealing
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
@@ -69,7 +69,7 @@ def _peak(
 ) -> tuple[dict, dict]:
     """The suggestion for how the rate will be used, where the method tells uses apart."""
     aware = (DEFAULT_METHOD if method is None else method) in _SCHEDULE_AWARE
-    s = suggest(result, method, for_schedule=use if aware else "constant")
+    s = quiet_suggest(result, method, for_schedule=use if aware else "constant")
     return {name: s.lr}, {name: f"suggestion `{s.method}`: {s.reason}"}
 
 

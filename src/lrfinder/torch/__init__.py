@@ -10,6 +10,15 @@
 True
 """
 
+from .._core._frameworks import missing_framework
+
+try:
+    import torch  # noqa: F401 (the modules below import it; this names the fix if it is missing)
+except ModuleNotFoundError as exc:
+    raise missing_framework(
+        exc, module="lrfinder.torch", framework="PyTorch", extra="torch"
+    ) from exc
+
 from ._find import find_lr as find_lr
 from ._refind import LoopRefinder as LoopRefinder
 from ._schedule import ScheduleLR as ScheduleLR

@@ -40,6 +40,14 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
             "`optimizer` must be a torch.optim.Optimizer. "
             f"Received: {type(optimizer).__name__}. Pass several optimizers as a non-empty list."
         )
+    params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
+    if not any(p.requires_grad for p in params):
+        raise LRFinderError(
+            "No parameter requires grad: every parameter the optimizer updates is frozen "
+            f"(requires_grad=False; {len(params)} parameter tensor(s)), so no step can train "
+            "the model. Unfreeze the layers to train (`p.requires_grad_(True)`), or build the "
+            "optimizer over the trainable ones."
+        )
     return list(optimizers)
 
 

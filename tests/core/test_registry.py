@@ -1,0 +1,72 @@
+"""Suggestion and its warning (lrfinder/_core/_registry.py)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import lrfinder
+from lrfinder import LRFinderWarning, RangeTestResult, Suggestion
+
+
+def _flagged() -> Suggestion:
+    return Suggestion(
+        lr=5.54e-06,
+        index=3,
+        method="fall",
+        reason="the smoothed loss has done 90% of its fall",
+        low=1e-6,
+        high=1e-5,
+        confidence=0.1234,
+        warnings=("Few points: 20 finite losses.", "Too noisy."),
+    )
+
+
+def test_the_printed_form_shows_the_confidence_and_every_warning() -> None:
+    assert str(_flagged()) == (
+        "5.54e-06 (fall: the smoothed loss has done 90% of its fall), confidence 0.12\n"
+        "  warning: Few points: 20 finite losses.\n"
+        "  warning: Too noisy."
+    )
+    clean = Suggestion(lr=0.01, index=0, method="valley", reason="why", low=0.01, high=0.01)
+    assert str(clean) == "0.01 (valley: why)"
+
+
+def test_the_repr_stays_short() -> None:
+    assert repr(_flagged()) == "Suggestion(lr=5.54e-06, method='fall', confidence=0.12, warnings=2)"
+
+
+def test_the_warning_is_a_user_warning_exported_for_filtering() -> None:
+    assert issubclass(lrfinder.LRFinderWarning, UserWarning)
+    assert "LRFinderWarning" in lrfinder.__all__
+
+
+def _short() -> RangeTestResult:
+    lrs = np.logspace(-5, 0, 20)
+    return RangeTestResult(lrs=lrs, losses=2 / (1 + np.exp(3 * (np.log10(lrs) + 2.5))))
+
+
+def test_an_untrustworthy_suggestion_warns_at_the_callers_line() -> None:
+    result = _short()
+    with pytest.warns(
+        LRFinderWarning, match=r"comes from a curve not to be trusted.*Few points"
+    ) as w:
+        result.suggestion  # noqa: B018 (the property warns)
+    assert w[0].filename == __file__
+    with pytest.warns(LRFinderWarning, match=r"\(minimum\)") as w:
+        result.suggest("minimum")
+    assert w[0].filename == __file__
+    with pytest.warns(LRFinderWarning) as w:
+        lrfinder.suggest(result)
+    assert w[0].filename == __file__
+
+
+def test_suggest_all_warns_once_and_a_filter_silences_it() -> None:
+    with pytest.warns(LRFinderWarning, match=r"\(fall\)") as w:
+        lrfinder.suggest_all(_short())
+    assert len(w) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LRFinderWarning)
+        assert lrfinder.suggest(_short()).warnings

@@ -1,0 +1,91 @@
+"""Reading a curve (lrfinder/_reading/_curve.py): the errors and warnings say what went wrong
+and what to change, by why the test stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrfinder
+from lrfinder import LRFinderWarning, NoSuggestionError, RangeTestResult
+
+
+def _truncated(n: int, stop_reason: str, *, falling: bool, seed: int = 0) -> RangeTestResult:
+    """The first ``n`` steps of a 100-step sweep from 1e-7 to 10, ended by ``stop_reason``:
+    falling steadily (with noise) to the last step, or not yet falling at all (the rates were
+    too small to move the weights: the loss creeps up by a hair, lowest at the first step)."""
+    lrs = np.logspace(-7, 1, 100)[:n]
+    if falling:
+        losses = np.linspace(2.3, 1.3, n) + 0.01 * np.random.default_rng(seed).standard_normal(n)
+    else:
+        losses = 2.3 + 1e-5 * np.arange(n)
+    settings = {"start_lr": 1e-7, "end_lr": 10.0, "num_steps": 100}
+    return RangeTestResult(lrs=lrs, losses=losses, stop_reason=stop_reason, settings=settings)
+
+
+def test_data_running_out_before_the_loss_fell_says_so_and_how_to_fix_it() -> None:
+    short = _truncated(29, "data_exhausted", falling=False)
+    for method in ("fall", "valley", "minimum"):
+        with pytest.raises(
+            NoSuggestionError,
+            match=r"The loss had not fallen yet when the data ran out after 29 of 100 steps, at "
+            r"1.83e-05.*pass more batches \(at least `num_steps`\), or a re-iterable loader",
+        ):
+            lrfinder.suggest(short, method)
+
+
+def test_a_test_ended_by_the_training_loop_before_the_loss_fell_says_to_train_longer() -> None:
+    with pytest.raises(
+        NoSuggestionError,
+        match=r"when the training loop ended the test \(e.g. `fit` ran out of epochs\) after 20 "
+        r"of 100 steps.*train for more epochs or steps",
+    ):
+        _ = _truncated(20, "stopped", falling=False).suggestion
+
+
+def test_too_few_points_from_an_early_stop_blame_the_data_not_start_lr() -> None:
+    with pytest.raises(
+        NoSuggestionError,
+        match=r"Too few points: the data ran out after 3 of 100 steps.*more batches",
+    ):
+        _ = _truncated(3, "data_exhausted", falling=True).suggestion
+
+
+def test_a_curve_cut_short_while_falling_warns_with_the_fix_for_why_it_stopped() -> None:
+    with pytest.warns(LRFinderWarning, match=r"still falling when the training loop ended") as w:
+        s = _truncated(20, "stopped", falling=True).suggestion
+    assert "more epochs" in str(w[0].message) and "raise `num_steps`" not in str(w[0].message)
+    assert all("raise `num_steps`" not in x for x in s.warnings)
+    with pytest.warns(LRFinderWarning, match=r"still falling when the data ran out.*loader"):
+        _ = _truncated(40, "data_exhausted", falling=True).suggestion
+
+
+def test_few_points_from_an_early_stop_advise_more_data_not_num_steps() -> None:
+    # falls, then rises a little (not diverged) before fit ends: the turn is seen, the points few
+    lrs = np.logspace(-7, 1, 100)[:20]
+    losses = np.concatenate([np.linspace(2.3, 1.0, 14), np.linspace(1.0, 1.3, 6)])
+    result = RangeTestResult(
+        lrs=lrs, losses=losses, stop_reason="stopped", settings={"num_steps": 100}
+    )
+    with pytest.warns(LRFinderWarning, match=r"Few points: 20 finite losses.*as the training loop"):
+        s = result.suggest("minimum")
+    assert "train for more epochs" in s.warnings[0]
+
+
+def test_nan_at_the_first_step_says_so_instead_of_too_few_points() -> None:
+    for bad in (np.nan, np.inf):
+        first = RangeTestResult(
+            lrs=np.array([1e-7]), losses=np.array([bad]), stop_reason="nonfinite"
+        )
+        with pytest.raises(
+            NoSuggestionError,
+            match=rf"The loss was {'NaN' if np.isnan(bad) else 'inf'} from the first step \(at "
+            r"1e-07\).*lower `start_lr`, and check the data and the model",
+        ):
+            _ = first.suggestion
+
+
+def test_nan_from_the_first_step_of_find_lr() -> None:
+    result = lrfinder.find_lr(lambda lr: float("nan"), num_steps=10, progress=False)
+    with pytest.raises(NoSuggestionError, match="The loss was NaN from the first step"):
+        _ = result.suggestion
