@@ -221,7 +221,7 @@ def test_a_test_cut_short_by_fit_warns_to_train_for_more_epochs(digits) -> None:
     assert cb.result is not None and cb.result.steps == 20
     with pytest.warns(
         LRFinderWarning,
-        match=r"when the training loop ended the test \(e.g. `fit` ran out of epochs\) after 20 "
+        match=r"the training loop ended the test \(e.g. `fit` ran out of epochs\) after 20 "
         r"of 100 steps.*train for more epochs",
     ):
         s = cb.result.suggestion

@@ -103,9 +103,12 @@ def test_epoch_reruns_train_exactly_as_the_same_rates_set_by_hand(data) -> None:
     records = callback.history
     assert [(r.trigger, r.epoch) for r in records] == [("initial", 0), ("epochs", 1), ("epochs", 2)]
     rates = [r.new_lr for r in records]
-    assert len(set(rates)) == 3  # each re-run moved the rate
+    # The re-runs moved the rate (on some backends one re-run lands where the rate already is).
+    assert len(set(rates)) >= 2
     for r in records[1:]:  # bounded by the policy: smoothed, at most x2 or /2
-        assert r.new_lr == policy.bound(r.old_lr, r.found_lr)
+        # A re-run whose curve has no suggestion keeps the rate.
+        expected = r.old_lr if r.found_lr is None else policy.bound(r.old_lr, r.found_lr)
+        assert r.new_lr == expected
     assert callback.steps_spent == sum(r.steps for r in records) > 30
 
     by_hand = mlp(dropout=0.2)
@@ -117,9 +120,11 @@ def test_epoch_reruns_train_exactly_as_the_same_rates_set_by_hand(data) -> None:
     )  # fmt: skip
     # The trainer's own log: every epoch's logs, so History, carry the rates and the cost.
     assert history.history["lrfinder/lr"] == rates
-    assert history.history["lrfinder/found_lr"] == [r.found_lr for r in records]
+    found = [math.nan if r.found_lr is None else r.found_lr for r in records]  # logged as NaN
+    np.testing.assert_array_equal(history.history["lrfinder/found_lr"], found)
     assert history.history["lrfinder/steps"] == [float(r.steps) for r in records]
-    assert model.history is history and not model.stop_training
+    assert model.history is history
+    assert model.stop_training == bool(early.stopped_epoch)  # only EarlyStopping stops fit
 
 
 def test_step_reruns_train_exactly_as_the_same_rates_set_by_hand(data) -> None:
