@@ -22,6 +22,7 @@ from typing import Any
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import drive
 from .._core._rangetest import RangeTest
+from .._core._registry import methods
 from .._core._result import RangeTestResult
 from .._core._suggestion import suggest
 
@@ -131,6 +132,12 @@ class RefindPolicy:
             end_lr=self.initial_end_lr,
             num_steps=self.initial_num_steps,
         )
+        if self.method is not None and self.method not in methods():
+            # Checked now, not at the first re-run in the middle of training.
+            raise LRFinderError(
+                f"Unknown suggestion method {self.method!r}. Choose one of: "
+                f"{', '.join(methods())}, or None for lrfinder's default."
+            )
 
     def sweep_settings(self, lr: float | None) -> dict[str, Any]:
         """The sweep of a re-run around rate ``lr``; the full initial sweep when ``lr`` is None."""
