@@ -259,3 +259,10 @@ def test_docstring_examples():
 
     failed, attempted = doctest.testmod(lrfinder._tuning._refind, optionflags=doctest.ELLIPSIS)
     assert (failed, attempted > 0) == (0, True)
+
+
+def test_an_unknown_method_is_refused_at_construction_not_mid_training():
+    with pytest.raises(LRFinderError, match=r"Unknown suggestion method 'nope'. Choose one of: "):
+        RefindPolicy(method="nope")
+    for method in (None, *lrfinder.methods()):
+        assert RefindPolicy(method=method).method == method
