@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core._checks import is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import drive
 from .._core._rangetest import RangeTest
@@ -36,7 +37,7 @@ READS: tuple[str, ...] = ("suggestion", "relative", "edge")
 def _positive(name: str, value: float | None, *, minimum: float = 0.0, strict: bool = True) -> None:
     if value is None:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_real(value) and math.isfinite(value)
     if not ok or (value <= minimum if strict else value < minimum):
         bound = f"above {minimum:g}" if strict else f"at least {minimum:g}"
         raise LRFinderError(f"`{name}` must be a finite number {bound}. Received: {name}={value!r}")
@@ -121,7 +122,7 @@ class RefindPolicy:
             raise LRFinderError(
                 f"`read` must be one of {', '.join(READS)}. Received: read={self.read!r}"
             )
-        if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
+        if not is_real(self.smoothing) or not 0.0 <= self.smoothing < 1.0:
             raise LRFinderError(
                 f"`smoothing` must be in [0, 1). Received: smoothing={self.smoothing!r}"
             )
