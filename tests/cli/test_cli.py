@@ -115,3 +115,28 @@ def test_demo_writes_plot_and_result(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert loaded.settings["framework"] == "torch" and 2 <= loaded.steps <= 60
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert loaded.lrs[0] == loaded.settings["start_lr"]
+
+
+@pytest.mark.parametrize(
+    ("command", "default"),
+    [
+        (["plot", "{saved}"], "lr_find.png"),
+        (["schedule", "one_cycle", "--steps", "50", "--from", "{saved}"], "schedule.png"),
+    ],
+)
+def test_output_to_a_directory_writes_inside_it(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list, default: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    assert main([*(a.format(saved=saved) for a in command), "-o", str(folder)]) == 0
+    assert (folder / default).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "plots.png").exists()
+    assert f"Wrote {folder / default}" in capsys.readouterr().out
+    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "bare")]) == 0
+    assert (tmp_path / "bare.png").exists() and f"Wrote {tmp_path / 'bare.png'}" in (
+        capsys.readouterr().out
+    )
+    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 1
+    assert "lrfinder: error: Cannot write the image" in capsys.readouterr().err

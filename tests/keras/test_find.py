@@ -264,3 +264,12 @@ def test_a_loss_scale_that_never_fits_is_explained(digits) -> None:
     with pytest.raises(LRFinderError, match="skipped every step"):
         find_lr(model, x, y, batch_size=BATCH, num_steps=20, progress=False)
     assert_same_state(before, state(model))
+
+
+def test_model_and_batch_size_are_checked_up_front(digits) -> None:
+    x, y = digits
+    with pytest.raises(LRFinderError, match=r"`model` must be a compiled keras.Model"):
+        find_lr(None, x, y, progress=False)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(LRFinderError, match=r"`batch_size` must be an integer of at least 1"):
+            find_lr(mlp(), x, y, batch_size=bad, progress=False)

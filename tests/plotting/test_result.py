@@ -1,6 +1,8 @@
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from _curves import sigmoid_curve
@@ -49,3 +51,35 @@ def test_missing_matplotlib_gives_an_install_hint(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'lrfinder\[plot\]'"):
         lrfinder.plot_loss(sigmoid_curve())
+
+
+BIG = 1.7e308
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [
+        [BIG, -BIG] * 20,  # crashed: "Axis limits cannot be NaN or Inf", "Singular matrix"
+        list(np.linspace(1, -1, 40) * BIG),
+        [*np.linspace(2, 1, 30), *[BIG] * 10],
+        [BIG] * 40,  # flat: no curve to read, the raw losses alone
+        [5e-324] * 40,
+        [math.nan] * 40,
+    ],
+)
+def test_plots_of_extreme_finite_losses(tmp_path: Path, losses: list[float]) -> None:
+    result = lrfinder.RangeTestResult(lrs=np.logspace(-5, 0, 40), losses=losses)
+    fig, (top, bottom) = lrfinder.plot_result(result)
+    fig.savefig(tmp_path / "extreme.png")
+    for ax in (top, bottom):
+        assert all(math.isfinite(v) for v in ax.get_ylim())
+    if losses[0] == BIG:
+        assert top.get_ylabel().startswith("loss (x ")  # drawn in units of a power of two
+
+
+def test_a_blow_up_to_the_maximum_is_drawn_in_plain_units() -> None:
+    losses = [*np.linspace(2, 1, 30), *[BIG] * 10]
+    _fig, ax = lrfinder.plot_loss(
+        lrfinder.RangeTestResult(lrs=np.logspace(-5, 0, 40), losses=losses)
+    )
+    assert ax.get_ylabel() == "loss" and ax.get_ylim()[1] < 10

@@ -187,3 +187,23 @@ def test_never_crashes_on_arbitrary_curves(losses: list[float], spacing: str) ->
         assert lrs[0] <= s.lr <= lrs[-1]
         assert lrs[0] <= s.low <= s.lr <= s.high <= lrs[-1]
         assert 0 <= s.index < n
+
+
+def test_the_rules_check_their_options_up_front() -> None:
+    curve = sigmoid_curve()
+    for bad in (-1, 0, 1.5, True):
+        with pytest.raises(
+            lrfinder.LRFinderError, match=r"`lr_diff` must be an integer of at least 1"
+        ):
+            lrfinder.suggest(curve, "slide", lr_diff=bad)
+    with pytest.raises(
+        lrfinder.LRFinderError, match=r"`threshold` must be a finite number at least 0"
+    ):
+        lrfinder.suggest(curve, "slide", threshold=-0.1)
+    with pytest.raises(
+        lrfinder.LRFinderError, match=r"`divisor` must be a finite number at least 1"
+    ):
+        lrfinder.suggest(curve, "minimum", divisor=0.5)
+    with pytest.raises(lrfinder.LRFinderError, match=r"`window` must be an integer of at least 1"):
+        lrfinder.suggest(curve, "sma_derivative", window=0)
+    assert lrfinder.suggest(curve, "minimum", divisor=np.float32(10)).lr > 0

@@ -369,3 +369,9 @@ def test_docstring_examples(name: str) -> None:
 
     failed, attempted = doctest.testmod(importlib.import_module(name))
     assert failed == 0 and attempted > 0
+
+
+def test_numpy_rates_are_rates_and_bools_are_not() -> None:
+    assert schedules.constant(np.float32(0.5))(0) == pytest.approx(0.5)
+    with pytest.raises(LRFinderError, match=r"must be a finite number"):
+        schedules.constant(True)

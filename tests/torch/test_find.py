@@ -272,3 +272,41 @@ def test_a_model_with_every_parameter_frozen_is_refused_up_front() -> None:
         r"\(requires_grad=False; 2 parameter tensor\(s\)\).*Unfreeze",
     ):
         lft.find_lr(model, opt, data, loss_fn=torch.nn.functional.mse_loss, progress=False)
+
+
+def test_arguments_torch_would_trip_over_are_refused_up_front() -> None:
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))] * 4
+    with pytest.raises(
+        LRFinderError, match=r"`model` must be a torch.nn.Module. Received: NoneType"
+    ):
+        lft.find_lr(None, opt, data, loss_fn=F.mse_loss)  # type: ignore[arg-type]
+    with pytest.raises(LRFinderError, match=r"`scaler` must be a torch.amp.GradScaler.*'x'"):
+        lft.find_lr(model, opt, data, loss_fn=F.mse_loss, scaler="x")
+    with pytest.raises(LRFinderError, match=r"LBFGS needs a closure.*first-order optimizer"):
+        lft.find_lr(model, torch.optim.LBFGS(model.parameters()), data, loss_fn=F.mse_loss)
+    with pytest.raises(LRFinderError, match=r"`start_lr` must be a finite number above 0"):
+        lft.find_lr(model, opt, data, loss_fn=F.mse_loss, start_lr=True)
+
+
+@pytest.mark.parametrize(
+    ("block", "name"), [(torch.no_grad, "no_grad"), (torch.inference_mode, "inference_mode")]
+)
+def test_find_lr_needs_gradients(block: Any, name: str) -> None:
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))] * 4
+    with block(), pytest.raises(LRFinderError, match=rf"called under torch.{name}\(\)"):
+        lft.find_lr(model, opt, data, loss_fn=F.mse_loss)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_numpy_rates_are_rates() -> None:
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))] * 4
+    result = lft.find_lr(
+        model, opt, data, loss_fn=F.mse_loss, start_lr=np.float32(1e-3), num_steps=5, progress=False
+    )
+    assert result.lrs[0] == pytest.approx(1e-3)

@@ -524,7 +524,9 @@ def test_load_refuses_bad_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         TuneResult.load(tmp_path / "binary.json")
     path = some_result().save(tmp_path / "race.json")
     monkeypatch.setattr(race_result_module, "MAX_FILE_BYTES", 10)
-    with pytest.raises(ResultFileError, match=r"bytes, larger than any race \(10 at most\)"):
+    with pytest.raises(
+        ResultFileError, match=r"larger than any race: more than 10 bytes were read"
+    ):
         TuneResult.load(path)
 
 

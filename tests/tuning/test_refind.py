@@ -302,3 +302,17 @@ def test_docstring_examples():
 
     failed, attempted = doctest.testmod(lrfinder._tuning._refind, optionflags=doctest.ELLIPSIS)
     assert (failed, attempted > 0) == (0, True)
+
+
+def test_an_unknown_method_is_refused_at_construction_not_mid_training():
+    with pytest.raises(LRFinderError, match=r"Unknown suggestion method 'nope'. Choose one of: "):
+        RefindPolicy(method="nope")
+    for method in (None, *lrfinder.methods()):
+        assert RefindPolicy(method=method).method == method
+
+
+def test_numpy_numbers_are_numbers_in_a_policy():
+    policy = RefindPolicy(max_up=np.float32(2.0), smoothing=np.float32(0.5))
+    assert 0.01 < policy.bound(0.01, 1.0) <= 0.02  # raised, at most x2
+    with pytest.raises(LRFinderError, match=r"`max_up` must be a finite number at least 1"):
+        RefindPolicy(max_up=True)

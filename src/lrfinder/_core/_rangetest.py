@@ -9,6 +9,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from ._checks import is_real
 from ._errors import LRFinderError
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from ._sweep import check_sweep, sweep_lr
@@ -109,17 +110,17 @@ class RangeTest:
     ) -> None:
         check_sweep(start_lr, end_lr, num_steps, mode)
         if diverge_threshold is not None and not (
-            isinstance(diverge_threshold, (int, float)) and diverge_threshold > 1
+            is_real(diverge_threshold) and diverge_threshold > 1
         ):
             raise LRFinderError(
                 "`diverge_threshold` must be a number above 1, or None to never stop early. "
                 f"Received: diverge_threshold={diverge_threshold!r}"
             )
-        if not isinstance(smooth_beta, (int, float)) or not 0.0 <= smooth_beta < 1.0:
+        if not is_real(smooth_beta) or not 0.0 <= smooth_beta < 1.0:
             raise LRFinderError(
                 f"`smooth_beta` must be in [0, 1). Received: smooth_beta={smooth_beta!r}"
             )
-        ratios = tuple(float(r) for r in group_ratios)
+        ratios = tuple(float(r) if is_real(r) else math.nan for r in group_ratios)
         if not ratios or not all(math.isfinite(r) and r >= 0 for r in ratios):
             raise LRFinderError(
                 "`group_ratios` must be one finite, non-negative number per parameter group. "
@@ -128,9 +129,9 @@ class RangeTest:
         self.group_ratios = ratios
         self.start_lr = float(start_lr)
         self.end_lr = float(end_lr)
-        self.num_steps = num_steps
+        self.num_steps = int(num_steps)
         self.mode = mode
-        self.diverge_threshold = diverge_threshold
+        self.diverge_threshold = None if diverge_threshold is None else float(diverge_threshold)
         self.smooth_beta = float(smooth_beta)
         self._lrs: list[float] = []
         self._losses: list[float] = []

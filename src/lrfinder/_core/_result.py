@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_real
 from ._errors import LRFinderError, ResultFileError
+from ._files import read_text
 from ._registry import Suggestion, apply, warn_untrusted
 from ._smoothing import ema
 
@@ -40,7 +42,7 @@ PathLike = str | os.PathLike[str]
 def _readonly(values: Any, name: str, ndim: int) -> np.ndarray:
     try:
         arr = np.array(values, dtype=float)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise LRFinderError(f"`{name}` must hold numbers only. Received: {exc}") from None
     if arr.ndim != ndim:
         raise LRFinderError(f"`{name}` must have {ndim} dimension(s). Received shape {arr.shape}")
@@ -48,18 +50,28 @@ def _readonly(values: Any, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def _plain(value: Any, name: str) -> Any:
-    """Check that a settings/timings value is plain JSON data (no objects to execute or pickle)."""
+# Deeper settings than this are refused: nothing lrfinder writes nests more than a few levels,
+# and a check by recursion must stay far from Python's recursion limit.
+MAX_DEPTH = 32
+
+
+def _plain(value: Any, name: str, depth: int = 0) -> Any:
+    """Check that a settings value is plain JSON data (no objects to execute or pickle)."""
+    if depth > MAX_DEPTH:
+        raise LRFinderError(
+            f"`{name}` nests lists or dicts more than {MAX_DEPTH} levels deep; settings are "
+            "flat options."
+        )
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (np.integer, np.floating)):
-        return _plain(value.item(), name)
+        return _plain(value.item(), name, depth)
     if isinstance(value, (list, tuple)):
-        return [_plain(v, name) for v in value]
+        return [_plain(v, name, depth + 1) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, name) for k, v in value.items()}
+        return {str(k): _plain(v, name, depth + 1) for k, v in value.items()}
     raise LRFinderError(
         f"`{name}` may hold only numbers, strings, booleans, None, lists and dicts. "
         f"Received a {type(value).__name__}: {value!r}"
@@ -107,10 +119,28 @@ class RangeTestResult:
                 "`lrs` and `losses` must have the same length. "
                 f"Received: {lrs.size} rates and {losses.size} losses"
             )
+        if lrs.size == 0:
+            raise LRFinderError(
+                "A result needs at least one step; this one has none (`lrs` and `losses` are "
+                "empty)."
+            )
         if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
             raise LRFinderError("Every learning rate must be finite and above 0.")
+        if not isinstance(self.settings, Mapping):
+            raise LRFinderError(
+                f"`settings` must be a mapping. Received a {type(self.settings).__name__}"
+            )
+        if not isinstance(self.timings, Mapping):
+            raise LRFinderError(
+                f"`timings` must be a mapping. Received a {type(self.timings).__name__}"
+            )
         if self.smoothed_losses is None:
-            beta = float(dict(self.settings).get("smooth_beta", DEFAULT_SMOOTH_BETA))
+            beta = check_real(
+                "settings['smooth_beta']",
+                dict(self.settings).get("smooth_beta", DEFAULT_SMOOTH_BETA),
+                at_least=0.0,
+                below=1.0,
+            )
             finite = np.isfinite(losses)
             smoothed = np.full_like(losses, np.nan)
             # The curve's finite prefix is smoothed; nothing after a NaN/inf loss is averaged.
@@ -132,7 +162,14 @@ class RangeTestResult:
                 "`group_lrs` must have one row per step. "
                 f"Received: {group_lrs.shape[0]} rows for {lrs.size} steps"
             )
-        if self.stop_reason not in STOP_REASONS:
+        if group_lrs.shape[1] == 0:
+            raise LRFinderError("`group_lrs` must have at least one column (parameter group).")
+        if not np.all(np.isfinite(group_lrs)) or np.any(group_lrs < 0):
+            raise LRFinderError(
+                "Every rate in `group_lrs` must be finite and at least 0. Received: "
+                f"{group_lrs[~(np.isfinite(group_lrs) & (group_lrs >= 0))][:3].tolist()}"
+            )
+        if not isinstance(self.stop_reason, str) or self.stop_reason not in STOP_REASONS:
             raise LRFinderError(
                 f"`stop_reason` must be one of {', '.join(STOP_REASONS)}. "
                 f"Received: stop_reason={self.stop_reason!r}"
@@ -146,7 +183,10 @@ class RangeTestResult:
                     f"Received: {val_losses.size} for {lrs.size} steps"
                 )
         settings = _plain(dict(self.settings), "settings")
-        timings = {str(k): float(v) for k, v in dict(self.timings).items()}
+        timings = {
+            str(k): check_real(f"timings[{str(k)!r}]", v, at_least=0.0)
+            for k, v in dict(self.timings).items()
+        }
         for name, value in (
             ("lrs", lrs),
             ("losses", losses),
@@ -271,7 +311,7 @@ class RangeTestResult:
                 if data.get("smoothed_losses") is None
                 else _decode_floats(data["smoothed_losses"], "smoothed_losses")
             ),
-            "stop_reason": str(data.get("stop_reason", "unknown")),
+            "stop_reason": data.get("stop_reason", "unknown"),
             "group_lrs": data.get("group_lrs"),
             "settings": data.get("settings", {}),
             "timings": data.get("timings", {}),
@@ -287,6 +327,9 @@ class RangeTestResult:
             raise
         except LRFinderError as exc:
             raise ResultFileError(f"Invalid result: {exc}") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # Every field is checked above; this is a last guard, so a file never crashes.
+            raise ResultFileError(f"Invalid result: {type(exc).__name__}: {exc}") from None
 
     # -- CSV ---------------------------------------------------------------------------------
     def to_csv(self) -> str:
@@ -315,7 +358,10 @@ class RangeTestResult:
     @classmethod
     def from_csv(cls, text: str) -> RangeTestResult:
         """Read a curve logged by any tool: CSV with ``lr`` (or ``learning_rate``) and ``loss``."""
-        rows = list(csv.reader(io.StringIO(text)))
+        try:
+            rows = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ResultFileError(f"Not a readable CSV file: {exc}") from None
         if not rows:
             raise ResultFileError("The CSV file is empty; it needs a header with `lr` and `loss`.")
         header = [h.strip().lower() for h in rows[0]]
@@ -349,6 +395,8 @@ class RangeTestResult:
             return cls(**fields)
         except LRFinderError as exc:
             raise ResultFileError(f"Invalid CSV curve: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ResultFileError(f"Invalid CSV curve: {type(exc).__name__}: {exc}") from None
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path: PathLike) -> Path:
@@ -370,23 +418,13 @@ class RangeTestResult:
         but cannot run code.
         """
         path = Path(path)
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ResultFileError(
-                    f"{path} is {size} bytes, larger than any range test result "
-                    f"({MAX_FILE_BYTES} bytes at most)."
-                )
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ResultFileError(f"{path} is not a text file (JSON or CSV).") from None
-        except OSError as exc:
-            raise ResultFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        text = read_text(path, max_bytes=MAX_FILE_BYTES, what="range test result")
         if path.suffix.lower() == ".csv":
             return cls.from_csv(text)
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError: malformed JSON, or an integer of more digits than Python converts.
             if path.suffix.lower() != ".json" and "," in text.partition("\n")[0]:
                 return cls.from_csv(text)
             raise ResultFileError(f"{path} is not valid JSON: {exc}") from None
@@ -408,7 +446,13 @@ def _decode_floats(values: Any, name: str) -> np.ndarray:
             raise ResultFileError(f"`{name}` must hold numbers only. Received: {v!r}")
         if isinstance(v, str) and v not in ("nan", "inf", "-inf"):
             raise ResultFileError(f"`{name}` must hold numbers only. Received: {v!r}")
-        out.append(float(v))
+        try:
+            out.append(float(v))
+        except OverflowError:
+            raise ResultFileError(
+                f"`{name}` must hold numbers a float can hold. Received an integer of about "
+                f"{int(abs(int(v)).bit_length() * 0.30103) + 1} digits"
+            ) from None
     return np.array(out)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
 
-from ._checks import check_count
+from ._checks import check_count, check_rate
 from ._errors import LRFinderError
 
 SweepMode = Literal["exp", "linear"]
@@ -16,17 +15,14 @@ SWEEP_MODES: tuple[str, ...] = ("exp", "linear")
 
 def check_sweep(start_lr: float, end_lr: float, num_steps: int, mode: str) -> None:
     """Raise :class:`LRFinderError` if the sweep's settings cannot describe a range test."""
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise LRFinderError(
-                f"`{name}` must be a finite number above 0. Received: {name}={value!r}"
-            )
+    check_rate("start_lr", start_lr)
+    check_rate("end_lr", end_lr)
     if start_lr >= end_lr:
         raise LRFinderError(
             f"`start_lr` must be below `end_lr`. Received: start_lr={start_lr!r}, end_lr={end_lr!r}"
         )
     check_count("num_steps", num_steps, minimum=2)
-    if mode not in SWEEP_MODES:
+    if not isinstance(mode, str) or mode not in SWEEP_MODES:
         raise LRFinderError(
             f"`mode` must be one of {', '.join(SWEEP_MODES)}. Received: mode={mode!r}"
         )
@@ -46,10 +42,13 @@ def sweep_lr(
     >>> sweep_lr(99, start_lr=1e-7, end_lr=10, num_steps=100)
     10.0
     """
+    check_sweep(start_lr, end_lr, num_steps, mode)
+    check_count("step", step, minimum=0)
+    start_lr, end_lr = float(start_lr), float(end_lr)
     if step <= 0:
-        return float(start_lr)
+        return start_lr
     if step >= num_steps - 1:
-        return float(end_lr)
+        return end_lr
     frac = step / (num_steps - 1)
     if mode == "exp":
         return float(start_lr * (end_lr / start_lr) ** frac)

@@ -16,7 +16,7 @@ from .._core._errors import NoSuggestionError
 from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest
-from .._reading._curve import loss_change, read_curve
+from .._reading._curve import loss_change, loss_scale, read_curve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -66,16 +66,24 @@ def plot_loss(
     """
     fig, ax = _figure(ax)
     finite = np.isfinite(result.losses)
-    ax.plot(result.lrs[finite], result.losses[finite], color="0.75", lw=1, label="loss (raw)")
     try:
         curve = read_curve(result)
     except NoSuggestionError:
         curve = None
+    # Losses near the float maximum would overflow matplotlib's limits: they are drawn in units
+    # of a power of two (the curve's own, or one for the raw losses), and named on the axis.
+    unit = curve.scale if curve is not None else loss_scale(result.losses)
+    raw = result.losses[finite] / unit
     if curve is not None:
-        ax.plot(curve.lrs, curve.smooth, color="C0", lw=2, label="loss (smoothed)")
         top = float(curve.smooth[0]) + 0.5 * abs(float(curve.smooth[0] - curve.smooth.min()))
         bottom = float(curve.smooth.min())
         pad = 0.1 * max(top - bottom, 1e-12)
+        # Off the axis anyway: clipped, so a blow-up of 1e308 cannot overflow the data limits.
+        reach = 10.0 * (top - bottom + pad)
+        raw = np.clip(raw, bottom - reach, top + reach)
+    ax.plot(result.lrs[finite], raw, color="0.75", lw=1, label="loss (raw)")
+    if curve is not None:
+        ax.plot(curve.lrs, curve.smooth, color="C0", lw=2, label="loss (smoothed)")
         ax.set_ylim(bottom - pad, top + pad)
     suggestions = _suggestions(result, methods)
     for k, s in enumerate(suggestions):
@@ -85,7 +93,7 @@ def plot_loss(
             ax.axvspan(s.low, s.high, color=color, alpha=0.12, label=f"{s.method} range")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss" if unit == 1.0 else f"loss (x {unit:.3g})")
     ax.set_title(f"Range test: {result.steps} steps, stopped: {result.stop_reason}")
     ax.legend(loc="best", fontsize="small")
     return fig, ax
@@ -101,18 +109,27 @@ def plot_derivative(
         curve = read_curve(result)
     except NoSuggestionError:
         curve = None
+    unit = 1.0
     if curve is not None:
+        unit = curve.scale
         w, averaged = loss_change(curve.raw, window)
+        # Scale to the falling part: the blow-up at the end would flatten everything else.
+        spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
+        reach = 15.0 * spread  # beyond the axis: clipped so no limit overflows
         ax.plot(
             curve.lrs,
-            np.diff(curve.raw, prepend=curve.raw[0]),
+            np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach),
             color="0.75",
             lw=1,
             label="change per step",
         )
-        ax.plot(curve.lrs, averaged, color="C0", lw=2, label=f"{w}-step moving average")
-        # Scale to the falling part: the blow-up at the end would flatten everything else.
-        spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
+        ax.plot(
+            curve.lrs,
+            np.clip(averaged, -reach, reach),
+            color="C0",
+            lw=2,
+            label=f"{w}-step moving average",
+        )
         ax.set_ylim(-1.5 * spread, 1.5 * spread)
         try:
             s = quiet_suggest(result, "sma_derivative", window=w)
@@ -122,8 +139,9 @@ def plot_derivative(
     ax.axhline(0.0, color="0.4", lw=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
-    ax.set_ylabel("d loss / step")
-    ax.legend(loc="best", fontsize="small")
+    ax.set_ylabel("d loss / step" if unit == 1.0 else f"d loss / step (x {unit:.3g})")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="small")
     return fig, ax
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._checks import check_count, check_real
+from .._core._errors import NoSuggestionError
 from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from ._curve import _descending_part, _make, loss_change, read_curve
@@ -15,9 +16,8 @@ from ._curve import _descending_part, _make, loss_change, read_curve
 @register("minimum")
 def _minimum(result: RangeTestResult, *, divisor: float = 10.0) -> Suggestion:
     """The rate at the lowest smoothed loss, divided by ``divisor`` (fastai's ``minimum``)."""
+    divisor = check_real("divisor", divisor, at_least=1.0)
     curve = read_curve(result)
-    if not divisor >= 1:
-        raise LRFinderError(f"`divisor` must be at least 1. Received: divisor={divisor!r}")
     lr_min = float(curve.lrs[curve.argmin])
     return _make(
         curve,
@@ -38,7 +38,7 @@ def _steepest(result: RangeTestResult) -> Suggestion:
         curve,
         "steepest",
         float(curve.lrs[i]),
-        f"steepest descent of the smoothed loss: {slope[i]:.3g} per decade",
+        f"steepest descent of the smoothed loss: {float(slope[i]) * curve.scale:.3g} per decade",
     )
 
 
@@ -46,6 +46,8 @@ def _steepest(result: RangeTestResult) -> Suggestion:
 def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Suggestion:
     """Surmenok's rule: the rate where the loss's change per step, averaged over ``window``
     steps (a simple moving average), is most negative."""
+    if window is not None:
+        window = check_count("window", window)
     curve = read_curve(result)
     end = _descending_part(curve, "sma_derivative")
     w, averaged = loss_change(curve.raw, window)
@@ -54,7 +56,8 @@ def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Su
         curve,
         "sma_derivative",
         float(curve.lrs[i]),
-        f"fastest fall of the loss per step ({averaged[i]:.3g}, {w}-step moving average)",
+        f"fastest fall of the loss per step ({float(averaged[i]) * curve.scale:.3g}, "
+        f"{w}-step moving average)",
     )
 
 
@@ -98,6 +101,9 @@ def _slide(
 ) -> Suggestion:
     """fastai's slide rule: walking left from the end of the curve, the first rate where the
     slope ``lr_diff`` steps apart agrees within ``threshold`` (on the loss scaled to 0..1)."""
+    if lr_diff is not None:
+        lr_diff = check_count("lr_diff", lr_diff)
+    threshold = check_real("threshold", threshold, at_least=0.0)
     curve = read_curve(result)
     n = curve.smooth.size
     gap = max(2, round(0.15 * n)) if lr_diff is None else lr_diff

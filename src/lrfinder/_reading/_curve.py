@@ -3,6 +3,7 @@ its lowest point and the reasons not to trust it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ class _Curve:
     warnings: tuple[str, ...]
     start: float = 0.0  # the loss before training moved it: median of the first points
     noise: float = 0.0  # robust spread of the raw loss around the smoothed one, pre-minimum
+    # `raw`, `smooth`, `start` and `noise` are in units of `scale` (a power of two, 1 unless the
+    # losses are too large to average without overflow); multiply by it to report a loss.
+    scale: float = 1.0
 
     @property
     def log_lrs(self) -> np.ndarray:
@@ -36,6 +40,21 @@ class _Curve:
     def drop(self) -> float:
         """How far the smoothed loss fell from its start to its lowest point."""
         return self.start - float(self.smooth[self.argmin])
+
+
+# Losses larger than this (in absolute value) are divided by a power of two before any sum or
+# difference, which would overflow near the float maximum (1.8e308); the shape is unchanged.
+SAFE_MAGNITUDE = 2.0**400
+
+
+def loss_scale(values: np.ndarray) -> float:
+    """1.0, or the power of two that brings the largest finite ``|value|`` under 2 when it is
+    above :data:`SAFE_MAGNITUDE` (a division by it is exact)."""
+    finite = values[np.isfinite(values)]
+    largest = float(np.max(np.abs(finite))) if finite.size else 0.0
+    if largest <= SAFE_MAGNITUDE:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
 
 
 def smoothing_span(n: int) -> float:
@@ -106,14 +125,25 @@ def read_curve(result: RangeTestResult) -> _Curve:
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
         )
     lrs, raw = result.lrs[:stop], losses[:stop]
-    start = float(np.median(raw[: max(MIN_POINTS, stop // 10)]))
+    head = max(MIN_POINTS, stop // 10)
+    # The smoothing and the rules read the losses between the lowest and the clipping ceiling
+    # (below), at most 3x the larger of the start and the lowest: when these are too large to
+    # sum, every loss is divided by a power of two first. A blow-up alone, however large, is
+    # clipped and needs no scaling, so the rest of the curve keeps its precision.
+    pre = loss_scale(raw)  # only to find the start and the lowest without overflow
+    level = max(abs(float(np.median(raw[:head] / pre))), abs(float(np.min(raw / pre)))) * pre
+    unit = math.ldexp(1.0, math.frexp(level)[1] - 1) if level > SAFE_MAGNITUDE else 1.0
+    if unit != 1.0:
+        raw = raw / unit
+    start = float(np.median(raw[:head]))
     ceiling = start + max(start - float(np.min(raw)), 0.0)
     span = smoothing_span(stop)
     smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
     argmin = int(np.argmin(smooth))
     scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
     drop = float(smooth[0] - smooth[argmin])
-    residual = (raw - smooth)[: argmin + 1]
+    # Clipped far above anything the smoothed curve holds, so no difference can overflow.
+    residual = (np.clip(raw, -(2.0**1020), 2.0**1020) - smooth)[: argmin + 1]
     noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
     # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
@@ -161,7 +191,7 @@ def read_curve(result: RangeTestResult) -> _Curve:
     fall = start - float(smooth[argmin])
     if noise > 0 and fall < NOISY_SNR * noise:
         warnings.append(
-            f"Too noisy: the loss fell by {fall:.3g}, only {fall / noise:.1f} times its "
+            f"Too noisy: the loss fell by {fall * unit:.3g}, only {fall / noise:.1f} times its "
             "step-to-step noise; use larger batches, more `num_steps`, or `repeats`."
         )
     return _Curve(
@@ -172,6 +202,7 @@ def read_curve(result: RangeTestResult) -> _Curve:
         warnings=tuple(warnings),
         start=start,
         noise=noise,
+        scale=unit,
     )
 
 

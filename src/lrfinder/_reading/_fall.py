@@ -11,7 +11,7 @@ from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema
-from ._curve import _Curve, _descending_part, read_curve, smoothing_span
+from ._curve import _Curve, _descending_part, loss_scale, read_curve, smoothing_span
 
 # `fall` reads the rate at which the smoothed loss has done FALL_FRACTION of its fall, then
 # shifts it by OFFSET decades, both per use. Both were chosen on the development half of the
@@ -84,9 +84,10 @@ def _fall(result: RangeTestResult, *, for_schedule: str = "constant") -> Suggest
     log_lr = _crossing(curve, fraction) + OFFSET[for_schedule]
     lowest = float(curve.log_lrs[curve.argmin])
     capped = log_lr > lowest - MARGIN[for_schedule]
+    lowest_loss = float(curve.smooth[curve.argmin]) * curve.scale
     reason = (
         f"the smoothed loss has done {fraction:.0%} of its fall "
-        f"({curve.start:.4g} to {curve.smooth[curve.argmin]:.4g})"
+        f"({curve.start * curve.scale:.4g} to {lowest_loss:.4g})"
     )
     if capped:
         reason = (
@@ -125,6 +126,7 @@ def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestio
     finite = np.isfinite(losses)
     stop = losses.size if finite.all() else int(np.argmin(finite))
     lrs, raw = result.lrs[:stop], losses[:stop]
+    raw = raw / loss_scale(raw)  # exact: a power of two, 1 unless the losses would overflow
     plateau = raw[: stop // 2]
     level = float(np.median(plateau))
     noise = 1.4826 * float(np.median(np.abs(plateau - level)))

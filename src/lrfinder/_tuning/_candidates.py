@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core._checks import check_count
+from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._result import RangeTestResult, as_result
 from .._core._suggestion import quiet_suggest
@@ -59,7 +59,7 @@ def _candidates(
 ) -> tuple[tuple[float, ...], list[str], bool]:
     """The candidates, notes on them, and whether the blow-up cut them short."""
     num = check_count("num", num, minimum=2)
-    if isinstance(span, bool) or not isinstance(span, (int, float)) or not 0 < span < math.inf:
+    if not is_real(span) or not 0 < span < math.inf:
         raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
     result = as_result(result)
     finite = np.isfinite(result.losses)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core._checks import check_count
+from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import find_lr
 from .._core._progress import StepBar
@@ -70,7 +70,7 @@ def plan_rounds(rounds: Sequence[Round | tuple[int, float]] | None, n: int) -> t
             f"`rounds` must start with every candidate ({n}) and never add any back: counts that "
             f"do not rise. Received: rounds={rounds!r}"
         )
-    ok = all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in fractions)
+    ok = all(is_real(f) for f in fractions)
     in_range = ok and all(0 < f <= 1 for f in fractions)
     if not in_range or any(not a < b for a, b in itertools.pairwise(fractions)):
         raise LRFinderError(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._core._errors import LRFinderError, ResultFileError
+from .._core._files import read_text
 from .._core._registry import Suggestion
 from .._core._result import RangeTestResult
 
@@ -289,18 +290,10 @@ class TuneResult:
         """Read a race saved by :meth:`save`. Only JSON is parsed (never pickle), so a hostile
         file can fail to load but cannot run code."""
         path = Path(path)
+        text = read_text(path, max_bytes=MAX_FILE_BYTES, what="race")
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ResultFileError(
-                    f"{path} is {size} bytes, larger than any race ({MAX_FILE_BYTES} at most)."
-                )
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise ResultFileError(f"{path} is not a text file (JSON).") from None
-        except OSError as exc:
-            raise ResultFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
-        except (json.JSONDecodeError, RecursionError) as exc:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
             raise ResultFileError(f"{path} is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 

@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core._checks import is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import drive, user_result
 from .._core._rangetest import RangeTest
+from .._core._registry import methods
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest
 
@@ -35,7 +37,7 @@ READS: tuple[str, ...] = ("suggestion", "relative", "edge")
 def _positive(name: str, value: float | None, *, minimum: float = 0.0, strict: bool = True) -> None:
     if value is None:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_real(value) and math.isfinite(value)
     if not ok or (value <= minimum if strict else value < minimum):
         bound = f"above {minimum:g}" if strict else f"at least {minimum:g}"
         raise LRFinderError(f"`{name}` must be a finite number {bound}. Received: {name}={value!r}")
@@ -126,7 +128,7 @@ class RefindPolicy:
             raise LRFinderError(
                 f"`read` must be one of {', '.join(READS)}. Received: read={self.read!r}"
             )
-        if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
+        if not is_real(self.smoothing) or not 0.0 <= self.smoothing < 1.0:
             raise LRFinderError(
                 f"`smoothing` must be in [0, 1). Received: smoothing={self.smoothing!r}"
             )
@@ -137,6 +139,12 @@ class RefindPolicy:
             end_lr=self.initial_end_lr,
             num_steps=self.initial_num_steps,
         )
+        if self.method is not None and self.method not in methods():
+            # Checked now, not at the first re-run in the middle of training.
+            raise LRFinderError(
+                f"Unknown suggestion method {self.method!r}. Choose one of: "
+                f"{', '.join(methods())}, or None for lrfinder's default."
+            )
 
     def sweep_settings(self, lr: float | None) -> dict[str, Any]:
         """The sweep of a re-run around rate ``lr``; the full initial sweep when ``lr`` is None."""

@@ -12,11 +12,26 @@ from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._registry import DEFAULT_METHOD, SCHEDULES, Suggestion, methods
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest, quiet_suggest_all
+from ._output import image_path, save_figure
 from ._schedule import add_schedule_parser
 
 __all__ = ["build_parser", "main"]
 
 RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
+# Exit codes: every error is one line on stderr, never a traceback.
+EXIT_OK = 0
+EXIT_ERROR = 1  # bad input: a malformed or unreadable file, a bad option value, a missing extra
+EXIT_USAGE = 2  # argparse: unknown command or flag
+EXIT_NO_SUGGESTION = 3  # the curve holds no usable rate (the message says why)
+EXIT_BUG = 4  # an unexpected exception inside lrfinder: a bug, please report it
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = """exit codes:
+  0    success
+  1    error: a malformed or unreadable file, a bad option value, a missing extra
+  2    usage: an unknown command or flag
+  3    no suggestion: the curve holds no usable rate (the message says why)
+  4    internal error: an unexpected exception inside lrfinder (a bug; please report it)
+  130  interrupted (Ctrl-C)"""
 
 
 def _table(result: RangeTestResult) -> str:
@@ -34,12 +49,14 @@ def _table(result: RangeTestResult) -> str:
     )
 
 
-def _save_plot(result: RangeTestResult, path: Path, method_names: Sequence[str] | None) -> None:
+def _save_plot(result: RangeTestResult, path: Path, method_names: Sequence[str] | None) -> Path:
     from .._plotting._result import plot_result
 
+    path = image_path(path, "lr_find.png")
     fig, _ = plot_result(result, methods=method_names)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
+    return path
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -50,8 +67,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(_table(result))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result.save(args.output)
-    _save_plot(result, args.plot, None)
-    print(f"Wrote {args.output} and {args.plot}")
+    plot_path = _save_plot(result, args.plot, None)
+    print(f"Wrote {args.output} and {plot_path}")
     if args.tune:
         from .._plotting._race import plot_race
         from ._demo import run_tune_demo
@@ -105,8 +122,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     result = RangeTestResult.load(args.result)
-    _save_plot(result, args.output, args.method or None)
-    print(f"Wrote {args.output}")
+    path = _save_plot(result, args.output, args.method or None)
+    print(f"Wrote {path}")
     return 0
 
 
@@ -114,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lrfinder",
         description="Find a learning rate with the range test (Smith 2015/2017), read its curve.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -197,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         default=Path("lr_find.png"),
-        help="image to write (default lr_find.png)",
+        help="image to write (default lr_find.png); a directory gets DIR/lr_find.png, and a "
+        "name without a suffix gets .png",
     )
     plot.add_argument(
         "--method",
@@ -216,11 +236,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NoSuggestionError as exc:
-        print(f"lrfinder: no suggestion: {exc}", file=sys.stderr)
-        return 3
+        print(f"lrfinder: no suggestion: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_NO_SUGGESTION
     except (LRFinderError, ImportError, OSError) as exc:
-        print(f"lrfinder: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"lrfinder: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("lrfinder: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one line, and a code that says so
+        print(
+            f"lrfinder: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(a bug in lrfinder; please report it with the command and the file)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -13,6 +13,7 @@ from ..schedules import _basic as _schedules
 from ..schedules import _cyclical as _cyclical
 from ..schedules._basic import Schedule
 from ..schedules._from import POLICIES, schedule_from
+from ._output import image_path, save_figure
 
 CLI_POLICIES = (
     "constant",
@@ -148,9 +149,10 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     fig, _ = plot_schedule(
         schedule, args.steps, momentum=momentum, log=args.log, title=_title(summary)
     )
-    fig.savefig(args.output, dpi=120)
+    path = image_path(args.output, "schedule.png")
+    save_figure(fig, path)
     print(summary)
-    print(f"Wrote {args.output}")
+    print(f"Wrote {path}")
     return 0
 
 
@@ -165,7 +167,13 @@ def add_schedule_parser(sub: Any) -> None:
     )
     p.add_argument("policy", choices=CLI_POLICIES, help="the schedule")
     p.add_argument("--steps", type=int, required=True, help="training steps to plot")
-    p.add_argument("-o", "--output", type=Path, default=Path("schedule.png"), help="image to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("schedule.png"),
+        help="image to write (default schedule.png); a directory gets DIR/schedule.png",
+    )
     p.add_argument(
         "--from",
         dest="source",

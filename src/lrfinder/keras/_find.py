@@ -12,6 +12,7 @@ from typing import Any, Unpack
 import keras
 import numpy as np
 
+from .._core._checks import check_count
 from .._core._errors import LRFinderError
 from .._core._find import MAX_SKIPS_IN_A_ROW
 from .._core._progress import progress_bar
@@ -301,6 +302,11 @@ def find_lr(
             "Pass either `x` (with `y`) or `dataset`, not both and not neither. Received: "
             f"x={type(x).__name__}, dataset={type(dataset).__name__}"
         )
+    if not isinstance(model, keras.Model):
+        raise LRFinderError(
+            f"`model` must be a compiled keras.Model. Received: {type(model).__name__}"
+        )
+    batch_size = check_count("batch_size", batch_size)
     _checked_optimizer(model)
     callback = RangeTestCallback(progress=progress, **sweep)
     if dataset is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._core._checks import check_count
+from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError
 
 Schedule = Callable[[int], float]
@@ -24,7 +24,7 @@ Schedule = Callable[[int], float]
 # -- argument checks, shared by every factory -------------------------------------------------
 def check_rate(name: str, value: float, *, positive: bool = False) -> float:
     """A finite, non-negative (or positive) rate, as a float."""
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+    ok = is_real(value) and math.isfinite(value) and value >= 0
     if not ok or (positive and value == 0):
         rule = "a finite number above 0" if positive else "a finite number, 0 or above"
         raise LRFinderError(f"`{name}` must be {rule}. Received: {name}={value!r}")
@@ -33,11 +33,7 @@ def check_rate(name: str, value: float, *, positive: bool = False) -> float:
 
 def check_factor(name: str, value: float, *, high: float = 1.0, closed: bool = True) -> float:
     """A multiplier in (0, high] (or (0, high) when not ``closed``)."""
-    ok = (
-        isinstance(value, (int, float))
-        and 0 < value
-        and (value <= high if closed else value < high)
-    )
+    ok = is_real(value) and 0 < value and (value <= high if closed else value < high)
     if not ok:
         bracket = "]" if closed else ")"
         raise LRFinderError(

@@ -63,6 +63,13 @@ def _amp(
             "`amp_dtype` must be torch.float16 or torch.bfloat16. "
             f"Received: amp_dtype={amp_dtype!r}"
         )
+    if scaler is not None and not all(
+        callable(getattr(scaler, name, None)) for name in ("scale", "step", "update", "get_scale")
+    ):
+        raise LRFinderError(
+            "`scaler` must be a torch.amp.GradScaler (or None for lrfinder's own). "
+            f"Received: scaler={scaler!r}"
+        )
     if scaler is None and dtype == torch.float16:
         # float16 underflows small gradients; bfloat16 has float32's range and needs no scaler.
         scaler = torch.amp.GradScaler(device.type)
@@ -113,12 +120,27 @@ def prepare(
     scaler: Any,
 ) -> Prepared:
     """Check the arguments every PyTorch entry point shares, and derive what the steps need."""
+    if not isinstance(model, torch.nn.Module):
+        raise LRFinderError(f"`model` must be a torch.nn.Module. Received: {type(model).__name__}")
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise LRFinderError(
+            "lrfinder trains the model, so it needs gradients, but it was called under "
+            f"torch.{'inference_mode' if torch.is_inference_mode_enabled() else 'no_grad'}(). "
+            "Call it outside that block."
+        )
     if (loss_fn is None) == (step_fn is None):
         raise LRFinderError(
             "Pass exactly one of `loss_fn` (for (inputs, targets) batches) and `step_fn` "
             f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
         )
     optimizers = _optimizers(optimizer)
+    closure = [type(o).__name__ for o in optimizers if isinstance(o, torch.optim.LBFGS)]
+    if closure:
+        raise LRFinderError(
+            f"{closure[0]} needs a closure that re-evaluates the loss at every step, which the "
+            "range test cannot drive. Run the test with a first-order optimizer (SGD, Adam), or "
+            "drive your own loop with lrfinder.find_lr(step)."
+        )
     accumulation = check_count("accumulation_steps", accumulation_steps)
     base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
     ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
@@ -287,6 +309,12 @@ def find_lr(
     finally:
         snap.close()
 
+    if step.gave_up and rt.step == 0:
+        raise LRFinderError(
+            f"The gradient scaler skipped every step: {len(step.skipped)} in a row at the first "
+            f"rate ({rt.start_lr:.3g}) found inf/NaN gradients at every scale, so no step ran. "
+            "Check the loss and the model's outputs for inf/NaN on the first batches."
+        )
     settings: dict[str, Any] = {
         "framework": "torch",
         "base_lrs": run.base_lrs,
