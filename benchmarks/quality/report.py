@@ -454,6 +454,7 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
     test = [s for s in SETUPS if s.split == "test"]
     external = [s for s in SETUPS if s.split == "external"]
     fresh = [s for s in SETUPS if s.split == "fresh"]
+    race = [s for s in SETUPS if s.split == "race"]
     return [
         ("all", list(SETUPS), "All setups"),
         (
@@ -472,6 +473,11 @@ def _groups() -> list[tuple[str, list[Setup], str]]:
             "fresh",
             fresh,
             "Fresh setups (added after the rule's last change, never used to choose it)",
+        ),
+        (
+            "race",
+            race,
+            "Race setups (added before tune_lr was ever run: the race's unseen check)",
         ),
     ]
 
@@ -510,14 +516,21 @@ def _headline(
     names: list[str],
 ) -> tuple[float, float, float, float]:
     """The default's rank correlation, median distance, mean regret and regret ratio to
-    ``other`` over the setups ``names`` (repeats allowed: a bootstrap resample)."""
+    ``other`` over the setups ``names`` (repeats allowed: a bootstrap resample). A seed with no
+    answer counts in the distance and regret (as ``summarize`` counts it) and is left out of the
+    setup's median rate, as in ``summarize``'s rank correlation."""
     default = lrfinder.DEFAULT_METHOD
     rows = [r for n in names for r in scores[n][default]["rows"]]
-    medians = [float(np.median(np.log10(scores[n][default]["rates"]))) for n in names]
+    medians, targets = [], []
+    for n in names:
+        rates = [r for r in scores[n][default]["rates"] if r is not None and math.isfinite(r)]
+        if rates:
+            medians.append(float(np.median(np.log10(rates))))
+            targets.append(best[n])
     ours = float(np.mean([r["regret"] for r in rows]))
     theirs = float(np.mean([r["regret"] for n in names for r in scores[n][other]["rows"]]))
     return (
-        _spearman(medians, [best[n] for n in names]),
+        _spearman(medians, targets),
         float(np.median([r["distance"] for r in rows])),
         ours,
         ours / theirs if theirs > 0 else math.nan,

@@ -3,6 +3,7 @@
     python -m benchmarks.quality.run all        # everything, resumable; then the tables
     python -m benchmarks.quality.run oracle     # only the grid search (the slow part)
     python -m benchmarks.quality.run report     # tables from what is cached
+    python -m benchmarks.quality.run all --split race   # only one split's setups (then all tables)
 
 Every finished training run is cached in ``benchmarks/quality/results/runs/<setup>.json`` (final
 validation loss per protocol, rate and seed) and every range test in ``results/curves/``, so an
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import train
-from .setups import BY_NAME, SETUPS
+from .setups import BY_NAME, SETUPS, Setup
 
 RESULTS = Path(__file__).parent / "results"
 # 29 rates, a quarter decade apart, 1e-6..10: the oracle's grid.
@@ -129,9 +130,9 @@ def execute_all(
                 print(f"  {done}/{len(todo)} in {now - started:.0f}s", flush=True)
 
 
-def oracle_tasks() -> list[tuple[str, str, str, dict[str, Any]]]:
+def oracle_tasks(setups: Iterable[Setup] = SETUPS) -> list[tuple[str, str, str, dict[str, Any]]]:
     tasks: list[tuple[str, str, str, dict[str, Any]]] = []
-    for setup in SETUPS:
+    for setup in setups:
         tasks += [("L0", setup.name, f"L0|{s}", {"seed": s}) for s in SEEDS]
         for protocol in PROTOCOLS:
             for lr in GRID:
@@ -141,11 +142,14 @@ def oracle_tasks() -> list[tuple[str, str, str, dict[str, Any]]]:
     return tasks
 
 
-def curve_tasks(finders: Iterable[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
+def curve_tasks(
+    finders: Iterable[str], setups: Iterable[Setup] = SETUPS
+) -> list[tuple[str, str, str, dict[str, Any]]]:
     """One range test per finder, setup and seed; finders not installed are left out (their
     rows are then missing from the tables)."""
     import importlib.util
 
+    setups = list(setups)
     modules = {"torch_lr_finder": "torch_lr_finder", "lightning": "lightning"}
     missing = [f for f in finders if f in modules and not importlib.util.find_spec(modules[f])]
     for finder in missing:
@@ -154,13 +158,13 @@ def curve_tasks(finders: Iterable[str]) -> list[tuple[str, str, str, dict[str, A
     tasks = [
         (finder, s.name, f"{finder}|{seed}", {"seed": seed})
         for finder in finders
-        for s in SETUPS
+        for s in setups
         for seed in SEEDS
     ]
     if "lrfinder" in finders:  # the further sweeps that `repeats` reads (see REPEATS)
         tasks += [
             ("lrfinder", s.name, repeat_key(seed, k), {"seed": seed, "repeat": k})
-            for s in SETUPS
+            for s in setups
             for seed in SEEDS
             for k in range(1, REPEATS)
         ]
@@ -182,13 +186,15 @@ def _installed_lr_free() -> list[str]:
     return found
 
 
-def evaluate_tasks(caches: dict[str, Cache]) -> list[tuple[str, str, str, dict[str, Any]]]:
+def evaluate_tasks(
+    caches: dict[str, Cache], setups: Iterable[Setup] = SETUPS
+) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Train every suggested rate, the learning-rate-free optimizers, and the noise floor."""
     from .report import oracle, suggested_rates
 
     tasks: list[tuple[str, str, str, dict[str, Any]]] = []
     lr_free = _installed_lr_free()
-    for setup in SETUPS:
+    for setup in setups:
         for protocol in PROTOCOLS:
             rates = suggested_rates(caches, setup, protocol)
             for per_seed in rates.values():
@@ -216,16 +222,22 @@ def main(argv: list[str] | None = None) -> int:
         default="lrfinder,torch_lr_finder,lightning",
         help="range-test tools to run (comma-separated)",
     )
-    stage = parser.parse_args(argv).stage
-    finders = parser.parse_args(argv).finders.split(",")
+    parser.add_argument(
+        "--split",
+        choices=sorted({s.split for s in SETUPS}),
+        help="run only this split's setups (the report still shows every setup)",
+    )
+    args = parser.parse_args(argv)
+    stage, finders = args.stage, args.finders.split(",")
+    setups = [s for s in SETUPS if args.split in (None, s.split)]
     caches = {"runs": Cache("runs"), "curves": Cache("curves")}
     started = time.monotonic()
     if stage in ("curves", "all"):
-        execute_all(curve_tasks(finders), caches)
+        execute_all(curve_tasks(finders, setups), caches)
     if stage in ("oracle", "all"):
-        execute_all(oracle_tasks(), caches)
+        execute_all(oracle_tasks(setups), caches)
     if stage in ("evaluate", "all"):
-        execute_all(evaluate_tasks(caches), caches)
+        execute_all(evaluate_tasks(caches, setups), caches)
     if stage in ("report", "all"):
         from .report import write_report
 

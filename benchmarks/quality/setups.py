@@ -6,13 +6,19 @@ of its batches and an optimizer. ``split`` says whether the rule was chosen on i
 reported on it ("test"), or added after the rule was fixed, to check it on setups no rule was
 chosen or tuned on ("external": plain MLPs with SGD+momentum and no normalisation, where the
 default was seen to over-shoot outside the benchmark), or added after the rule's last change and
-committed before any rule was run on them ("fresh": the unseen check the issue asks for).
+committed before any rule was run on them ("fresh": the unseen check the issue asks for), or
+added before ``tune_lr`` was ever run ("race": the race's unseen check; new data, architectures,
+optimizers, batch sizes and budgets, committed before any curve of theirs was read).
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import dataclasses
+import difflib
 import functools
+import heapq
 import itertools
 import textwrap
 from collections.abc import Callable, Iterator
@@ -28,7 +34,16 @@ Tensor = torch.Tensor
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 # The rate a user who does not tune would pass: the frameworks' usual defaults.
-NO_TUNING_LR = {"sgd": 1e-2, "sgdm": 1e-2, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-2}
+NO_TUNING_LR = {
+    "sgd": 1e-2,
+    "sgdm": 1e-2,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "rmsprop": 1e-2,
+    "adagrad": 1e-2,
+    "adamax": 2e-3,
+    "nadam": 2e-3,
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class Data:
 @dataclass(frozen=True)
 class Setup:
     name: str
-    split: str  # "dev": the rule was chosen on it; "test": held out; "external": added later
+    split: str  # "dev": the rule was chosen on it; "test": held out; later: "external", "fresh", "race"
     task: str  # "classification" or "regression"
     optimizer: str  # a key of NO_TUNING_LR
     batch_size: int
@@ -61,6 +76,12 @@ class Setup:
             return torch.optim.Adam(params, lr=lr)
         if kind == "adamw":
             return torch.optim.AdamW(params, lr=lr)
+        if kind == "adagrad":
+            return torch.optim.Adagrad(params, lr=lr)
+        if kind == "adamax":
+            return torch.optim.Adamax(params, lr=lr)
+        if kind == "nadam":
+            return torch.optim.NAdam(params, lr=lr)
         return torch.optim.RMSprop(params, lr=lr)
 
     def build(self, seed: int) -> nn.Module:
@@ -106,9 +127,9 @@ def _classes(x: np.ndarray, y: np.ndarray) -> Data:
     return _split(x, y, F.cross_entropy, classes=True)
 
 
-def _regression(x: np.ndarray, y: np.ndarray) -> Data:
-    """Standardized target, mean squared error."""
-    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False)
+def _regression(x: np.ndarray, y: np.ndarray, *, standardize: bool = True) -> Data:
+    """Standardized target, mean squared error; ``standardize``: the inputs too."""
+    return _split(x, (y - y.mean()) / y.std(), _mse, classes=False, standardize=standardize)
 
 
 @functools.cache
@@ -239,6 +260,145 @@ def textwrap_chars() -> Data:
     return Data(x, y, xv, yv, F.cross_entropy)
 
 
+# -- data of the race setups --------------------------------------------------------------------
+MOTIF_LEN = 32  # steps of a motif sequence
+MOTIF_WIDTH = 5
+
+
+@functools.cache
+def motif_sequences() -> Data:
+    """Noise sequences of 32 steps on 3 channels; the class is which of 4 short motifs (5 steps)
+    is planted in it, at a random place."""
+    rng = np.random.default_rng(0)
+    n, channels = 3000, 3
+    motifs = rng.normal(size=(4, channels, MOTIF_WIDTH))
+    y = rng.integers(0, 4, n)
+    x = rng.normal(size=(n, channels, MOTIF_LEN))
+    cols = rng.integers(0, MOTIF_LEN - MOTIF_WIDTH + 1, n)[:, None] + np.arange(MOTIF_WIDTH)
+    rows, chans = np.arange(n)[:, None, None], np.arange(channels)[None, :, None]
+    x[rows, chans, cols[:, None, :]] += motifs[y]
+    return _split(x, y, F.cross_entropy, classes=True, standardize=False)
+
+
+SORT_LEN = 8
+SORT_VOCAB = 10
+
+
+def _token_loss(out: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy per position of a sequence: ``out`` (batch, length, classes)."""
+    return F.cross_entropy(out.flatten(0, -2), y.flatten())
+
+
+@functools.cache
+def sort_digits() -> Data:
+    """8 random digits (0-9) in, the same digits sorted out: a token per position."""
+    x = np.random.default_rng(0).integers(0, SORT_VOCAB, size=(4000, SORT_LEN))
+    return _split(x, np.sort(x, axis=1), _token_loss, classes=True, standardize=False)
+
+
+@functools.cache
+def friedman2() -> Data:
+    return _regression(*datasets.make_friedman2(n_samples=2000, noise=30.0, random_state=0))
+
+
+@functools.cache
+def hastie() -> Data:
+    """make_hastie_10_2: 10 standard normals, class 1 where their squares sum above 9.34."""
+    x, y = datasets.make_hastie_10_2(n_samples=4000, random_state=0)
+    return _classes(x, (y > 0).astype(np.int64))
+
+
+@functools.cache
+def gaussian_quantiles() -> Data:
+    """4 classes as concentric shells of a 6-dimensional Gaussian."""
+    return _classes(
+        *datasets.make_gaussian_quantiles(n_samples=2000, n_features=6, n_classes=4, random_state=0)
+    )
+
+
+@functools.cache
+def digits_smoothed() -> Data:
+    """The digits, scored with label-smoothed (0.1) cross-entropy, in training and validation."""
+    return dataclasses.replace(
+        digits(), loss_fn=functools.partial(F.cross_entropy, label_smoothing=0.1)
+    )
+
+
+def _huber(out: Tensor, y: Tensor) -> Tensor:
+    return F.huber_loss(out.squeeze(-1), y, delta=1.0)
+
+
+@functools.cache
+def heavy_tailed_regression() -> Data:
+    """A linear make_regression target plus Student-t noise (2 degrees of freedom: outliers),
+    scaled by its median and interquartile range (its std is the outliers'), Huber loss."""
+    x, y = datasets.make_regression(
+        n_samples=3000, n_features=20, n_informative=10, noise=0.0, random_state=1
+    )
+    y = y + 0.2 * y.std() * np.random.default_rng(1).standard_t(2, size=len(y))
+    q75, q25 = np.percentile(y, [75, 25])
+    return _split(x, (y - np.median(y)) / ((q75 - q25) / 1.349), _huber, classes=False)
+
+
+BIGRAM_BUCKETS = 512
+LINE_BIGRAMS = 64
+
+
+@functools.cache
+def stdlib_lines() -> Data:
+    """Which of difflib.py, heapq.py and calendar.py (they ship with Python) a non-blank line
+    of source comes from, given the line's character bigrams hashed into 511 buckets (0 pads)."""
+    rows, labels = [], []
+    for label, module in enumerate((difflib, heapq, calendar)):
+        with open(str(module.__file__), encoding="utf-8") as fh:
+            lines = [line.strip() for line in fh]
+        for line in filter(None, lines):
+            codes = [min(ord(c), VOCAB - 1) for c in line]
+            ids = [(a * VOCAB + b) % (BIGRAM_BUCKETS - 1) + 1 for a, b in itertools.pairwise(codes)]
+            ids = (ids or [1])[:LINE_BIGRAMS]
+            rows.append(ids + [0] * (LINE_BIGRAMS - len(ids)))
+            labels.append(label)
+    return _split(np.array(rows), np.array(labels), F.cross_entropy, classes=True,
+                  standardize=False)  # fmt: skip
+
+
+@functools.cache
+def imbalanced_classes() -> Data:
+    """Covertype-like: 54 features (the last 20 made binary, as its one-hot soil types), 7
+    classes from 36% down to 2% of the samples."""
+    x, y = datasets.make_classification(
+        n_samples=8000,
+        n_features=54,
+        n_informative=12,
+        n_redundant=6,
+        n_classes=7,
+        n_clusters_per_class=2,
+        weights=[0.36, 0.3, 0.15, 0.08, 0.05, 0.04, 0.02],
+        flip_y=0.02,
+        random_state=2,
+    )
+    x[:, 34:] = x[:, 34:] > 0.5
+    return _classes(x, y)
+
+
+ADDING_LEN = 16
+
+
+@functools.cache
+def adding_problem() -> Data:
+    """The LSTM adding problem: 16 steps of (value in 0..1, marker); the target is the sum of
+    the two marked values, one in each half of the sequence."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    values = rng.uniform(size=(n, ADDING_LEN))
+    marks = np.zeros((n, ADDING_LEN))
+    half = ADDING_LEN // 2
+    marks[np.arange(n), rng.integers(0, half, n)] = 1.0
+    marks[np.arange(n), rng.integers(half, ADDING_LEN, n)] = 1.0
+    x = np.stack([values, marks], axis=-1)
+    return _regression(x, (values * marks).sum(1), standardize=False)
+
+
 # -- models -----------------------------------------------------------------------------------
 def mlp(sizes: list[int], *, batchnorm: bool = False, act: type[nn.Module] = nn.ReLU) -> nn.Module:
     layers: list[nn.Module] = []
@@ -339,6 +499,76 @@ def cnn_dropout() -> nn.Module:
     )
 
 
+# -- models of the race setups ------------------------------------------------------------------
+def conv1d_net() -> nn.Module:
+    """Two 1-D convolutions and a global max over time: finds a motif wherever it is."""
+    return nn.Sequential(
+        nn.Conv1d(3, 16, MOTIF_WIDTH, padding=2),
+        nn.ReLU(),
+        nn.Conv1d(16, 16, MOTIF_WIDTH, padding=2),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool1d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    )
+
+
+class SortAttention(nn.Module):
+    """One bidirectional pre-LayerNorm self-attention block reading 8 digits, writing them
+    sorted (a token per position)."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(SORT_VOCAB, width)
+        self.pos = nn.Parameter(0.1 * torch.randn(SORT_LEN, width))
+        self.block = nn.TransformerEncoderLayer(
+            width, nhead=4, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
+        self.head = nn.Linear(width, SORT_VOCAB)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.block(self.embed(x.long()) + self.pos))
+
+
+class GatedExperts(nn.Module):
+    """A softmax gate mixing small expert MLPs: a dense mixture of experts."""
+
+    def __init__(self, inputs: int, width: int, experts: int, outputs: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(inputs, experts)
+        self.experts = nn.ModuleList(mlp([inputs, width, outputs]) for _ in range(experts))
+
+    def forward(self, x: Tensor) -> Tensor:
+        weights = torch.softmax(self.gate(x), dim=-1)
+        outs = torch.stack([expert(x) for expert in self.experts], dim=-1)
+        return (outs * weights.unsqueeze(-2)).sum(-1)
+
+
+class BigramBag(nn.Module):
+    """The mean embedding of a line's hashed bigrams, then a small MLP."""
+
+    def __init__(self, width: int = 32, classes: int = 3) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(BIGRAM_BUCKETS, width, mode="mean", padding_idx=0)
+        self.head = mlp([width, width, classes])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.bag(x.long()))
+
+
+class AddingLSTM(nn.Module):
+    """An LSTM over the adding problem's steps, the sum read from its last state."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(2, width, batch_first=True)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.lstm(x)[0][:, -1])
+
+
 SETUPS: tuple[Setup, ...] = (
     Setup("digits_mlp_sgd", "dev", "classification", "sgd", 32, 300, digits,
           lambda: mlp([64, 64, 10])),
@@ -397,6 +627,29 @@ SETUPS: tuple[Setup, ...] = (
           textwrap_chars, char_mlp),
     Setup("digits_cnn_dropout_rmsprop", "fresh", "classification", "rmsprop", 32, 200,
           digits_images, cnn_dropout),
+    # Race: added before tune_lr was ever run, committed before any curve of theirs was read:
+    # the race's unseen check. Data, architectures, optimizers (Adagrad, Adamax, NAdam among
+    # them), batch sizes (8 to 512) and budgets unlike the setups above.
+    Setup("motif_conv1d_adam", "race", "classification", "adam", 64, 200, motif_sequences,
+          conv1d_net),
+    Setup("sort_attention_nadam", "race", "classification", "nadam", 32, 300, sort_digits,
+          SortAttention),
+    Setup("friedman2_deep_mlp_sgd", "race", "regression", "sgd", 32, 300, friedman2,
+          lambda: mlp([4] + [32] * 6 + [1])),
+    Setup("hastie_experts_adamw", "race", "classification", "adamw", 64, 250, hastie,
+          lambda: GatedExperts(10, 16, 4, 2)),
+    Setup("quantiles_mlp_nadam", "race", "classification", "nadam", 16, 300,
+          gaussian_quantiles, lambda: mlp([6, 32, 32, 4])),
+    Setup("digits_wide_tanh_smooth_sgdm_b8", "race", "classification", "sgdm", 8, 400,
+          digits_smoothed, lambda: mlp([64, 512, 10], act=nn.Tanh)),
+    Setup("heavy_tail_huber_rmsprop", "race", "regression", "rmsprop", 128, 300,
+          heavy_tailed_regression, lambda: mlp([20, 64, 64, 1])),
+    Setup("stdlib_lines_bag_adagrad", "race", "classification", "adagrad", 32, 300,
+          stdlib_lines, BigramBag),
+    Setup("imbalanced_classes_mlp_adam_b512", "race", "classification", "adam", 512, 150,
+          imbalanced_classes, lambda: mlp([54, 128, 64, 7])),
+    Setup("adding_lstm_adamax", "race", "regression", "adamax", 32, 300, adding_problem,
+          AddingLSTM),
 )  # fmt: skip
 
 BY_NAME = {s.name: s for s in SETUPS}
