@@ -353,3 +353,237 @@ def tuner_cost(caches: dict[str, Cache], setup: Setup, protocol: str, name: str)
             value = caches["races"].get(setup.name, key)
             out.append(value["steps_spent"] / setup.steps)
     return out
+
+
+# -- tables -----------------------------------------------------------------------------------
+# The issue's targets, on all setups and on the race split, per protocol.
+TARGETS = (
+    ("in good range >= 85%", lambda t, o: t["in_good_range"] >= 0.85),
+    ("regret mean <= 0.008", lambda t, o: t["regret_mean"] <= 0.008),
+    ("distance to centre <= 0.15", lambda t, o: t["distance_centre_median"] <= 0.15),
+    ("rank corr with centre >= 0.9", lambda t, o: t["rank_corr_centre"] >= 0.9),
+    ("nothing diverged", lambda t, o: t["diverged"] == 0),
+    ("cost <= 3 trainings", lambda t, o: t["cost_median"] <= 3.0),
+    ("regret < Optuna's", lambda t, o: t["regret_mean"] < o["regret_mean"]),
+)
+BUDGETS = ("race_quick", "race_half", "race_full", "race_num7", "race_span1.5")
+# Choosing the default on dev: the lowest mean regret (mean of the two protocols); a cheaper
+# budget within TIE of it wins (an eighth of the 0.008 target: below what 7 setups resolve).
+TIE = 0.001
+
+
+def _groups() -> list[tuple[str, list[Setup]]]:
+    from .setups import SETUPS
+
+    by = {k: [s for s in SETUPS if s.split == k] for k in ("dev", "test", "external", "fresh")}
+    race = [s for s in SETUPS if s.split == "race"]
+    return [
+        ("all", list(SETUPS)),
+        ("development (chosen on)", by["dev"]),
+        ("held-out", by["test"]),
+        ("external", by["external"]),
+        ("fresh", by["fresh"]),
+        ("race (unseen)", race),
+        ("all but development", [s for s in SETUPS if s.split != "dev"]),
+    ]
+
+
+def _fall_cost(caches: dict[str, Cache], setup: Setup) -> list[float]:
+    from .report import curves
+
+    return [r.steps / setup.steps for r in curves(caches, setup)]
+
+
+def method_table(
+    caches: dict[str, Cache], setups: list[Setup], protocol: str
+) -> dict[str, dict[str, float]]:
+    """summarize's metrics for fall, the race variants and the searches, with their median cost
+    in trainings (every step spent choosing the rate / setup.steps)."""
+    import lrfinder
+
+    from .report import summarize
+
+    table = summarize(caches, setups, protocol, tuners=True)
+    out = {}
+    for name in (lrfinder.DEFAULT_METHOD, *VARIANTS, *SEARCHES):
+        if name not in table:
+            continue
+        costs = [
+            c
+            for s in setups
+            for c in (
+                _fall_cost(caches, s)
+                if name == lrfinder.DEFAULT_METHOD
+                else tuner_cost(caches, s, protocol, name)
+            )
+        ]
+        out[name] = {**table[name], "cost_median": float(np.median(costs))}
+    return out
+
+
+def _best_lr_free(caches: dict[str, Cache], protocol: str) -> tuple[str, dict[str, float]] | None:
+    from .report import lr_free
+    from .setups import SETUPS
+
+    found = lr_free(caches, list(SETUPS), protocol)
+    if not found:
+        return None
+    name = min(found, key=lambda n: found[n]["median"])  # the mean is ruled by a few outliers
+    return name, found[name]
+
+
+def race_md(caches: dict[str, Cache]) -> str:
+    """The race's tables: every group per protocol, the targets, the dev choice, per setup."""
+    from .report import _fmt, lr_free
+    from .run import PROTOCOLS
+
+    lines = [
+        "Costs are every training step spent choosing the rate (the range test included) over "
+        f"the setup's steps, median over setups and seeds, and as a share of a 3-seed grid "
+        f"({GRID_TRAININGS} trainings). `fall` is the range test alone; a race's last round "
+        "already trained the winner for the whole budget (`keep='winner'`). The searches get "
+        f"`{BUDGET_FROM}`'s steps on each setup, seed and protocol. The learning-rate-free "
+        "optimizer shown is the one with the lowest median regret on all setups (it replaces the "
+        "setup's optimizer, so it can beat `L*`, and no distance to the grid applies; its median "
+        "regret is shown in brackets).",
+        "",
+    ]
+    tables: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for label, setups in _groups():
+        if not setups:
+            continue
+        lines += [
+            f"### tune_lr: {label} ({len(setups)} setups, 3 seeds each)",
+            "",
+            "| method | protocol | distance median | distance to centre median | rank corr | "
+            "rank corr with centre | regret mean | in good range | diverged or untrained | "
+            "no answer | cost median (trainings) | share of 3-seed grid |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for protocol in PROTOCOLS:
+            table = method_table(caches, setups, protocol)
+            tables[label, protocol] = table
+            for name, t in table.items():
+                lines.append(
+                    f"| {name} | {protocol} | {_fmt(t['distance_median'])} | "
+                    f"{_fmt(t['distance_centre_median'])} | {_fmt(t['rank_corr'])} | "
+                    f"{_fmt(t['rank_corr_centre'])} | {_fmt(t['regret_mean'], 4)} | "
+                    f"{t['in_good_range']:.0%} | {t['diverged']} | {t['failed']} | "
+                    f"{t['cost_median']:.2f} | {t['cost_median'] / GRID_TRAININGS:.1%} |"
+                )
+            best = _best_lr_free(caches, protocol)
+            if best is not None:
+                name = best[0]
+                v = lr_free(caches, setups, protocol).get(name)
+                if v is not None:
+                    lines.append(
+                        f"| *{name}* (learning-rate-free) | {protocol} | | | | | "
+                        f"{_fmt(v['mean'], 4)} ({_fmt(v['median'], 4)}) | | {v['diverged']} | "
+                        "| 0 | 0% |"
+                    )
+        lines.append("")
+    lines += _targets_md(tables)
+    lines += _choice_md(tables)
+    lines += _per_setup_md(caches)
+    return "\n".join(lines) + "\n"
+
+
+def _targets_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> list[str]:
+    names = [n for n, _ in TARGETS]
+    lines = [
+        "### tune_lr against the issue's targets",
+        "",
+        "| variant | setups | protocol | " + " | ".join(names) + " | all |",
+        "|---|---|---|" + "---|" * (len(names) + 1),
+    ]
+    for label in ("all", "race (unseen)"):
+        for protocol in ("constant", "onecycle"):
+            table = tables.get((label, protocol))
+            if not table or "optuna" not in table:
+                continue
+            for name in (*BUDGETS, "race_noval"):
+                if name not in table:
+                    continue
+                marks = [ok(table[name], table["optuna"]) for _, ok in TARGETS]
+                cells = ["pass" if m else "**fail**" for m in marks]
+                lines.append(
+                    f"| {name} | {label} | {protocol} | " + " | ".join(cells) + f" | "
+                    f"{'pass' if all(marks) else '**fail**'} |"
+                )
+    return [*lines, ""]
+
+
+def _choice_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> list[str]:
+    label = "development (chosen on)"
+    rows = []
+    for name in BUDGETS:
+        per = [tables[label, p][name] for p in ("constant", "onecycle") if name in tables[label, p]]
+        if len(per) != 2:
+            continue
+        rows.append(
+            (
+                name,
+                float(np.mean([t["regret_mean"] for t in per])),
+                float(np.mean([t["cost_median"] for t in per])),
+                per,
+            )
+        )
+    if not rows:
+        return []
+    lowest = min(r[1] for r in rows)
+    pick = min((r for r in rows if r[1] <= lowest + TIE), key=lambda r: (r[2], r[1]))
+    lines = [
+        "### Choosing tune_lr's default budget on the development split",
+        "",
+        f"Rule, fixed before reading these: the lowest mean regret on the development setups "
+        f"(mean of the two protocols); a cheaper variant within {TIE} of it wins (cost breaks "
+        "ties). The other splits are held out.",
+        "",
+        "| variant | regret mean (constant) | regret mean (onecycle) | mean of both | "
+        "in good range (c / o) | cost median (trainings) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, regret, cost, per in rows:
+        mark = f"**{name}** (chosen)" if name == pick[0] else name
+        lines.append(
+            f"| {mark} | {per[0]['regret_mean']:.4f} | {per[1]['regret_mean']:.4f} | "
+            f"{regret:.4f} | {per[0]['in_good_range']:.0%} / {per[1]['in_good_range']:.0%} | "
+            f"{cost:.2f} |"
+        )
+    lines += ["", f"Chosen on development: `{pick[0]}`.", ""]
+    return lines
+
+
+def _per_setup_md(caches: dict[str, Cache]) -> list[str]:
+    from .report import oracle, score
+    from .run import PROTOCOLS
+    from .setups import SETUPS
+
+    lines = [
+        f"### tune_lr per setup (`{BUDGET_FROM}` against Optuna at its steps)",
+        "",
+        "| setup | split | protocol | best rate | good range | race_full's rates (3 seeds) | "
+        "its regret | optuna's rates | its regret | race_full's cost (trainings) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in SETUPS:
+        for protocol in PROTOCOLS:
+            sc = score(caches, s, protocol, tuners=True)
+            if BUDGET_FROM not in sc or "optuna" not in sc:
+                continue
+            orc = oracle(caches, s, protocol)
+
+            def show(name: str, sc: dict[str, Any] = sc) -> tuple[str, float]:
+                rates = ", ".join("-" if r is None else f"{r:.2g}" for r in sc[name]["rates"])
+                return rates, float(np.mean([r["regret"] for r in sc[name]["rows"]]))
+
+            race_rates, race_regret = show(BUDGET_FROM)
+            opt_rates, opt_regret = show("optuna")
+            costs = tuner_cost(caches, s, protocol, BUDGET_FROM)
+            lines.append(
+                f"| {s.name} | {s.split} | {protocol} | {orc['best_lr']:.2g} | "
+                f"{orc['good_low']:.2g}..{orc['good_high']:.2g} | {race_rates} | "
+                f"{race_regret:.3f} | {opt_rates} | {opt_regret:.3f} | "
+                f"{np.median(costs) if costs else math.nan:.2f} |"
+            )
+    return [*lines, ""]
