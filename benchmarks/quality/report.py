@@ -136,9 +136,10 @@ def _rule_rate(
 
 
 def suggested_rates(
-    caches: dict[str, Cache], setup: Setup, protocol: str
+    caches: dict[str, Cache], setup: Setup, protocol: str, *, tuners: bool = False
 ) -> dict[str, list[float | None]]:
-    """Each method's rate per seed (None where it gave none)."""
+    """Each method's rate per seed (None where it gave none); with ``tuners``, also the race
+    variants' and the searches' (race.py), where cached."""
     run = _runs()
     out: dict[str, list[float | None]] = {}
     results = curves(caches, setup)
@@ -154,6 +155,10 @@ def suggested_rates(
         if all(caches["curves"].has(setup.name, f"{finder}|{s}") for s in run.SEEDS):
             out[finder] = values
     out["no_tuning"] = [NO_TUNING_LR[setup.optimizer]] * len(run.SEEDS)
+    if tuners:
+        from .race import tuner_rates
+
+        out.update(tuner_rates(caches, setup, protocol))
     return out
 
 
@@ -164,14 +169,19 @@ def interpolated_loss(orc: dict[str, Any], lr: float) -> float:
 
 
 def score(
-    caches: dict[str, Cache], setup: Setup, protocol: str, *, trained: bool = True
+    caches: dict[str, Cache],
+    setup: Setup,
+    protocol: str,
+    *,
+    trained: bool = True,
+    tuners: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Per method: distance (decades), regret, in-good-range, diverged, per seed; and spread."""
     run = _runs()
     orc = oracle(caches, setup, protocol)
     l0, l_star = orc["l0"], orc["l_star"]
     out: dict[str, dict[str, Any]] = {}
-    for name, rates in suggested_rates(caches, setup, protocol).items():
+    for name, rates in suggested_rates(caches, setup, protocol, tuners=tuners).items():
         rows = []
         for seed, lr in zip(run.SEEDS, rates, strict=True):
             if lr is None or not math.isfinite(lr):
@@ -264,10 +274,16 @@ def default_range(caches: dict[str, Cache], protocol: str) -> dict[str, float]:
 
 
 def summarize(
-    caches: dict[str, Cache], setups: list[Setup], protocol: str, *, trained: bool = True
+    caches: dict[str, Cache],
+    setups: list[Setup],
+    protocol: str,
+    *,
+    trained: bool = True,
+    tuners: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """The across-setup metrics of every method for one protocol."""
-    scores = {s.name: score(caches, s, protocol, trained=trained) for s in setups}
+    """The across-setup metrics of every method for one protocol (with ``tuners``, also the
+    race variants' and the searches')."""
+    scores = {s.name: score(caches, s, protocol, trained=trained, tuners=tuners) for s in setups}
     best = {s.name: math.log10(oracle(caches, s, protocol)["best_lr"]) for s in setups}
     centre = {s.name: oracle(caches, s, protocol)["centre"] for s in setups}
     table: dict[str, dict[str, float]] = {}
@@ -663,8 +679,14 @@ def write_report(caches: dict[str, Cache]) -> str:
         f"(median over setups; max {max(shares):.2%}).\n"
     )
     text = "\n".join(parts)
-    (run.RESULTS / "tables.md").write_text(text)
     fill_section("quality", text)
+    if "races" in caches:
+        from .race import race_md
+
+        race_text = race_md(caches)
+        fill_section("race", race_text)
+        text += "\n## tune_lr: the race against random search and Optuna\n\n" + race_text
+    (run.RESULTS / "tables.md").write_text(text)
     summary = {
         p: {k: v for k, v in summarize(caches, list(SETUPS), p).items()} for p in run.PROTOCOLS
     }

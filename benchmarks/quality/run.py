@@ -4,6 +4,7 @@
     python -m benchmarks.quality.run oracle     # only the grid search (the slow part)
     python -m benchmarks.quality.run report     # tables from what is cached
     python -m benchmarks.quality.run all --split race   # only one split's setups (then all tables)
+    python -m benchmarks.quality.run race       # tune_lr's race, random search and Optuna (race.py)
 
 Every finished training run is cached in ``benchmarks/quality/results/runs/<setup>.json`` (final
 validation loss per protocol, rate and seed) and every range test in ``results/curves/``, so an
@@ -101,6 +102,10 @@ def _execute(task: tuple[str, str, str, dict[str, Any]]) -> tuple[str, str, str,
         value = train.lrfinder_curve(setup, args["seed"], args.get("repeat", 0))
     elif kind == "torch_lr_finder":
         value = _nan_to_none(train.torch_lr_finder_suggestion(setup, args["seed"]))
+    elif kind in ("race", "search"):
+        from . import race
+
+        value = race.execute(kind, setup_name, args)
     else:
         value = _nan_to_none(train.lightning_suggestion(setup, args["seed"]))
     return kind, setup_name, key, value
@@ -110,7 +115,7 @@ def execute_all(
     tasks: list[tuple[str, str, str, dict[str, Any]]], caches: dict[str, Cache]
 ) -> None:
     """Run the tasks not cached yet on ``WORKERS`` processes, caching as results come in."""
-    folder = {"L0": "runs", "train": "runs", "lrfree": "runs"}
+    folder = {"L0": "runs", "train": "runs", "lrfree": "runs", "race": "races", "search": "races"}
     todo = [t for t in tasks if not caches[folder.get(t[0], "curves")].has(t[1], t[2])]
     if not todo:
         return
@@ -121,7 +126,11 @@ def execute_all(
         for done, (kind, name, key, value) in enumerate(
             pool.imap_unordered(_execute, todo, chunksize=1), start=1
         ):
-            caches[folder.get(kind, "curves")].put(name, key, value)
+            if kind == "race":  # every variant of one setup, seed and protocol
+                for k, v in value.items():
+                    caches["races"].put(name, k, v)
+            else:
+                caches[folder.get(kind, "curves")].put(name, key, value)
             now = time.monotonic()
             if now - last_flush > 20 or done == len(todo):
                 for cache in caches.values():
@@ -214,9 +223,26 @@ def evaluate_tasks(
     return list({(t[1], t[2]): t for t in tasks}.values())
 
 
+def race_train_tasks(
+    caches: dict[str, Cache], setups: Iterable[Setup] = SETUPS
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Train every rate the race variants and the searches chose, as every finder's rate is."""
+    from .race import tuner_rates
+
+    tasks = []
+    for setup in setups:
+        for protocol in PROTOCOLS:
+            for per_seed in tuner_rates(caches, setup, protocol).values():
+                for seed, lr in zip(SEEDS, per_seed, strict=True):
+                    if lr is not None and math.isfinite(lr):
+                        args = {"lr": lr, "seed": seed, "protocol": protocol}
+                        tasks.append(("train", setup.name, run_key(protocol, lr, seed), args))
+    return list({(t[1], t[2]): t for t in tasks}.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality.run")
-    parser.add_argument("stage", choices=["oracle", "curves", "evaluate", "report", "all"])
+    parser.add_argument("stage", choices=["oracle", "curves", "evaluate", "race", "report", "all"])
     parser.add_argument(
         "--finders",
         default="lrfinder,torch_lr_finder,lightning",
@@ -230,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stage, finders = args.stage, args.finders.split(",")
     setups = [s for s in SETUPS if args.split in (None, s.split)]
-    caches = {"runs": Cache("runs"), "curves": Cache("curves")}
+    caches = {"runs": Cache("runs"), "curves": Cache("curves"), "races": Cache("races")}
     started = time.monotonic()
     if stage in ("curves", "all"):
         execute_all(curve_tasks(finders, setups), caches)
@@ -238,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         execute_all(oracle_tasks(setups), caches)
     if stage in ("evaluate", "all"):
         execute_all(evaluate_tasks(caches, setups), caches)
+    if stage in ("race", "all"):
+        from . import race
+
+        execute_all(race.race_tasks(setups), caches)
+        execute_all(race.search_tasks(caches, setups), caches)
+        execute_all(race_train_tasks(caches, setups), caches)
     if stage in ("report", "all"):
         from .report import write_report
 
