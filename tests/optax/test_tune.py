@@ -112,3 +112,18 @@ def test_bad_arguments_are_refused(data) -> None:
         lrfinder.optax.tune_lr(
             step, params, opt_state, iter(train), eval_fn=lambda p: 0.0, total_steps=5
         )
+
+
+def test_an_empty_training_set_is_named() -> None:
+    step, params, opt_state = setup([])
+    with pytest.raises(LRFinderError, match=r"`batches` yielded no batch; pass at least one"):
+        lrfinder.optax.tune_lr(
+            step,
+            params,
+            opt_state,
+            [],
+            eval_fn=lambda p: 0.0,
+            total_steps=5,
+            rates=[1e-3, 1e-2],
+            progress=False,
+        )

@@ -247,3 +247,23 @@ def test_keep_winner_needs_a_last_round_over_the_whole_budget() -> None:
             progress=False,
         )
     assert_same(before, capture(model, opt))
+
+
+def test_held_out_batches_must_exist_and_leave_some_to_train_on() -> None:
+    model, opt, data, _ = setup()
+    with pytest.raises(LRFinderError, match=r"The race found no held-out batch; pass `val_data`"):
+        lft.tune_lr(model, opt, data, val_data=[], total_steps=TOTAL, loss_fn=F.mse_loss)
+    with pytest.raises(
+        LRFinderError,
+        match=r"`data` has no batch beyond the 2 held out for scoring\. Pass `val_data`",
+    ):
+        lft.tune_lr(
+            model,
+            opt,
+            data[:2],
+            val_batches=2,
+            total_steps=TOTAL,
+            loss_fn=F.mse_loss,
+            rates=[1e-3, 1e-2],
+            progress=False,
+        )
