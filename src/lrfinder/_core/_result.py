@@ -78,6 +78,26 @@ def _plain(value: Any, name: str, depth: int = 0) -> Any:
     )
 
 
+def check_header(data: Any, *, kind: str, fmt: str, newest: int) -> None:
+    """Check the envelope of a saved ``kind`` (a JSON object with our ``format`` and a
+    ``version`` this lrfinder reads); raise :class:`ResultFileError` saying what is wrong."""
+    if not isinstance(data, dict):
+        raise ResultFileError(f"A {kind} must be a JSON object. Received a {type(data).__name__}")
+    if data.get("format") != fmt:
+        raise ResultFileError(
+            f"Not an lrfinder {kind}: `format` must be {fmt!r}. "
+            f"Received: format={data.get('format')!r}"
+        )
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ResultFileError(f"`version` must be a positive integer. Received: {version!r}")
+    if version > newest:
+        raise ResultFileError(
+            f"This {kind} was written by a newer lrfinder (format version {version}; this one "
+            f"reads up to {newest}). Upgrade lrfinder to read it."
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class RangeTestResult:
     """What a learning-rate range test recorded, one entry per training step.
@@ -280,23 +300,7 @@ class RangeTestResult:
     @classmethod
     def from_dict(cls, data: Any) -> RangeTestResult:
         """Rebuild a result from :meth:`to_dict` data, checking every field."""
-        if not isinstance(data, dict):
-            raise ResultFileError(
-                f"A result must be a JSON object. Received a {type(data).__name__}"
-            )
-        if data.get("format") != RESULT_FORMAT:
-            raise ResultFileError(
-                f"Not an lrfinder result: `format` must be {RESULT_FORMAT!r}. "
-                f"Received: format={data.get('format')!r}"
-            )
-        version = data.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ResultFileError(f"`version` must be a positive integer. Received: {version!r}")
-        if version > RESULT_VERSION:
-            raise ResultFileError(
-                f"This result was written by a newer lrfinder (format version {version}; this one "
-                f"reads up to {RESULT_VERSION}). Upgrade lrfinder to read it."
-            )
+        check_header(data, kind="result", fmt=RESULT_FORMAT, newest=RESULT_VERSION)
         missing = [k for k in ("lrs", "losses") if k not in data]
         if missing:
             raise ResultFileError(f"A result needs the fields {', '.join(missing)}.")

@@ -20,7 +20,7 @@ import numpy as np
 from .._core._errors import LRFinderError, ResultFileError
 from .._core._files import read_text
 from .._core._registry import Suggestion
-from .._core._result import RangeTestResult
+from .._core._result import RangeTestResult, check_header
 
 TUNE_FORMAT = "lrfinder.TuneResult"
 TUNE_VERSION = 1
@@ -226,21 +226,7 @@ class TuneResult:
     @classmethod
     def from_dict(cls, data: Any) -> TuneResult:
         """Rebuild a result from :meth:`to_dict` data, checking every field."""
-        if not isinstance(data, dict):
-            raise ResultFileError(f"A race must be a JSON object. Received a {type(data).__name__}")
-        if data.get("format") != TUNE_FORMAT:
-            raise ResultFileError(
-                f"Not an lrfinder race: `format` must be {TUNE_FORMAT!r}. "
-                f"Received: format={data.get('format')!r}"
-            )
-        version = data.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ResultFileError(f"`version` must be a positive integer. Received: {version!r}")
-        if version > TUNE_VERSION:
-            raise ResultFileError(
-                f"This race was written by a newer lrfinder (format version {version}; this one "
-                f"reads up to {TUNE_VERSION}). Upgrade lrfinder to read it."
-            )
+        check_header(data, kind="race", fmt=TUNE_FORMAT, newest=TUNE_VERSION)
         needed = ("lr", "rates", "rounds", "budget_steps", "reason", "confidence")
         missing = [k for k in needed if k not in data]
         if missing:
