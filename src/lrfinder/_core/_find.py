@@ -77,7 +77,7 @@ def find_lr(
             ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         progress: show a tqdm progress bar when tqdm is installed.
 
-    Example:
+    Examples:
         >>> w = [0.0]
         >>> def step(lr):
         ...     loss = (w[0] - 3.0) ** 2

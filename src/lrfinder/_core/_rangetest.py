@@ -89,7 +89,7 @@ class RangeTest:
         group_ratios: each parameter group's rate as a multiple of the swept rate; the sweep
             moves every group by the same factor, so their ratios hold.
 
-    Example:
+    Examples:
         >>> rt = RangeTest(start_lr=1e-4, end_lr=1.0, num_steps=5)
         >>> while not rt.done:
         ...     _ = rt.record((rt.lr - 0.1) ** 2)  # one training step at rt.lr, its loss

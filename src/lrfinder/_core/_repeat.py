@@ -48,7 +48,7 @@ def find_lr_repeated(
             result, or the first two repeats gave the very same curve (their spread would
             say nothing; seed each repeat).
 
-    Example:
+    Examples:
         >>> import lrfinder
         >>> def find(k):  # a noisy quadratic bowl; k seeds the noise
         ...     rng, w = np.random.default_rng(k), [0.0]

@@ -115,7 +115,7 @@ class RangeTestResult:
             validation ran at that step, inf where it was not finite. :meth:`validation_curve`
             turns them into a curve that suggestions and plots read like any other.
 
-    Example:
+    Examples:
         >>> r = RangeTestResult(lrs=[1e-3, 1e-2, 1e-1], losses=[2.0, 1.5, 9.0])
         >>> r.steps, r.stop_reason
         (3, 'completed')

@@ -49,7 +49,7 @@ def suggest(
             say why and what to change); filter it with ``warnings.simplefilter("ignore",
             lrfinder.LRFinderWarning)``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.logspace(-5, 0, 60)
         >>> losses = 1 / (1 + np.exp(4 * (np.log10(lrs) + 2))) + np.where(lrs > 0.1, lrs * 20, 0)

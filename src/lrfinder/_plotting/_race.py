@@ -20,7 +20,7 @@ def plot_race(tuned: TuneResult) -> tuple[Figure, Any]:
 
     A diverged trial is drawn as a cross at the top of the right panel; the winner is bold.
 
-    Example:
+    Examples:
         >>> import lrfinder
         >>> fig, (left, right) = lrfinder.plot_race(tuned)  # doctest: +SKIP
         >>> fig.savefig("race.png")  # doctest: +SKIP

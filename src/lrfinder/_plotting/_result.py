@@ -59,7 +59,7 @@ def plot_loss(
     default suggestion's range shaded. The y axis stops a little above the starting loss, so the
     blow-up at the end does not flatten the interesting part.
 
-    Example:
+    Examples:
         >>> import lrfinder
         >>> fig, ax = lrfinder.plot_loss(result)  # doctest: +SKIP
         >>> fig.savefig("lr_find.png")  # doctest: +SKIP

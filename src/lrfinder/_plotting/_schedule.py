@@ -29,7 +29,7 @@ def plot_schedule(
     matplotlib is imported only here; without ``ax`` a bare ``Figure`` is built (no display, no
     pyplot state), and ``show()`` is never called.
 
-    Example:
+    Examples:
         >>> from lrfinder import schedules
         >>> fig, ax = plot_schedule(schedules.one_cycle(0.1, total_steps=1000), 1000)
         >>> fig.savefig("one_cycle.png")  # doctest: +SKIP

@@ -118,7 +118,7 @@ def candidates(
     Raises:
         NoSuggestionError: the curve is too short, or lowest at its start: nothing to centre on.
 
-    Example:
+    Examples:
         >>> import numpy as np, lrfinder
         >>> lrs = np.logspace(-6, 1, 100)
         >>> losses = 2 / (1 + np.exp(3 * (np.log10(lrs) + 2))) + np.where(lrs > 0.3, lrs, 0)

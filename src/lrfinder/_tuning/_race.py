@@ -259,10 +259,13 @@ def tune_lr(
         trial: ``trial(lr, steps)`` trains ``steps`` steps at (peak) rate ``lr`` from the same
             snapshot every time and returns the held-out loss; NaN or inf counts as diverged.
         budget_steps: the steps of the last round: the training the race stands in for.
-        result, step, rates: where the candidates come from (see above).
+        result: where the candidates come from (see above): a finished range test.
+        step: where the candidates come from (see above): a ``step(lr) -> loss`` to run one.
+        rates: where the candidates come from (see above): the candidates themselves.
         for_schedule: how the rate is used; see :func:`candidates`.
-        num, span: how many candidates, over how many decades either side of the suggestion;
-            read only when the candidates come from a range test.
+        num: how many candidates; read only when the candidates come from a range test.
+        span: over how many decades either side of the suggestion; read only when the
+            candidates come from a range test.
         rounds: ``(count, fraction)`` pairs; the first count is the number of candidates,
             counts never rise, fractions rise to 1.0.
         min_steps: the fewest steps any trial trains.
@@ -272,7 +275,7 @@ def tune_lr(
     Raises:
         NoSuggestionError: every candidate diverged, or the range test cannot place them.
 
-    Example:
+    Examples:
         >>> def trial(lr, steps):  # held-out loss lowest at 1e-2
         ...     return float(np.log10(lr / 1e-2) ** 2)
         >>> r = tune_lr(trial, rates=np.logspace(-4, 0, 9), budget_steps=100, progress=False)

@@ -61,11 +61,14 @@ class RefindPolicy:
         patience: re-run when the monitored loss has not improved for this many checks in a
             row (``None``: no plateau trigger); the count starts over after each re-run.
         min_delta: an improvement smaller than this fraction of the best loss does not count.
-        decades_below, decades_above: a re-run sweeps from ``lr / 10**decades_below`` to
+        decades_below: a re-run sweeps from ``lr / 10**decades_below`` to
             ``lr * 10**decades_above`` around the current rate ``lr``.
+        decades_above: see ``decades_below``.
         num_steps: the length of each re-run (the sweep stops earlier if the loss diverges).
-        initial_start_lr, initial_end_lr, initial_num_steps: the full sweep run before
-            training when no starting rate is given.
+        initial_start_lr: the start of the full sweep run before training when no starting
+            rate is given.
+        initial_end_lr: the end of that full sweep.
+        initial_num_steps: the length of that full sweep.
         method: the suggestion method read from each re-run's curve (``None``: lrfinder's
             default). ``valley`` re-finds best in the benchmark: a short sweep from trained
             weights is nearly flat and noisy, and the lowest point (``minimum``) wanders with the
@@ -73,8 +76,9 @@ class RefindPolicy:
         initial_method: the suggestion method read from the first, full range test (``None``:
             lrfinder's default, ``fall``, the rule the quality benchmark backs for a full sweep
             from fresh weights; ``valley`` reads such a sweep one to two decades too low).
-        max_up, max_down: one re-run raises the rate by at most ``max_up`` times and lowers it
-            by at most ``max_down`` times; ``max_up=1`` only ever lowers it.
+        max_up: one re-run raises the rate by at most ``max_up`` times; ``max_up=1`` only
+            ever lowers it.
+        max_down: one re-run lowers the rate by at most ``max_down`` times.
         smoothing: the weight of the old rate in a geometric average with the new answer
             (0: take the answer as is, bounded by ``max_up``/``max_down``; 0.5: go half-way,
             in log space).
@@ -90,7 +94,7 @@ class RefindPolicy:
     most x2 or /2 per re-run, 40 steps over two decades either side) did best over four small
     setups in ``benchmarks/refind`` (see BENCHMARKS.md).
 
-    Example:
+    Examples:
         >>> policy = RefindPolicy(every_epochs=2, max_up=1.0)
         >>> policy.sweep_settings(0.01)["start_lr"]
         0.0001
@@ -211,7 +215,7 @@ class Refinder:
         lr: the starting rate (for a schedule: its peak); ``None`` runs the full initial sweep
             first (``trigger="initial"``).
 
-    Example:
+    Examples:
         >>> refinder = Refinder(RefindPolicy(every_epochs=1), lr=0.1)
         >>> refinder.epoch_end(1)
         'epochs'
@@ -398,7 +402,7 @@ class Refinder:
         and ``peak`` the rate the schedule was written for (1.0 for a shape), so warm-up, decay
         and cycles keep their shape around each new peak that a re-run sets.
 
-        Example:
+        Examples:
             >>> refinder = Refinder(lr=0.1)
             >>> decay = refinder.scaled(lambda step: 1 / (1 + step))  # a shape, peak 1
             >>> refinder.lr = 0.05

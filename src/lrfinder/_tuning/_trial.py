@@ -28,7 +28,7 @@ def trial_schedule(for_schedule: str | ScheduleShape, lr: float, steps: int) -> 
     would stop inside its warm-up, never reaching the rate being raced). A callable
     ``shape(lr, steps)`` builds any other schedule.
 
-    Example:
+    Examples:
         >>> s = trial_schedule("onecycle", 0.1, 100)
         >>> round(max(s(i) for i in range(100)), 6), s(0) < 0.01
         (0.1, True)

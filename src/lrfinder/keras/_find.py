@@ -116,7 +116,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         restore: put the model and optimizer back when training ends.
         progress: show a tqdm progress bar (pass ``verbose=0`` to ``fit`` to hide Keras's).
 
-    Example:
+    Examples:
         >>> cb = RangeTestCallback(start_lr=1e-5, end_lr=1.0, num_steps=50)  # doctest: +SKIP
         >>> with cb:  # doctest: +SKIP
         ...     model.fit(x, y, batch_size=32, epochs=10, callbacks=[cb], verbose=0)
@@ -284,7 +284,8 @@ def find_lr(
 
     Args:
         model: a model compiled with an optimizer whose learning rate is a float.
-        x, y: arrays (or anything ``fit`` accepts as ``x``/``y``), batched by ``batch_size``.
+        x: arrays (or anything ``fit`` accepts as ``x``), batched by ``batch_size``.
+        y: the targets for ``x`` (anything ``fit`` accepts as ``y``).
         dataset: instead of ``x``/``y``: batches ready for ``fit`` (a ``tf.data.Dataset``, a
             ``keras.utils.PyDataset``, a torch ``DataLoader``, a generator).
         batch_size: the batch size for ``x``/``y``.

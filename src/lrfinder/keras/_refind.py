@@ -90,10 +90,13 @@ class RefindCallback(RefinderView, keras.callbacks.Callback):
     ``dataset``; the random states are put back, so ``fit``'s own shuffling is unchanged.
 
     Args:
-        x, y: arrays (or anything ``fit`` accepts) the tests train on.
+        x: arrays (or anything ``fit`` accepts) the tests train on.
+        y: the targets for ``x``.
         dataset: instead of ``x``/``y``: re-iterable batches (a ``tf.data.Dataset``, a
             ``keras.utils.PyDataset``, a torch ``DataLoader``), read anew by every test.
-        batch_size, sample_weight, shuffle: for ``x``/``y``, as in :func:`lrfinder.keras.find_lr`.
+        batch_size: for ``x``/``y``, as in :func:`lrfinder.keras.find_lr`.
+        sample_weight: for ``x``/``y``, as in :func:`lrfinder.keras.find_lr`.
+        shuffle: for ``x``/``y``, as in :func:`lrfinder.keras.find_lr`.
         policy: when and how to re-run (default :class:`lrfinder.RefindPolicy`: every epoch).
         initial: run the full range test when training starts; else start from ``peak`` with
             a schedule, or the optimizer's rate.
@@ -106,7 +109,7 @@ class RefindCallback(RefinderView, keras.callbacks.Callback):
         refinder: the :class:`lrfinder.Refinder`; ``refinder.history`` lists every test, and
             ``refinder.state_dict()`` is what a resumed run needs.
 
-    Example:
+    Examples:
         >>> from lrfinder import RefindPolicy, schedules
         >>> cb = RefindCallback(
         ...     x, y, batch_size=64, policy=RefindPolicy(every_epochs=2),

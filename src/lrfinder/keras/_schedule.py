@@ -30,7 +30,7 @@ class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):
             ``0, 1, 2, ...`` as a sequence of numbers.
         steps: how many steps to tabulate; after the last, the final value holds.
 
-    Example:
+    Examples:
         >>> import keras
         >>> from lrfinder import schedules
         >>> from lrfinder.keras import ScheduleLR
@@ -75,7 +75,7 @@ class ScheduleCallback(keras.callbacks.Callback):
     ``learning_rate``. Under the JAX backend, setting the rate syncs the model state every
     batch, which costs some speed; :class:`ScheduleLR` does not.
 
-    Example:
+    Examples:
         >>> from lrfinder import schedules
         >>> from lrfinder.keras import ScheduleCallback
         >>> callback = ScheduleCallback(schedules.cosine_annealing(0.1, T_max=5000))

@@ -93,7 +93,13 @@ def tune_lr(
     back exactly at the end, also on error, unless ``keep="winner"``.
 
     Args:
-        model, x, y, dataset, batch_size, sample_weight, shuffle: as for :func:`find_lr`.
+        model: as for :func:`find_lr`.
+        x: as for :func:`find_lr`.
+        y: as for :func:`find_lr`.
+        dataset: as for :func:`find_lr`.
+        batch_size: as for :func:`find_lr`.
+        sample_weight: as for :func:`find_lr`.
+        shuffle: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in batches as ``fit``
             counts them; the last round trains this many.
         validation_data: what ``evaluate`` scores every trial on: ``(x_val, y_val)`` (a fixed
@@ -101,7 +107,11 @@ def tune_lr(
             ``y`` are held out and never trained on.
         for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
             any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
-        result, rates, num, span, rounds: see :func:`lrfinder.torch.tune_lr`.
+        result: see :func:`lrfinder.torch.tune_lr`.
+        rates: see :func:`lrfinder.torch.tune_lr`.
+        num: see :func:`lrfinder.torch.tune_lr`.
+        span: see :func:`lrfinder.torch.tune_lr`.
+        rounds: see :func:`lrfinder.torch.tune_lr`.
         keep: ``"initial"`` puts the model back; ``"winner"`` keeps the winner's state after its
             last round over all of ``total_steps``.
         progress: progress bars for the range test and the race.

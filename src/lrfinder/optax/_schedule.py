@@ -23,7 +23,7 @@ def optax_schedule(schedule: Schedule, *, steps: int, scale: float = 1.0) -> opt
     ``optax.multi_transform``, give each parameter group its own scale to keep the groups'
     ratios, as the range test did.
 
-    Example:
+    Examples:
         >>> import optax
         >>> from lrfinder import schedules
         >>> from lrfinder.optax import optax_schedule

@@ -51,7 +51,10 @@ def tune_lr(
     changed.
 
     Args:
-        train_step, params, opt_state, hyperparam: as for :func:`find_lr`.
+        train_step: as for :func:`find_lr`.
+        params: as for :func:`find_lr`.
+        opt_state: as for :func:`find_lr`.
+        hyperparam: as for :func:`find_lr`.
         batches: a re-iterable of training batches (a list, a loader): each trial starts a new
             pass over it.
         eval_fn: ``eval_fn(params) -> loss`` on your held-out data (a fixed subset: it runs once
@@ -60,7 +63,11 @@ def tune_lr(
             this many steps.
         for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
             any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
-        result, rates, num, span, rounds: see :func:`lrfinder.torch.tune_lr`.
+        result: see :func:`lrfinder.torch.tune_lr`.
+        rates: see :func:`lrfinder.torch.tune_lr`.
+        num: see :func:`lrfinder.torch.tune_lr`.
+        span: see :func:`lrfinder.torch.tune_lr`.
+        rounds: see :func:`lrfinder.torch.tune_lr`.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 

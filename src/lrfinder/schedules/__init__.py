@@ -7,7 +7,7 @@ returns a plain function of the step (0, 1, 2, ...). The values follow PyTorch's
 ``final_div_factor``). Framework adapters wrap any of them: ``lrfinder.torch.ScheduleLR``, a Keras
 ``LearningRateSchedule`` and an optax schedule.
 
-Example:
+Examples:
     >>> from lrfinder import schedules
     >>> s = schedules.linear_warmup(schedules.cosine_annealing(0.1, T_max=900), steps=100)
     >>> s(0), s(100), s(1000)

@@ -63,7 +63,7 @@ def tabulate(schedule: Schedule, steps: int) -> np.ndarray:
     Frameworks that trace the step (Keras under ``jit``, optax) index this table instead of
     calling Python at every step.
 
-    Example:
+    Examples:
         >>> tabulate(step_decay(0.1, step_size=2, gamma=0.5), 5).tolist()
         [0.1, 0.1, 0.05, 0.05, 0.025]
     """
@@ -75,7 +75,7 @@ def tabulate(schedule: Schedule, steps: int) -> np.ndarray:
 def constant(lr: float) -> Schedule:
     """The same rate at every step.
 
-    Example:
+    Examples:
         >>> constant(0.1)(1000)
         0.1
     """
@@ -91,7 +91,7 @@ def constant(lr: float) -> Schedule:
 def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> Schedule:
     """Multiply the rate by ``gamma`` every ``step_size`` steps (PyTorch's ``StepLR``).
 
-    Example:
+    Examples:
         >>> s = step_decay(0.1, step_size=30, gamma=0.1)
         >>> s(29), round(s(30), 12)
         (0.1, 0.01)
@@ -109,7 +109,7 @@ def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> Schedule:
 def multistep_decay(lr: float, *, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """Multiply the rate by ``gamma`` at each milestone step (PyTorch's ``MultiStepLR``).
 
-    Example:
+    Examples:
         >>> s = multistep_decay(1.0, milestones=[10, 20], gamma=0.5)
         >>> s(9), s(10), s(25)
         (1.0, 0.5, 0.25)
@@ -127,7 +127,7 @@ def multistep_decay(lr: float, *, milestones: Sequence[int], gamma: float = 0.1)
 def exponential_decay(lr: float, *, gamma: float) -> Schedule:
     """Multiply the rate by ``gamma`` every step (PyTorch's ``ExponentialLR``).
 
-    Example:
+    Examples:
         >>> exponential_decay(1.0, gamma=0.5)(3)
         0.125
     """
@@ -151,7 +151,7 @@ def cosine_annealing(lr: float, *, T_max: int, eta_min: float = 0.0) -> Schedule
 
     Past ``T_max`` the rate climbs back along the cosine, as PyTorch's does.
 
-    Example:
+    Examples:
         >>> s = cosine_annealing(0.1, T_max=100)
         >>> s(0), round(s(50), 12), s(100)
         (0.1, 0.05, 0.0)
@@ -176,7 +176,7 @@ def cosine_warm_restarts(
     """Cosine annealing restarted every ``T_0``, ``T_0 * T_mult``, ... steps
     (``CosineAnnealingWarmRestarts``; Loshchilov & Hutter, SGDR, 2017).
 
-    Example:
+    Examples:
         >>> s = cosine_warm_restarts(0.1, T_0=10, T_mult=2)
         >>> s(0), s(10), s(30)
         (0.1, 0.1, 0.1)
@@ -206,7 +206,7 @@ def linear_warmup(schedule: Schedule, *, steps: int, start_lr: float = 0.0) -> S
     """Ramp linearly from ``start_lr`` to ``schedule(0)`` over ``steps`` steps, then follow
     ``schedule`` (shifted, so it starts where the warm-up ends).
 
-    Example:
+    Examples:
         >>> s = linear_warmup(constant(0.1), steps=4)
         >>> [round(s(i), 3) for i in range(6)]
         [0.0, 0.025, 0.05, 0.075, 0.1, 0.1]
@@ -227,7 +227,7 @@ def join(schedules: Sequence[Schedule], *, boundaries: Sequence[int]) -> Schedul
     """Run ``schedules[0]`` until ``boundaries[0]``, then ``schedules[1]`` counted from 0, and so on
     (optax's ``join_schedules``; PyTorch's ``SequentialLR``).
 
-    Example:
+    Examples:
         >>> s = join([constant(0.1), exponential_decay(0.1, gamma=0.5)], boundaries=[3])
         >>> [s(i) for i in (2, 3, 4)]
         [0.1, 0.1, 0.05]

@@ -78,7 +78,7 @@ def cyclic(
     ``mode`` scales the amplitude: ``triangular`` keeps it, ``triangular2`` halves it every
     cycle, ``exp_range`` multiplies it by ``gamma ** step``; ``base_lr`` stays fixed.
 
-    Example:
+    Examples:
         >>> s = cyclic(0.001, 0.006, step_size=2000, mode="triangular2")
         >>> s(0), s(2000), round(s(6000), 12)
         (0.001, 0.006, 0.0035)
@@ -107,7 +107,7 @@ def cyclic_momentum(
     """The momentum that goes with :func:`cyclic` (PyTorch's ``CyclicLR(cycle_momentum=True)``):
     it falls from ``max_momentum`` toward ``base_momentum`` while the rate climbs.
 
-    Example:
+    Examples:
         >>> m = cyclic_momentum(0.8, 0.9, step_size=10)
         >>> m(0), m(10), m(20)
         (0.9, 0.8, 0.9)
@@ -201,7 +201,7 @@ def one_cycle(
     ``three_phase`` it first comes back down to the start and only then anneals to the end.
     Pair it with :func:`one_cycle_momentum` for the momentum (or Adam's beta1).
 
-    Example:
+    Examples:
         >>> s = one_cycle(0.1, total_steps=1000)
         >>> round(s(0), 12), s(299), s(999)
         (0.004, 0.1, 4e-07)
@@ -229,7 +229,7 @@ def one_cycle_momentum(
     """The momentum (or Adam's beta1) that goes with :func:`one_cycle`: it falls from
     ``max_momentum`` to ``base_momentum`` while the rate climbs, and climbs back while it falls.
 
-    Example:
+    Examples:
         >>> m = one_cycle_momentum(total_steps=1000)
         >>> m(0), m(299), m(999)
         (0.95, 0.85, 0.95)

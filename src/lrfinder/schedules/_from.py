@@ -140,7 +140,7 @@ def schedule_from(
     Raises:
         NoSuggestionError: the curve has no usable rate; the message says why.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.logspace(-5, 0, 100)
         >>> losses = 1 / (1 + np.exp(3 * (np.log10(lrs) + 2))) + np.where(lrs > 0.1, lrs * 20, 0)

@@ -24,7 +24,7 @@ class ReduceLROnPlateau:
     steps pass before bad steps count again; the rate never goes below ``min_lr``, and changes
     smaller than ``eps`` are skipped.
 
-    Example:
+    Examples:
         >>> plateau = ReduceLROnPlateau(0.1, patience=1, factor=0.5)
         >>> [plateau.step(loss) for loss in (1.0, 0.9, 0.9, 0.9)]
         [0.1, 0.1, 0.1, 0.05]

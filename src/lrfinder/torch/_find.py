@@ -227,7 +227,8 @@ def find_lr(
             training loss (NaN where none was measured), ``result.validation_curve()`` is a curve
             for suggestions, and ``result.timings["val_s"]`` is their cost. The stopping rule
             reads the training loss.
-        val_batches, val_every: see ``val_data``.
+        val_batches: see ``val_data``.
+        val_every: see ``val_data``.
         snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
             removed when the test ends, also on error; for models too large to copy in memory).
             Nothing is ever copied to accelerator memory.
@@ -235,7 +236,7 @@ def find_lr(
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = torch.nn.Linear(4, 1)
         >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)

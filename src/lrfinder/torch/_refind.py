@@ -165,8 +165,13 @@ class LoopRefinder(RefinderView):
     ``schedule(t) * lr / peak``, so each re-run moves the schedule's peak.
 
     Args:
-        model, optimizer, data, loss_fn, step_fn, device: as for ``lrfinder.torch.find_lr``;
-            ``data`` must be re-iterable (a DataLoader, a list), since every re-run reads it.
+        model: as for ``lrfinder.torch.find_lr``.
+        optimizer: as for ``lrfinder.torch.find_lr``.
+        data: as for ``lrfinder.torch.find_lr``, and re-iterable (a DataLoader, a list), since
+            every re-run reads it.
+        loss_fn: as for ``lrfinder.torch.find_lr``.
+        step_fn: as for ``lrfinder.torch.find_lr``.
+        device: as for ``lrfinder.torch.find_lr``.
         policy: when and how to re-run (default :class:`lrfinder.RefindPolicy`).
         initial: run the full range test before training (at construction); else start from
             ``peak`` with a schedule, or the optimizer's rate.

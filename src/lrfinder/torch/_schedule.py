@@ -27,7 +27,7 @@ class ScheduleLR(LRScheduler):
     included; build the new scheduler with the same schedule before loading (the schedule itself
     is code, so it is not saved, as with ``LambdaLR``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from lrfinder import schedules
         >>> from lrfinder.torch import ScheduleLR

@@ -139,7 +139,7 @@ class Snapshot:
     second copy on the accelerator. Call :meth:`restore`, then :meth:`close` to delete the
     directory (also when restoring fails).
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = torch.nn.Linear(2, 1)
         >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)

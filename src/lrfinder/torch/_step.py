@@ -55,7 +55,7 @@ def loss_from_output(output: Any) -> torch.Tensor:
     holds ``labels``, and first in a tuple with ``return_dict=False``; many research models return
     a dict with a ``"loss"`` entry.
 
-    Example:
+    Examples:
         >>> import torch
         >>> loss_from_output({"loss": torch.tensor(0.5), "logits": torch.zeros(2)}).item()
         0.5
@@ -84,7 +84,7 @@ def forward_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     A dict batch is passed as keywords (``model(**batch)``, the Hugging Face convention), a tuple or
     list as positional arguments, anything else as the one argument.
 
-    Example:
+    Examples:
         >>> import torch
         >>> class Net(torch.nn.Module):
         ...     def forward(self, x, labels):

@@ -84,9 +84,19 @@ def tune_lr(
     and picks the same winner.
 
     Args:
-        model, optimizer, data, loss_fn, step_fn, device, accumulation_steps, amp, amp_dtype,
-            scaler, schedulers, snapshot: as for :func:`find_lr`. ``data`` must be re-iterable
-            (a DataLoader, a list), since every trial starts a new pass over it.
+        model: as for :func:`find_lr`.
+        optimizer: as for :func:`find_lr`.
+        data: as for :func:`find_lr`, and re-iterable (a DataLoader, a list), since every
+            trial starts a new pass over it.
+        loss_fn: as for :func:`find_lr`.
+        step_fn: as for :func:`find_lr`.
+        device: as for :func:`find_lr`.
+        accumulation_steps: as for :func:`find_lr`.
+        amp: as for :func:`find_lr`.
+        amp_dtype: as for :func:`find_lr`.
+        scaler: as for :func:`find_lr`.
+        schedulers: as for :func:`find_lr`.
+        snapshot: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
         val_data: held-out batches; the first ``val_batches`` score every trial (``eval()``,
@@ -99,8 +109,10 @@ def tune_lr(
             rate is the start of a cosine annealing), or any ``shape(lr, steps) -> Schedule``.
         result: a finished range test to take the candidates from, instead of running one.
         rates: the candidates themselves, instead of a range test.
-        num, span, rounds: how many candidates, over how many decades either side of the
-            suggestion, and the rounds of the race; see :func:`lrfinder.tune_lr`.
+        num: how many candidates; see :func:`lrfinder.tune_lr`.
+        span: over how many decades either side of the suggestion; see
+            :func:`lrfinder.tune_lr`.
+        rounds: the rounds of the race; see :func:`lrfinder.tune_lr`.
         keep: ``"initial"`` puts the model back as it was. ``"winner"`` keeps the winner's
             state after its last round, which trains all of ``total_steps`` with your schedule:
             the training you would have run next, already done.
@@ -111,7 +123,7 @@ def tune_lr(
         A :class:`lrfinder.TuneResult`: the winner with a reason, a confidence and warnings,
         every candidate's held-out losses by round, and the steps spent.
 
-    Example:
+    Examples:
         >>> import torch
         >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
         <torch._C.Generator object at ...>
