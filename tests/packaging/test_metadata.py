@@ -31,7 +31,11 @@ def test_authors_keywords_and_classifiers() -> None:
     assert {"learning rate", "pytorch", "keras", "jax"} <= set(PROJECT["keywords"])
     minimum = re.fullmatch(r">=3\.(\d+)", PROJECT["requires-python"].split("#")[0].strip())
     assert minimum
-    versions = {c.rsplit(" ", 1)[1] for c in PROJECT["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
+    versions = {
+        c.rsplit(" ", 1)[1]
+        for c in PROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
     assert f"3.{minimum[1]}" in versions
     assert all(int(v.split(".")[1]) >= int(minimum[1]) for v in versions)
     assert "Typing :: Typed" in PROJECT["classifiers"]
