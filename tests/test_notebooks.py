@@ -81,7 +81,9 @@ def test_the_result_table_lists_every_method(display: object) -> None:
     import lrfinder
 
     html = str(shown(display, "result")["text/html"])
-    assert all(f"<td style='text-align:left'>{m}" in html for m in lrfinder.methods() if m != "fall")
+    assert all(
+        f"<td style='text-align:left'>{m}" in html for m in lrfinder.methods() if m != "fall"
+    )
     assert "<b>fall (default)</b>" in html
 
 

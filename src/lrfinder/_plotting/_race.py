@@ -10,7 +10,7 @@ import numpy as np
 from .._core._display import provide
 from .._tuning._race_result import TuneResult
 from ._plot import Plot
-from ._result import new_figure, plot_loss
+from ._result import method_style, new_figure, plot_loss
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,7 +33,9 @@ def plot_race(tuned: TuneResult) -> Plot[tuple[Axes, Axes]]:
         plot_loss(tuned.range_test, ax=left)
         for lr in tuned.rates:
             left.axvline(lr, color="0.3", lw=0.8, ls=":")
-        left.axvline(tuned.lr, color="C3", lw=2, label=f"race winner: {tuned.lr:.2e}")
+        left.axvline(
+            tuned.lr, color=method_style("race")[0], lw=2, label=f"race winner: {tuned.lr:.2e}"
+        )
         left.legend(loc="best", fontsize="small")
     else:
         left.text(0.5, 0.5, "no range test: the rates were given", ha="center", va="center")
