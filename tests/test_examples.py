@@ -21,3 +21,16 @@ def test_optax_flax_example() -> None:
     result = example["main"](num_steps=60, progress=False)
     assert result.settings["framework"] == "optax"
     assert result.lrs[0] <= result.suggestion.lr <= result.lrs[-1]
+
+
+def test_keras_on_jax_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("nbformat")
+    pytest.importorskip("sklearn")
+    from _notebooks import execute, outputs, read, shown
+
+    notebook = execute(read("keras_jax.ipynb"), tmp_path, monkeypatch)
+    assert "jax" in shown(notebook, "keras.config.backend()")["text/plain"]
+    assert "<table>" in str(shown(notebook, "result")["text/html"])
+    assert "image/png" in shown(notebook, "result.plot()")
+    (trained,) = outputs(notebook, "assert after < before / 2")
+    assert "held-out loss" in trained.text

@@ -35,6 +35,7 @@ from ._core._suggestion import suggest as suggest
 from ._core._suggestion import suggest_all as suggest_all
 from ._core._sweep import sweep as sweep
 from ._core._sweep import sweep_lr as sweep_lr
+from ._plotting import _notebook as _notebook  # the notebook display of results
 from ._plotting._race import plot_race as plot_race
 from ._plotting._result import plot_derivative as plot_derivative
 from ._plotting._result import plot_loss as plot_loss

@@ -140,3 +140,26 @@ def test_output_to_a_directory_writes_inside_it(
     )
     assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 1
     assert "lrfinder: error: Cannot write the image" in capsys.readouterr().err
+
+
+def test_plot_draws_several_results_on_the_same_axes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    from lrfinder._plotting import _result
+
+    paths = []
+    for name, centre in (("sgd", -3.0), ("adam", -2.0)):
+        paths.append(sigmoid_curve(centre=centre).save(tmp_path / f"{name}.json"))
+    drawn: list[tuple[int, object]] = []
+    real = _result.plot_result
+
+    def spy(result: object, **options: object) -> object:
+        drawn.append((len(result) if isinstance(result, list) else 1, options["label"]))
+        return real(result, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_result, "plot_result", spy)
+    out = tmp_path / "both.png"
+    assert main(["plot", *map(str, paths), "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert drawn == [(2, ["sgd", "adam"])]

@@ -1,6 +1,7 @@
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,3 +84,176 @@ def test_a_blow_up_to_the_maximum_is_drawn_in_plain_units() -> None:
         lrfinder.RangeTestResult(lrs=np.logspace(-5, 0, 40), losses=losses)
     )
     assert ax.get_ylabel() == "loss" and ax.get_ylim()[1] < 10
+
+
+# -- what the plot functions return, and notebook display -------------------------------------
+
+
+def test_a_plot_unpacks_as_figure_and_axes_and_shows_itself_as_png() -> None:
+    plot = lrfinder.plot_result(sigmoid_curve())
+    fig, (top, bottom) = plot
+    assert plot.figure is fig and plot.axes == (top, bottom)
+    png = plot._repr_png_()
+    assert png[:4] == b"\x89PNG" and len(png) > 10_000
+    # The figure alone shows itself too, with no %matplotlib inline and no pyplot.
+    assert fig._repr_png_()[:4] == b"\x89PNG"
+    assert isinstance(fig, Figure)
+
+
+def test_result_plot_is_plot_result(tmp_path: Path) -> None:
+    _fig, (top, _) = sigmoid_curve().plot(methods=["valley"])
+    assert any(line.get_label().startswith("valley: ") for line in top.get_lines())
+    sigmoid_curve().plot().savefig(tmp_path / "one.png")
+    assert (tmp_path / "one.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -- torch-lr-finder's plot(): skip_start, skip_end, ax, label -----------------------------------
+
+
+def _smoothed(ax: Axes, label: str = "loss (smoothed)") -> Any:
+    return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+def test_skip_start_and_skip_end_leave_out_steps_of_the_drawing() -> None:
+    curve = sigmoid_curve()
+    _, ax = lrfinder.plot_loss(curve, skip_start=10, skip_end=5)
+    raw = next(line for line in ax.get_lines() if line.get_label() == "loss (raw)")
+    np.testing.assert_array_equal(raw.get_xdata(), curve.lrs[10:95])
+    drawn = _smoothed(ax).get_xdata()
+    assert drawn.min() >= curve.lrs[10] and drawn.max() <= curve.lrs[94]
+    assert ax.get_xlim() == pytest.approx((curve.lrs[10], curve.lrs[94]))
+    # The suggestion still reads the whole curve.
+    marked = next(line for line in ax.get_lines() if line.get_label().startswith("fall: "))
+    assert marked.get_xdata()[0] == pytest.approx(lrfinder.suggest(curve).lr)
+
+
+def test_skipping_the_flat_start_zooms_the_loss_axis_on_the_rest() -> None:
+    curve = sigmoid_curve()
+    _, whole = lrfinder.plot_loss(curve)
+    _, skipped = lrfinder.plot_loss(curve, skip_start=45)
+    assert skipped.get_ylim()[1] < whole.get_ylim()[1]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"skip_start": -1},
+            r"`skip_start` must be an integer of at least 0\. Received: skip_start=-1",
+        ),
+        ({"skip_end": 1.5}, r"`skip_end` must be an integer of at least 0"),
+        (
+            {"skip_start": 60, "skip_end": 39},
+            r"must leave at least 2 of the result's steps.*skip_start=60, skip_end=39 for 100 steps",
+        ),
+    ],
+)
+def test_bad_skips_say_what_to_change(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(lrfinder.LRFinderError, match=message):
+        lrfinder.plot_loss(sigmoid_curve(), **options)
+
+
+def test_label_names_the_curve_in_the_legend() -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    out_fig, out_ax = lrfinder.plot_loss(sigmoid_curve(), ax=ax, label="Adam, batch 64")
+    assert out_fig is fig and out_ax is ax
+    assert "Adam, batch 64" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_plot_result_draws_on_a_given_pair_of_axes() -> None:
+    fig = Figure()
+    top, bottom = fig.subplots(2, 1)
+    out, axes = lrfinder.plot_result(sigmoid_curve(), ax=(top, bottom))
+    assert out is fig and axes == (top, bottom) and len(bottom.get_lines()) >= 2
+    with pytest.raises(lrfinder.LRFinderError, match=r"`ax` must be a pair of axes.*plot_loss"):
+        lrfinder.plot_result(sigmoid_curve(), ax=top)
+
+
+# -- several results on one axes -----------------------------------------------------------------
+
+
+def test_several_results_share_the_axes_each_in_its_own_colour() -> None:
+    runs = [sigmoid_curve(centre=c) for c in (-3.0, -2.0, -1.5)]
+    _fig, (top, bottom) = lrfinder.plot_result(runs, label=["bs 32", "bs 64", "bs 128"])
+    curves = [_smoothed(top, name) for name in ("bs 32", "bs 64", "bs 128")]
+    assert len({line.get_color() for line in curves}) == 3
+    for run, line, name in zip(runs, curves, ("bs 32", "bs 64", "bs 128"), strict=True):
+        marks = [m for m in top.get_lines() if m.get_label().startswith(f"{name}, fall: ")]
+        assert marks[0].get_xdata()[0] == pytest.approx(lrfinder.suggest(run).lr)
+        assert marks[0].get_color() == line.get_color()
+    assert sum(line.get_label().endswith("-step average") for line in bottom.get_lines()) == 3
+    assert top.get_title() == "Range tests: 3 curves"
+
+
+def test_several_results_are_named_run_1_to_n_by_default() -> None:
+    _, ax = lrfinder.plot_loss([sigmoid_curve(), sigmoid_curve(centre=-3.0)])
+    assert {"run 1", "run 2"} <= {line.get_label() for line in ax.get_lines()}
+
+
+@pytest.mark.parametrize(
+    ("result", "label", "message"),
+    [
+        ([sigmoid_curve()] * 2, ["one"], r"Several results take one label each \(2\)"),
+        ([sigmoid_curve()] * 2, "one", r"Several results take one label each"),
+        (sigmoid_curve(), ["a", "b"], r"One result takes one `label`"),
+        ([1, 2, 3], None, r"Pass a RangeTestResult, or a list of them.*list of \['int'"),
+        ([], None, r"Pass a RangeTestResult, or a list of them"),
+    ],
+)
+def test_bad_results_or_labels_say_what_they_need(result: Any, label: Any, message: str) -> None:
+    with pytest.raises(lrfinder.LRFinderError, match=message):
+        lrfinder.plot_loss(result, label=label)
+
+
+# -- the validation curve, the linear sweep, the marks of each method ----------------------------
+
+
+def test_the_validation_curve_is_drawn_when_the_test_recorded_one() -> None:
+    curve = sigmoid_curve()
+    val = np.full(curve.steps, np.nan)
+    val[::10] = curve.losses[::10] + 0.2
+    result = lrfinder.RangeTestResult(lrs=curve.lrs, losses=curve.losses, val_losses=val)
+    _, ax = lrfinder.plot_loss(result)
+    line = next(line for line in ax.get_lines() if line.get_label() == "validation loss")
+    np.testing.assert_array_equal(line.get_xdata(), curve.lrs[::10])
+    np.testing.assert_allclose(line.get_ydata()[:5], curve.losses[:50:10] + 0.2)
+    _, plain = lrfinder.plot_loss(curve)
+    assert "validation loss" not in [line.get_label() for line in plain.get_lines()]
+
+
+def test_a_linear_sweep_gets_a_linear_axis() -> None:
+    lrs = np.linspace(1e-3, 1.0, 80)
+    losses = 2.0 / (1.0 + np.exp(12 * (lrs - 0.3))) + np.where(lrs > 0.8, (lrs - 0.8) * 40, 0)
+    linear = lrfinder.RangeTestResult(lrs=lrs, losses=losses, settings={"mode": "linear"})
+    _fig, (top, bottom) = lrfinder.plot_result(linear)
+    assert top.get_xscale() == "linear" and bottom.get_xscale() == "linear"
+    # A CSV logged elsewhere has no settings: evenly spaced rates are read as a linear sweep.
+    logged = lrfinder.RangeTestResult(lrs=lrs, losses=losses)
+    assert lrfinder.plot_loss(logged)[1].get_xscale() == "linear"
+    assert lrfinder.plot_loss(sigmoid_curve())[1].get_xscale() == "log"
+    exp = lrfinder.RangeTestResult(lrs=lrs, losses=losses, settings={"mode": "exp"})
+    assert lrfinder.plot_loss(exp)[1].get_xscale() == "log"
+
+
+def _style(line: Any) -> tuple[Any, Any, Any]:
+    return (line.get_color(), line.get_linestyle(), line.get_marker())
+
+
+def test_each_method_is_marked_in_a_style_of_its_own() -> None:
+    names = ["fall", "valley", "minimum", "steepest", "sma_derivative", "slide"]
+    _fig, (top, bottom) = lrfinder.plot_result(sigmoid_curve(), methods=names)
+    marks = {
+        line.get_label().split(":")[0]: _style(line)
+        for line in top.get_lines()
+        if line.get_label().split(":")[0] in names
+    }
+    assert set(marks) == set(names)
+    assert len(set(marks.values())) == len(names)
+    assert len({m[0] for m in marks.values()}) == len(names)  # colours differ, markers too
+    assert len({m[2] for m in marks.values()}) == len(names)
+    # The derivative panel's sma_derivative line is drawn as sma_derivative, never as fall.
+    fastest = next(
+        line for line in bottom.get_lines() if line.get_label().startswith("sma_derivative")
+    )
+    assert _style(fastest) == marks["sma_derivative"] != marks["fall"]

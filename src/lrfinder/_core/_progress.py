@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,7 +25,11 @@ class StepBar:
         if not enabled:
             return
         try:
-            from tqdm.auto import tqdm
+            with warnings.catch_warnings():
+                # In a notebook without ipywidgets, tqdm.auto falls back to the text bar, which
+                # notebooks show well, and warns "IProgress not found" on every first import.
+                warnings.filterwarnings("ignore", message="IProgress not found")
+                from tqdm.auto import tqdm
         except ImportError:
             logger.info("Install tqdm (pip install tqdm) to see the range test's progress.")
             return

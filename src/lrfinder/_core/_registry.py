@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._apply import apply_rate
+from ._display import html
 from ._errors import LRFinderError, LRFinderWarning
 
 if TYPE_CHECKING:
@@ -65,6 +67,20 @@ class Suggestion:
             f"Suggestion(lr={self.lr:.3g}, method={self.method!r}, confidence={confidence}, "
             f"warnings={len(self.warnings)})"
         )
+
+    def _repr_html_(self) -> str | None:
+        return html(self)
+
+    def apply(self, optimizer: Any) -> Any:
+        """Set this rate on ``optimizer`` and return it, e.g. ``result.suggestion.apply(opt)``.
+
+        A PyTorch optimizer gets it on its first parameter group, and every other group keeps
+        its ratio to the first (see ``lrfinder.torch.apply``); a compiled Keras model or its
+        optimizer gets it as ``learning_rate`` (``lrfinder.keras.apply``). An Optax state from
+        ``optax.inject_hyperparams`` is immutable: the new state is returned, so write
+        ``opt_state = suggestion.apply(opt_state)`` (``lrfinder.optax.apply``).
+        """
+        return apply_rate(optimizer, self.lr)
 
 
 def warn_untrusted(suggestion: Suggestion, *, stacklevel: int = 2) -> Suggestion:

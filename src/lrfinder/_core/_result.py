@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_real
+from ._display import html, present
 from ._errors import LRFinderError, ResultFileError
 from ._files import read_text
 from ._registry import Suggestion, apply, warn_untrusted
@@ -255,6 +256,30 @@ class RangeTestResult:
             settings={**self.settings, "curve": "validation"},
             timings=self.timings,
         )
+
+    def plot(self, **options: Any) -> Any:
+        """The two panels of :func:`lrfinder.plot_result` (loss against rate, and its rate of
+        change): a ``(figure, axes)`` pair that shows itself as a notebook cell's last line.
+        ``options`` go to :func:`lrfinder.plot_result` (``methods``, ``skip_start``...)."""
+        return present("plot:RangeTestResult", self, **options)
+
+    def __repr__(self) -> str:
+        # The arrays run to thousands of characters; a summary names what they hold.
+        finite = self.losses[np.isfinite(self.losses)]
+        lowest = f"{float(finite.min()):.4g}" if finite.size else "none finite"
+        mode = dict(self.settings).get("mode")
+        extra = "" if mode is None else f", mode={mode!r}"
+        if self.group_lrs.shape[1] > 1:
+            extra += f", groups={self.group_lrs.shape[1]}"
+        if self.val_losses is not None:
+            extra += f", val_losses={int(np.sum(~np.isnan(self.val_losses)))}"
+        return (
+            f"RangeTestResult(steps={self.steps}, lrs={self.lrs[0]:.3g}..{self.lrs[-1]:.3g}"
+            f"{extra}, lowest_loss={lowest}, stop_reason={self.stop_reason!r})"
+        )
+
+    def _repr_html_(self) -> str | None:
+        return html(self)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RangeTestResult):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._core._display import provide
 from .._tuning._race_result import TuneResult
-from ._result import plot_loss
+from ._plot import Plot
+from ._result import method_style, new_figure, plot_loss
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
 
 
-def plot_race(tuned: TuneResult) -> tuple[Figure, Any]:
+def plot_race(tuned: TuneResult) -> Plot[tuple[Axes, Axes]]:
     """Two panels: the range test with the candidates marked (left), and each candidate's
     held-out loss after each round it ran, against the steps it trained (right).
 
@@ -25,19 +27,15 @@ def plot_race(tuned: TuneResult) -> tuple[Figure, Any]:
         >>> fig, (left, right) = lrfinder.plot_race(tuned)  # doctest: +SKIP
         >>> fig.savefig("race.png")  # doctest: +SKIP
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "Plotting needs matplotlib: pip install 'lrfinder[plot]' (or pip install matplotlib)"
-        ) from None
-    fig = Figure(figsize=(12, 4.2), layout="constrained")
+    fig = new_figure((12, 4.2))
     left, right = fig.subplots(1, 2)
     if tuned.range_test is not None:
         plot_loss(tuned.range_test, ax=left)
         for lr in tuned.rates:
             left.axvline(lr, color="0.3", lw=0.8, ls=":")
-        left.axvline(tuned.lr, color="C3", lw=2, label=f"race winner: {tuned.lr:.2e}")
+        left.axvline(
+            tuned.lr, color=method_style("race")[0], lw=2, label=f"race winner: {tuned.lr:.2e}"
+        )
         left.legend(loc="best", fontsize="small")
     else:
         left.text(0.5, 0.5, "no range test: the rates were given", ha="center", va="center")
@@ -66,4 +64,7 @@ def plot_race(tuned: TuneResult) -> tuple[Figure, Any]:
         f"confidence {tuned.confidence:.2f}"
     )
     right.legend(loc="best", fontsize="small", title="candidate rate")
-    return fig, (left, right)
+    return Plot(fig, (left, right))
+
+
+provide("plot:TuneResult")(plot_race)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._core._checks import check_count
+from .._core._display import provide
 from ..schedules._basic import Schedule, tabulate
+from ..schedules._from import ScheduleChoice
+from ._plot import Plot
 from ._result import _figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 
 def plot_schedule(
@@ -23,7 +25,7 @@ def plot_schedule(
     momentum: Schedule | None = None,
     log: bool = False,
     title: str | None = None,
-) -> tuple[Figure, Axes]:
+) -> Plot[Axes]:
     """The rate of ``schedule`` at steps ``0 .. steps - 1``; ``momentum`` on a second axis.
 
     matplotlib is imported only here; without ``ax`` a bare ``Figure`` is built (no display, no
@@ -54,4 +56,12 @@ def plot_schedule(
     ax.legend(handles, labels, loc="best", fontsize="small")
     top = float(values.max())
     ax.set_title(title or f"{steps} steps, peak {top:.3g}, final {float(values[-1]):.3g}")
-    return fig, ax
+    return Plot(fig, ax)
+
+
+@provide("plot:ScheduleChoice")
+def plot_choice(choice: ScheduleChoice, **options: Any) -> Plot[Axes]:
+    """A :class:`ScheduleChoice` over its ``total_steps``, with its momentum cycle."""
+    bounds = ", ".join(f"{k} {v:.3g}" for k, v in choice.bounds.items())
+    options.setdefault("title", f"{choice.policy} over {choice.total_steps} steps: {bounds}")
+    return plot_schedule(choice, choice.total_steps, momentum=choice.momentum, **options)

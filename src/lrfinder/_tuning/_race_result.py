@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core._display import html, present
 from .._core._errors import LRFinderError, ResultFileError
 from .._core._files import read_text
 from .._core._registry import Suggestion
@@ -194,6 +195,20 @@ class TuneResult:
             confidence=self.confidence,
             warnings=self.warnings,
         )
+
+    def __repr__(self) -> str:
+        return (
+            f"TuneResult(lr={self.lr:.3g}, rates={len(self.rates)}, rounds={len(self.rounds)}, "
+            f"confidence={self.confidence:.2f}, trainings={self.trainings:.2f}, "
+            f"warnings={len(self.warnings)})"
+        )
+
+    def _repr_html_(self) -> str | None:
+        return html(self)
+
+    def plot(self, **options: Any) -> Any:
+        """The race beside its range test, :func:`lrfinder.plot_race`."""
+        return present("plot:TuneResult", self, **options)
 
     def __str__(self) -> str:
         text = (

@@ -49,11 +49,16 @@ def _table(result: RangeTestResult) -> str:
     )
 
 
-def _save_plot(result: RangeTestResult, path: Path, method_names: Sequence[str] | None) -> Path:
+def _save_plot(
+    result: RangeTestResult | Sequence[RangeTestResult],
+    path: Path,
+    method_names: Sequence[str] | None,
+    labels: Sequence[str] | None = None,
+) -> Path:
     from .._plotting._result import plot_result
 
     path = image_path(path, "lr_find.png")
-    fig, _ = plot_result(result, methods=method_names)
+    fig, _ = plot_result(result, methods=method_names, label=labels)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path)
     return path
@@ -121,8 +126,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    result = RangeTestResult.load(args.result)
-    path = _save_plot(result, args.output, args.method or None)
+    results = [RangeTestResult.load(p) for p in args.result]
+    if len(results) == 1:
+        path = _save_plot(results[0], args.output, args.method or None)
+    else:
+        # Each curve is named in the legend by its file; the shortest names that tell them apart.
+        names = [p.stem for p in args.result]
+        labels = names if len(set(names)) == len(names) else [str(p) for p in args.result]
+        path = _save_plot(results, args.output, args.method or None, labels)
     print(f"Wrote {path}")
     return 0
 
@@ -208,9 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser(
         "plot",
         help="plot a saved curve",
-        description="Plot a saved range test: loss against rate, and the loss's rate of change.",
+        description="Plot a saved range test: loss against rate, and the loss's rate of change. "
+        "Several results are drawn on the same axes (repeats, batch sizes, optimizers).",
     )
-    plot.add_argument("result", type=Path, help=RESULT_HELP)
+    plot.add_argument("result", type=Path, nargs="+", help=f"{RESULT_HELP}; one or more")
     plot.add_argument(
         "-o",
         "--output",

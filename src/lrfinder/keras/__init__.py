@@ -21,6 +21,7 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_keras(exc) from exc
 
+from ._apply import apply as apply
 from ._find import RangeTestCallback as RangeTestCallback
 from ._find import find_lr as find_lr
 from ._refind import RefindCallback as RefindCallback
@@ -33,6 +34,7 @@ __all__ = [
     "RefindCallback",
     "ScheduleCallback",
     "ScheduleLR",
+    "apply",
     "find_lr",
     "tune_lr",
 ]

@@ -35,14 +35,25 @@ def _accumulation(optimizer: Any) -> int:
     return int(getattr(inner, "gradient_accumulation_steps", None) or 1)
 
 
-def _checked_optimizer(model: keras.Model) -> Any:
-    """The model's optimizer, once it is known that the range test can set its rate."""
+def _checked_optimizer(model: keras.Model, *settable: str) -> Any:
+    """The model's optimizer, once it is known that the range test (or the caller that
+    ``settable`` names, see :func:`check_settable`) can set its rate."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise LRFinderError(
             "`model` must be compiled with an optimizer. Received: model.optimizer=None. "
             "Call model.compile(optimizer=..., loss=...) first."
         )
+    return check_settable(optimizer, *settable)
+
+
+def check_settable(
+    optimizer: Any,
+    setter: str = "The range test sets the optimizer's rate before every batch",
+    fix: str = "Compile a copy with a float rate for the range test",
+) -> Any:
+    """``optimizer``, once it is known that its rate can be set (a float, not a schedule);
+    ``setter`` and ``fix`` say who sets it and what to do in the error."""
     # A LossScaleOptimizer forwards its rate to the optimizer it wraps.
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     # Keras keeps a settable rate as a Variable and a schedule (or callable) as-is; the public
@@ -52,10 +63,9 @@ def _checked_optimizer(model: keras.Model) -> Any:
         callable(rate) and not isinstance(rate, keras.Variable)
     ):
         raise LRFinderError(
-            "The range test sets the optimizer's rate before every batch, which Keras refuses "
-            "when the optimizer was built with a LearningRateSchedule or a callable. "
-            f"Received: learning_rate={rate!r}. Compile a copy with a float rate for the range "
-            "test, e.g. keras.optimizers.Adam(learning_rate=1e-3)."
+            f"{setter}, which Keras refuses when the optimizer was built with a "
+            f"LearningRateSchedule or a callable. Received: learning_rate={rate!r}. {fix}, "
+            "e.g. keras.optimizers.Adam(learning_rate=1e-3)."
         )
     return optimizer
 

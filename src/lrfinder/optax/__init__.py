@@ -30,8 +30,9 @@ except ModuleNotFoundError as exc:
         exc, module="lrfinder.optax", framework="JAX and Optax", extra="jax"
     ) from exc
 
+from ._apply import apply as apply
 from ._find import find_lr as find_lr
 from ._schedule import optax_schedule as optax_schedule
 from ._tune import tune_lr as tune_lr
 
-__all__ = ["find_lr", "optax_schedule", "tune_lr"]
+__all__ = ["apply", "find_lr", "optax_schedule", "tune_lr"]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core._checks import check_count
+from .._core._display import html, present
 from .._core._errors import LRFinderError
 from .._core._registry import _SCHEDULE_AWARE, DEFAULT_METHOD
 from .._core._result import RangeTestResult, as_result
@@ -57,6 +58,20 @@ class ScheduleChoice:
 
     def __call__(self, step: int) -> float:
         return self.schedule(step)
+
+    def __repr__(self) -> str:
+        bounds = ", ".join(f"{k}={v:.4g}" for k, v in self.bounds.items())
+        return (
+            f"ScheduleChoice(policy={self.policy!r}, total_steps={self.total_steps}, {bounds}"
+            f"{', momentum cycle' if self.momentum is not None else ''})"
+        )
+
+    def _repr_html_(self) -> str | None:
+        return html(self)
+
+    def plot(self, **options: Any) -> Any:
+        """The rate (and the momentum cycle) at every step, :func:`lrfinder.plot_schedule`."""
+        return present("plot:ScheduleChoice", self, **options)
 
     def __str__(self) -> str:
         lines = [f"{self.policy} over {self.total_steps} steps"]

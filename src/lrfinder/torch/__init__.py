@@ -19,6 +19,7 @@ except ModuleNotFoundError as exc:
         exc, module="lrfinder.torch", framework="PyTorch", extra="torch"
     ) from exc
 
+from ._apply import apply as apply
 from ._find import find_lr as find_lr
 from ._refind import LoopRefinder as LoopRefinder
 from ._schedule import ScheduleLR as ScheduleLR
@@ -31,6 +32,7 @@ __all__ = [
     "LoopRefinder",
     "ScheduleLR",
     "Snapshot",
+    "apply",
     "find_lr",
     "forward_loss",
     "loss_from_output",
