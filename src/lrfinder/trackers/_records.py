@@ -71,7 +71,8 @@ class Records:
         series: the curves, each on an integer axis.
         summary: single numbers (the suggested rates, the winner), each with the step of its
             axis it belongs to (a suggestion's step on the curve; 0 for the race's numbers).
-        params: the settings, flattened to strings (tracker parameters are strings).
+        settings: the settings, flattened to one name each, as plain JSON values (W&B's config
+            keeps their types); :attr:`params` has them as strings.
         tables: the suggestions, the race's rounds.
         documents: the result as lrfinder's own JSON (``RangeTestResult.load`` and
             ``TuneResult.load`` read it back), by file name.
@@ -80,9 +81,14 @@ class Records:
     prefix: str
     series: tuple[Series, ...] = ()
     summary: Mapping[str, tuple[float, int]] = field(default_factory=dict)
-    params: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
     tables: Mapping[str, Table] = field(default_factory=dict)
     documents: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The settings as strings, as MLflow's params and TensorBoard's text hold them."""
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.settings.items()}
 
     def axes(self) -> dict[str, list[Series]]:
         """The series grouped by their axis, in the order they first appear."""
@@ -109,13 +115,13 @@ def _finite(tag: str, axis: str, steps: Any, values: Any) -> Series | None:
     return Series(tag, axis, tuple(s for s, _ in pairs), tuple(v for _, v in pairs))
 
 
-def _flatten(settings: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _flatten(settings: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in settings.items():
         if isinstance(value, Mapping):
             out.update(_flatten(value, f"{prefix}/{key}"))
         else:
-            out[f"{prefix}/{key}"] = value if isinstance(value, str) else json.dumps(value)
+            out[f"{prefix}/{key}"] = value
     return out
 
 
@@ -168,9 +174,9 @@ def range_records(result: RangeTestResult, *, prefix: str = "lrfinder") -> Recor
     table = Table(
         ("method", "lr", "step", "low", "high", "confidence", "reason", "warnings"), tuple(rows)
     )
-    params = {
+    settings = {
         f"{prefix}/stop_reason": result.stop_reason,
-        f"{prefix}/steps": str(result.steps),
+        f"{prefix}/steps": result.steps,
         **_flatten(dict(result.settings), f"{prefix}/settings"),
     }
     document = json.dumps(result.to_dict(), indent=1, allow_nan=False)
@@ -178,7 +184,7 @@ def range_records(result: RangeTestResult, *, prefix: str = "lrfinder") -> Recor
         prefix=prefix,
         series=series,
         summary=summary,
-        params=params,
+        settings=settings,
         tables={"suggestions": table},
         documents={"range_test.json": document},
     )
@@ -227,9 +233,9 @@ def race_records(result: TuneResult, *, prefix: str = "lrfinder") -> Records:
         *(f"round {i} ({r.steps} steps)" for i, r in enumerate(result.rounds)),
         "",
     )
-    params = {
+    settings = {
         f"{race}/for_schedule": result.for_schedule,
-        f"{race}/budget_steps": str(result.budget_steps),
+        f"{race}/budget_steps": result.budget_steps,
         f"{race}/reason": result.reason,
         f"{race}/warnings": " ".join(result.warnings),
         **_flatten(dict(result.settings), f"{race}/settings"),
@@ -238,7 +244,7 @@ def race_records(result: TuneResult, *, prefix: str = "lrfinder") -> Records:
         prefix=prefix,
         series=tuple(s for s in series if s is not None),
         summary=summary,
-        params=params,
+        settings=settings,
         tables={"race": Table(columns, tuple(rows))},
         documents={"race.json": json.dumps(result.to_dict(), indent=1, allow_nan=False)},
     )
@@ -249,7 +255,7 @@ def race_records(result: TuneResult, *, prefix: str = "lrfinder") -> Records:
         prefix=prefix,
         series=records.series + inner.series,
         summary={**records.summary, **inner.summary},
-        params={**records.params, **inner.params},
+        settings={**records.settings, **inner.settings},
         tables={**records.tables, **{f"range_test/{k}": v for k, v in inner.tables.items()}},
         documents=records.documents,  # race.json holds the range test too
     )

@@ -68,7 +68,7 @@ def log_wandb(
         run.log({f"{prefix}/{name}": wandb.Table(columns=list(table.columns), data=_cells(table))})
     for tag, (value, _step) in rec.summary.items():
         run.summary[tag] = value
-    run.config.update(dict(rec.params), allow_val_change=True)
+    run.config.update(dict(rec.settings), allow_val_change=True)
     folder = Path(run.dir) / prefix
     for name, text in rec.documents.items():
         path = folder / name
