@@ -21,7 +21,8 @@ pytestmark = [
 
 
 class Regression(pl.LightningModule):
-    """A small MLP whose optimizer reads ``self.lr``; ``scheduler``: none, lambda, onecycle."""
+    """A small MLP whose optimizer reads ``self.lr``; ``scheduler``: none, lambda, onecycle,
+    plateau."""
 
     def __init__(self, lr: float = 1e-4, scheduler: str = "none") -> None:
         super().__init__()
@@ -47,6 +48,9 @@ class Regression(pl.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=self.lr)
         if self.scheduler == "none":
             return opt
+        if self.scheduler == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
         if self.scheduler == "lambda":
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 4))
         else:
@@ -67,7 +71,8 @@ class FirstStep(pl.Callback):
             self.lrs = [float(g["lr"]) for g in optimizer.param_groups]
             self.initial_lrs = [g.get("initial_lr") for g in optimizer.param_groups]
             configs = trainer.lr_scheduler_configs
-            self.base_lrs = list(configs[0].scheduler.base_lrs) if configs else None
+            base = getattr(configs[0].scheduler, "base_lrs", None) if configs else None
+            self.base_lrs = None if base is None else list(base)
 
 
 def _data():
@@ -105,7 +110,7 @@ def _same_weights(a, b):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("scheduler", ["none", "lambda"])
+@pytest.mark.parametrize("scheduler", ["none", "lambda", "plateau"])
 def test_training_equals_training_at_the_found_rate_set_by_hand(tmp_path, scheduler):
     finder, seen = FindLRCallback(), FirstStep()
     found_run = _fit(tmp_path, "found", Regression(scheduler=scheduler), [finder, seen])
@@ -119,7 +124,7 @@ def test_training_equals_training_at_the_found_rate_set_by_hand(tmp_path, schedu
         float(hand_run.callback_metrics["val_loss"]), rel=1e-6
     )
     assert seen.lrs == pytest.approx(seen_by_hand.lrs, rel=1e-12)
-    if scheduler == "none":
+    if scheduler != "lambda":  # a plateau scheduler reads the groups' current rate
         assert seen.lrs == [lr]
     else:  # the scheduler computes from the found rate: its warm-up's first step is lr / 4
         assert seen.base_lrs == [lr] and seen.initial_lrs == [lr]
