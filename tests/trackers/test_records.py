@@ -124,3 +124,16 @@ def test_importing_the_trackers_loads_no_tracker():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_curve_without_suggestions_logs_why_in_the_table():
+    result = lrfinder.RangeTestResult(
+        lrs=[1e-3, 1e-2], losses=[math.nan, math.nan], stop_reason="nonfinite"
+    )
+    rec = range_records(result)
+    assert [s.tag for s in rec.series] == ["lrfinder/lr"]  # no finite loss to chart
+    assert dict(rec.summary) == {}
+    assert all(
+        row[1] is None and row[6].startswith("no suggestion: ")
+        for row in rec.tables["suggestions"].rows
+    )
