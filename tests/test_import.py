@@ -61,6 +61,7 @@ def test_the_public_modules_are_the_documented_ones() -> None:
         "lrfinder.optax",
         "lrfinder.schedules",
         "lrfinder.torch",
+        "lrfinder.trackers",
     ]
 
 

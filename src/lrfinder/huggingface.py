@@ -16,7 +16,7 @@ model, the optimizer and the random states are put back bit for bit: only the ra
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from ._core._errors import LRFinderError
 from ._core._frameworks import missing_framework
@@ -29,10 +29,13 @@ except ModuleNotFoundError as exc:
         exc, module="lrfinder.huggingface", framework="Hugging Face transformers", extra="trainers"
     ) from exc
 
+from ._core._rangetest import SweepOptions
+from ._core._result import RangeTestResult
 from ._tuning._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
-from .torch._refind import first_lr, fresh_loader, logged, refind
+from .torch._find import find_lr as torch_find_lr
+from .torch._refind import first_lr, fresh_loader, logged, refind, rescale
 
-__all__ = ["RefindCallback"]
+__all__ = ["RefindCallback", "find_lr"]
 
 
 def _model_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
@@ -158,3 +161,88 @@ class RefindCallback(RefinderView, transformers.TrainerCallback):
         )
         if self.trainer is not None:  # else Refinder.update's record on the lrfinder logger
             self.trainer.log(logged(record))
+
+
+def find_lr(
+    trainer: transformers.Trainer,
+    *,
+    method: str | None = None,
+    for_schedule: str = "constant",
+    data: Iterable[Any] | None = None,
+    step_fn: Any = None,
+    **sweep: Unpack[SweepOptions],
+) -> RangeTestResult:
+    """Run the range test on a Trainer before ``trainer.train()``, and set the rate it finds.
+
+    The one-off finder: the test (Smith 2015/2017, section 3.3) trains the Trainer's model with
+    the optimizer the Trainer trains with (its own ``create_optimizer()``, or the one passed as
+    ``optimizers=``), through ``lrfinder.torch.find_lr``, which puts the weights, the optimizer
+    and the random states back bit for bit. Then the suggested rate is written where training
+    will read it: the optimizer's parameter groups (their ratios hold; the Trainer keeps this
+    optimizer), a scheduler passed in ``optimizers=`` (its ``base_lrs``), and
+    ``trainer.args.learning_rate``, from which the Trainer builds its schedule. Training then
+    equals training with that rate set by hand.
+
+    Each test step is ``trainer.compute_loss(model, batch)`` (the loss ``train()`` optimizes,
+    label smoothing and overrides included) on batches of ``per_device_train_batch_size``
+    from a private loader over the training set, shuffled by a generator seeded with
+    ``args.seed``, in full precision. DeepSpeed and FSDP create the optimizer inside
+    ``train()``; run ``lrfinder.torch.find_lr`` on the bare model there.
+
+    Args:
+        trainer: a ``transformers.Trainer`` with a ``train_dataset``, before ``train()``.
+        method: the suggestion rule (default :data:`lrfinder.DEFAULT_METHOD`).
+        for_schedule: ``"constant"``, or ``"onecycle"`` when the rate is a schedule's peak.
+        data: the batches the test reads, instead of the private loader.
+        step_fn: ``step_fn(model, batch) -> loss`` instead of ``trainer.compute_loss``.
+        **sweep: the range test's keywords (``start_lr``, ``end_lr``, ``num_steps``, ...).
+
+    Returns:
+        the :class:`lrfinder.RangeTestResult`; the rate set is
+        ``result.suggest(method, for_schedule=for_schedule).lr``, now in
+        ``trainer.args.learning_rate``.
+
+    Example:
+        >>> trainer = Trainer(model=model, args=args, train_dataset=train)  # doctest: +SKIP
+        >>> result = lrfinder.huggingface.find_lr(trainer)  # doctest: +SKIP
+        >>> trainer.train()  # doctest: +SKIP
+    """
+    if not isinstance(trainer, transformers.Trainer):
+        raise LRFinderError(
+            f"`trainer` must be a transformers.Trainer. Received a {type(trainer).__name__}"
+        )
+    if trainer.train_dataset is None and data is None:
+        raise LRFinderError(
+            "The range test reads the training set, and this Trainer has none "
+            "(train_dataset=None). Pass train_dataset= to the Trainer, or data= here."
+        )
+    model = trainer.model
+    if not isinstance(model, torch.nn.Module):
+        raise LRFinderError(
+            "The range test trains the Trainer's model, and this Trainer has none. "
+            f"Received: trainer.model={model!r}. Pass model= to the Trainer."
+        )
+    args = trainer.args
+    optimizer = trainer.create_optimizer()  # the one train() will use: kept on the Trainer
+    optimizer = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper
+    scheduler = trainer.lr_scheduler  # None unless passed in `optimizers=`
+    if data is None:
+        data = fresh_loader(
+            trainer.get_train_dataloader(),
+            batch_size=args.per_device_train_batch_size,
+            seed=args.seed,
+        )
+    result = torch_find_lr(
+        model,
+        optimizer,
+        data,
+        step_fn=step_fn or (lambda m, batch: trainer.compute_loss(m, batch)),
+        device=next(model.parameters()).device,
+        progress=False,
+        **sweep,
+    )
+    lr = result.suggest(method, for_schedule=for_schedule).lr
+    old = first_lr(optimizer, scheduler)
+    rescale(optimizer, old, lr, scheduler)
+    args.learning_rate = lr if args.learning_rate == old else args.learning_rate * (lr / old)
+    return result

@@ -15,7 +15,7 @@ stopping never see it. Only the rate changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from ._core._errors import LRFinderError
 from ._core._frameworks import missing_framework
@@ -28,10 +28,14 @@ except ModuleNotFoundError as exc:
         exc, module="lrfinder.lightning", framework="PyTorch Lightning", extra="trainers"
     ) from exc
 
+from ._core._rangetest import SweepOptions
+from ._core._registry import Suggestion
+from ._core._result import RangeTestResult
 from ._tuning._refind import Refinder, RefinderView, RefindPolicy, due_at_epoch
-from .torch._refind import first_lr, fresh_loader, logged, refind
+from .torch._find import find_lr
+from .torch._refind import first_lr, fresh_loader, logged, refind, rescale
 
-__all__ = ["RefindCallback"]
+__all__ = ["FindLRCallback", "RefindCallback"]
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:
@@ -184,3 +188,134 @@ def _training_step(module: pl.LightningModule, batch: Any) -> torch.Tensor:
             f"range test. Received: {type(out).__name__}. Pass step_fn=... instead."
         )
     return loss
+
+
+class FindLRCallback(pl.Callback):
+    """Run the range test once, when training starts, set the rate it finds, then do nothing.
+
+    The one-off finder, in the role of Lightning's ``LearningRateFinder`` callback and
+    ``Tuner.lr_find``: at ``on_train_start`` (the optimizer and its scheduler exist by then)
+    it runs ``lrfinder.torch.find_lr`` (Smith 2015/2017, section 3.3) on the module and its
+    optimizer, which puts the weights, the optimizer, the schedulers and the random states back
+    bit for bit; then it writes the suggested rate into the optimizer that trains: every
+    parameter group (their ratios hold) and, when ``configure_optimizers`` returns a PyTorch
+    scheduler, the rates it computes from (``base_lrs``, and ``initial_lr`` / ``max_lr`` in the
+    groups), so the schedule keeps its shape around the new rate (``max_lr`` for
+    ``OneCycleLR``). Training from there equals training with that rate set by hand. The rate
+    is logged through the trainer's loggers as ``lrfinder/found_lr``.
+
+    Each test step calls ``training_step(batch, 0)`` with ``self.log`` silenced, in full
+    precision (pass ``step_fn`` for anything else), reading a private shuffled loader over the
+    training set. Automatic optimization with one optimizer. When training resumes from a
+    checkpoint, the checkpoint's rate stands and no test runs.
+
+    Args:
+        method: the suggestion rule (default :data:`lrfinder.DEFAULT_METHOD`).
+        for_schedule: ``"constant"``, or ``"onecycle"`` when the rate is a one-cycle peak.
+        data: the batches the test reads; default a private loader over the training
+            DataLoader's dataset, shuffled by its own generator seeded with ``seed``.
+        step_fn: ``step_fn(module, batch) -> loss`` instead of ``training_step``.
+        seed: the seed of that private loader.
+        attr: also set ``pl_module.<attr>`` (and ``hparams[attr]`` when it is there) to the
+            rate, so that checkpoints and hyperparameter logs record it (e.g. ``"lr"``).
+        **sweep: the range test's keywords (``start_lr``, ``end_lr``, ``num_steps``, ...).
+
+    Attributes:
+        result: the :class:`lrfinder.RangeTestResult` (None until training starts).
+        suggestion: the :class:`lrfinder.Suggestion` that was applied.
+        lr: the rate that was set (for the first parameter group; a scheduler's peak).
+
+    Example:
+        >>> trainer = pl.Trainer(max_epochs=5, callbacks=[FindLRCallback()])  # doctest: +SKIP
+        >>> trainer.fit(module, datamodule)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str | None = None,
+        for_schedule: str = "constant",
+        data: Iterable[Any] | None = None,
+        step_fn: Any = None,
+        seed: int = 0,
+        attr: str | None = None,
+        **sweep: Unpack[SweepOptions],
+    ) -> None:
+        self.method = method
+        self.for_schedule = for_schedule
+        self.data = data
+        self.step_fn = step_fn
+        self.seed = seed
+        self.attr = attr
+        self.sweep = sweep
+        self.result: RangeTestResult | None = None
+        self.suggestion: Suggestion | None = None
+        self.lr: float | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if len(trainer.optimizers) != 1 or not pl_module.automatic_optimization:
+            raise LRFinderError(
+                "FindLRCallback supports automatic optimization with one optimizer. Received: "
+                f"{len(trainer.optimizers)} optimizer(s), automatic_optimization="
+                f"{pl_module.automatic_optimization}. Run lrfinder.torch.find_lr yourself."
+            )
+        if trainer.global_step > 0:  # resumed: the checkpoint's optimizer holds the rate
+            return
+        optimizer = trainer.optimizers[0]
+        scheduler = _lr_scheduler(trainer)
+        data = self.data
+        if data is None:
+            data = fresh_loader(trainer.train_dataloader, seed=self.seed)
+        groups = optimizer.param_groups
+        current = [g["lr"] for g in groups]
+        # A scheduler's first rate may be a fraction of its base (warm-up): sweep from the
+        # rates it computes from, so the groups' ratios are the schedule's.
+        if scheduler is not None:
+            for group, lr in zip(groups, scheduler.base_lrs, strict=True):
+                group["lr"] = lr
+        step_fn: Any = self.step_fn or _training_step
+        silenced = {name: getattr(pl_module, name) for name in ("log", "log_dict")}
+        for name in silenced:
+            object.__setattr__(pl_module, name, _noop)
+        try:
+            self.result = find_lr(
+                pl_module,
+                optimizer,
+                data,
+                step_fn=step_fn,
+                device=pl_module.device,
+                progress=False,
+                **self.sweep,
+            )
+        finally:
+            for name in silenced:
+                object.__delattr__(pl_module, name)
+            for group, lr in zip(groups, current, strict=True):
+                group["lr"] = lr
+        self.suggestion = self.result.suggest(self.method, for_schedule=self.for_schedule)
+        self.lr = self.suggestion.lr
+        rescale(optimizer, first_lr(optimizer, scheduler), self.lr, scheduler)
+        if self.attr is not None:
+            setattr(pl_module, self.attr, self.lr)
+            hparams = getattr(pl_module, "hparams", None)
+            if hparams is not None and self.attr in hparams:
+                hparams[self.attr] = self.lr
+        for logger in trainer.loggers:
+            logger.log_metrics({"lrfinder/found_lr": self.lr}, step=trainer.global_step)
+
+
+def _lr_scheduler(trainer: pl.Trainer) -> Any:
+    """The first scheduler ``configure_optimizers`` returned, or None (none, or one that reads
+    the groups' current rates); any other must have ``base_lrs``."""
+    configs = trainer.lr_scheduler_configs
+    if not configs:
+        return None
+    scheduler = configs[0].scheduler
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return None  # it lowers the groups' current rates: setting those is enough
+    if not hasattr(scheduler, "base_lrs"):
+        raise LRFinderError(
+            "The scheduler must be a PyTorch LRScheduler (with `base_lrs`) for the found rate "
+            f"to rescale it. Received: {type(scheduler).__name__}. Use LambdaLR."
+        )
+    return scheduler

@@ -360,6 +360,20 @@ class RangeTestResult:
             # Every field is checked above; this is a last guard, so a file never crashes.
             raise ResultFileError(f"Invalid result: {type(exc).__name__}: {exc}") from None
 
+    # -- pandas ------------------------------------------------------------------------------
+    def to_pandas(self) -> Any:
+        """The curve as a ``pandas.DataFrame`` indexed by ``step``, with the columns of
+        :meth:`to_csv` (pandas is optional: ``pip install pandas``).
+
+        Example:
+            >>> frame = RangeTestResult(lrs=[1e-3, 1e-2], losses=[2.0, 1.5]).to_pandas()
+            >>> list(frame.columns)
+            ['lr', 'loss', 'smoothed_loss', 'lr_group_0']
+        """
+        from ._frame import curve_frame
+
+        return curve_frame(self)
+
     # -- CSV ---------------------------------------------------------------------------------
     def to_csv(self) -> str:
         """The curve as CSV: ``step,lr,loss,smoothed_loss``, one ``lr_group_i`` per group, and

@@ -220,6 +220,22 @@ class TuneResult:
             text += f"; {n} warning{'s' if n > 1 else ''}: {' '.join(self.warnings)}"
         return text + ")"
 
+    def to_pandas(self) -> Any:
+        """The race as a ``pandas.DataFrame``: one row per candidate and round, with the columns
+        ``round``, ``steps``, ``candidate``, ``lr``, ``held_out_loss`` (``inf``: diverged) and
+        ``winner``; candidates not raced in a round have no row (pandas is optional)."""
+        from .._core._frame import require_pandas
+
+        pd = require_pandas("TuneResult.to_pandas")
+        rows = [
+            (i, r.steps, k, rate, loss, rate == self.lr)
+            for i, r in enumerate(self.rounds)
+            for k, (rate, loss) in enumerate(zip(self.rates, r.losses, strict=True))
+            if not math.isnan(loss)
+        ]
+        columns = ["round", "steps", "candidate", "lr", "held_out_loss", "winner"]
+        return pd.DataFrame(rows, columns=columns)
+
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; NaN and inf losses are written as the strings ``"nan"``/``"inf"``."""
