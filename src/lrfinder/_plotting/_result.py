@@ -17,6 +17,7 @@ from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest
 from .._reading._curve import loss_change, loss_scale, read_curve
+from ._decimate import decimate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,9 +82,9 @@ def plot_loss(
         # Off the axis anyway: clipped, so a blow-up of 1e308 cannot overflow the data limits.
         reach = 10.0 * (top - bottom + pad)
         raw = np.clip(raw, bottom - reach, top + reach)
-    ax.plot(result.lrs[finite], raw, color="0.75", lw=1, label="loss (raw)")
+    ax.plot(*decimate(result.lrs[finite], raw), color="0.75", lw=1, label="loss (raw)")
     if curve is not None:
-        ax.plot(curve.lrs, curve.smooth, color="C0", lw=2, label="loss (smoothed)")
+        ax.plot(*decimate(curve.lrs, curve.smooth), color="C0", lw=2, label="loss (smoothed)")
         ax.set_ylim(bottom - pad, top + pad)
     suggestions = _suggestions(result, methods)
     for k, s in enumerate(suggestions):
@@ -117,15 +118,13 @@ def plot_derivative(
         spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
         reach = 15.0 * spread  # beyond the axis: clipped so no limit overflows
         ax.plot(
-            curve.lrs,
-            np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach),
+            *decimate(curve.lrs, np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach)),
             color="0.75",
             lw=1,
             label="change per step",
         )
         ax.plot(
-            curve.lrs,
-            np.clip(averaged, -reach, reach),
+            *decimate(curve.lrs, np.clip(averaged, -reach, reach)),
             color="C0",
             lw=2,
             label=f"{w}-step moving average",
