@@ -9,7 +9,8 @@ round, so the phases of a shared machine hit them alike; medians.
 - a rule, *cold*: on a result never read before (its reading included);
 - a rule, *warm*: on a result already read (what each rule after the first costs in
   ``suggest_all`` and the plots, which share one reading per result);
-- ``plot_result``: the two panels, drawn and written to PNG in memory (Agg);
+- ``plot_result``: the two panels as a figure, and that figure drawn and written to PNG in memory
+  (Agg; matplotlib's drawing and layout cost the same at 100 points);
 - ``RangeTest``: microseconds a step of the core loop (rate, record, stopping rule) at 10^3 and
   10^6 steps, with the loss of a synthetic curve.
 
@@ -80,6 +81,7 @@ def measure_reading(n: int, rounds: int) -> dict[str, list[float]]:
         tasks[f"`{name}` warm"] = lambda r, name=name: _suggest_or_none(r, name)
     tasks["`suggest_all`"] = quiet_suggest_all
     tasks["`read_curve`"] = read_curve
+    tasks["`plot_result` (the figure)"] = lrfinder.plot_result
     tasks["`plot_result` + PNG"] = _plot
     times: dict[str, list[float]] = {"vectorised pass": [], **{k: [] for k in tasks}}
     for _ in range(rounds):
@@ -101,6 +103,15 @@ def _suggest_or_none(result: lrfinder.RangeTestResult, name: str) -> object:
         return exc
 
 
+def measure_small_plot(rounds: int) -> float:
+    """Median seconds of ``plot_result`` + PNG at 100 points: matplotlib's fixed cost."""
+    lrs, losses = synthetic_curve(100)
+    return statistics.median(
+        _timed(lambda: _plot(lrfinder.RangeTestResult(lrs=lrs, losses=losses)))
+        for _ in range(rounds)
+    )
+
+
 def measure_rangetest(steps: int) -> float:
     """Microseconds a step of the core loop over ``steps`` steps (no training: a given loss)."""
     _, losses = synthetic_curve(steps, seed=1)
@@ -115,7 +126,9 @@ def measure_rangetest(steps: int) -> float:
     return (time.perf_counter() - start) / steps * 1e6
 
 
-def table(results: dict[int, dict[str, list[float]]], core: dict[int, float], rounds: int) -> str:
+def table(
+    results: dict[int, dict[str, list[float]]], core: dict[int, float], small: float, rounds: int
+) -> str:
     lines = [
         f"A synthetic range test (`benchmarks/reading.py`), one process, median of {rounds} "
         "interleaved rounds; the vectorised pass is a centred debiased EMA by "
@@ -136,6 +149,8 @@ def table(results: dict[int, dict[str, list[float]]], core: dict[int, float], ro
             cells += [f"{med / ref:.2f}", f"{med * 1e3:.1f}"]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
+        "",
+        f"`plot_result` + PNG of a 100-point curve, for comparison: {small * 1e3:.0f} ms.",
         "",
         "`RangeTest` (the core loop alone: `rt.lr`, `rt.record(loss)`, `rt.done`): "
         + ", ".join(f"{us:.2f} us a step at {steps:,} steps" for steps, us in core.items())
@@ -164,7 +179,8 @@ def main() -> None:
     warnings.simplefilter("ignore", lrfinder.LRFinderWarning)
     results = {n: measure_reading(n, rounds) for n in SIZES}
     core = {steps: measure_rangetest(steps) for steps in (10**3, 10**6)}
-    text = table(results, core, rounds)
+    small = measure_small_plot(rounds)
+    text = table(results, core, small, rounds)
     print(text)
     if not args.quick:
         OUT.write_text(text)

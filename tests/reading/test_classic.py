@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _reference_reading import loop_slide_index, quadratic_lds, quadratic_longest_fall
 
 import lrfinder
+from _reference_reading import loop_slide_index, quadratic_lds, quadratic_longest_fall
 from lrfinder import NoSuggestionError, RangeTestResult
 from lrfinder._reading._classic import _longest_fall
 from lrfinder._reading._curve import read_curve
@@ -48,7 +48,6 @@ def test_valley_equals_the_quadratic_algorithm_on_many_curves(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from _reference_reading import random_curves
-
     from lrfinder._reading import _classic
 
     compared = 0

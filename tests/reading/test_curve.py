@@ -94,8 +94,10 @@ def test_nan_from_the_first_step_of_find_lr() -> None:
 def _suggestions(result: RangeTestResult) -> dict[str, object]:
     from lrfinder._core._suggestion import quiet_suggest_all
 
-    return {name: s if isinstance(s, lrfinder.Suggestion) else str(s) for name, s in
-            quiet_suggest_all(result).items()}
+    return {
+        name: s if isinstance(s, lrfinder.Suggestion) else str(s)
+        for name, s in quiet_suggest_all(result).items()
+    }
 
 
 def _real_curves() -> list[RangeTestResult]:
@@ -114,7 +116,6 @@ def _real_curves() -> list[RangeTestResult]:
 
 def _assert_same_reading(fast: RangeTestResult, slow: RangeTestResult) -> None:
     from _reference_reading import slow_reading
-
     from lrfinder._reading._curve import read_curve
 
     got = _suggestions(fast)
@@ -170,7 +171,6 @@ def test_every_rule_reads_real_curves_as_the_loops_did() -> None:
 
 def test_a_curve_is_read_once_for_every_rule_and_plot(monkeypatch: pytest.MonkeyPatch) -> None:
     from _curves import sigmoid_curve
-
     from lrfinder._reading import _curve
 
     reads = []
@@ -213,7 +213,6 @@ def test_a_reading_goes_with_its_result() -> None:
     import gc
 
     from _curves import sigmoid_curve
-
     from lrfinder._reading import _curve
 
     before = len(_curve._READS)

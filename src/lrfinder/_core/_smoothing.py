@@ -82,8 +82,9 @@ def _recurrence(b: np.ndarray, a: float, factor: float = 1.0, *, huge: bool = Fa
 
 
 def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
-    """The debiased average ``avg_i = beta * avg_(i-1) + (1 - beta) * x_i``, over ``1 - beta**(i+1)``,
-    vectorised; equal to that loop to rounding (tests/core/test_smoothing.py holds the loop)."""
+    """The debiased average ``avg_i = beta * avg_(i-1) + (1 - beta) * x_i`` over
+    ``1 - beta**(i+1)``, vectorised; equal to that loop to rounding (tests/core/test_smoothing.py
+    holds the loop)."""
     n = arr.size
     finite = np.isfinite(arr)
     stop = n if finite.all() else int(np.argmin(finite))
@@ -99,7 +100,7 @@ def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
         avg = _recurrence(head - first if first else head, beta, 1.0 - beta, huge=huge)
         # 1 - beta**(i + 1) rounds to exactly 1 once beta**(i + 1) is below 2**-60: only the
         # first `debiased` points are divided, so the powers cost nothing on a long curve.
-        debiased = min(stop, int(math.ceil(-60.0 * math.log(2.0) / math.log(beta))) + 1)
+        debiased = min(stop, math.ceil(-60.0 * math.log(2.0) / math.log(beta)) + 1)
         with np.errstate(over="ignore"):  # at the float maximum, inf, as the loop gave
             avg[:debiased] /= 1.0 - beta ** np.arange(1.0, debiased + 1.0)
         if first:
