@@ -223,3 +223,10 @@ def test_a_reading_goes_with_its_result() -> None:
     del result
     gc.collect()
     assert len(_curve._READS) == before
+    flat = RangeTestResult(lrs=np.logspace(-5, 0, 50), losses=np.ones(50))
+    with pytest.raises(NoSuggestionError):
+        _curve.read_curve(flat)
+    assert len(_curve._READS) == before + 1
+    del flat
+    gc.collect()
+    assert len(_curve._READS) == before  # the reason kept does not keep the result alive

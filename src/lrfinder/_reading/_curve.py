@@ -129,7 +129,8 @@ def read_curve(result: RangeTestResult) -> _Curve:
         try:
             known = _read(result)
         except NoSuggestionError as exc:
-            known = exc
+            # Kept without its traceback, whose frames would keep the result alive.
+            known = type(exc)(*exc.args)
         _READS[key] = (weakref.ref(result), known)
         weakref.finalize(result, _READS.pop, key, None)
     if isinstance(known, NoSuggestionError):
