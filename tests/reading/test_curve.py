@@ -211,22 +211,25 @@ def test_a_failed_reading_is_remembered_and_raised_again(
 
 def test_a_reading_goes_with_its_result() -> None:
     import gc
+    import weakref
 
     from _curves import sigmoid_curve
     from lrfinder._reading import _curve
 
-    before = len(_curve._READS)
     result = sigmoid_curve()
     curve = _curve.read_curve(result)
-    assert len(_curve._READS) == before + 1
+    key, alive = id(result), weakref.ref(result)
+    assert _curve._READS[key][1] is curve
     assert not curve.smooth.flags.writeable  # shared by every rule: nobody may change it
     del result
     gc.collect()
-    assert len(_curve._READS) == before
+    assert alive() is None and key not in _curve._READS
     flat = RangeTestResult(lrs=np.logspace(-5, 0, 50), losses=np.ones(50))
     with pytest.raises(NoSuggestionError):
         _curve.read_curve(flat)
-    assert len(_curve._READS) == before + 1
+    key, alive = id(flat), weakref.ref(flat)
+    assert key in _curve._READS
     del flat
     gc.collect()
-    assert len(_curve._READS) == before  # the reason kept does not keep the result alive
+    # The reason kept (without its traceback) does not keep the result alive.
+    assert alive() is None and key not in _curve._READS
