@@ -61,3 +61,4 @@ $(VENV)/.bench: benchmarks/requirements.txt constraints.txt $(VENV)/.dev
 benchmarks: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.quality.run all
 	$(BIN)/python -m benchmarks.overhead
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m benchmarks.reading

@@ -139,3 +139,23 @@ def test_an_unknown_sweep_option_is_named_with_the_valid_ones() -> None:
         r"diverge_threshold, smooth_beta\. Received: strat_lr=1e-05",
     ):
         find_lr(lambda lr: 1.0, strat_lr=1e-5, progress=False)
+
+
+def test_the_sweep_is_checked_once_not_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Checking the settings on every rate cost several times the step itself (RangeTest is
+    # meant to cost about a microsecond a step, flat in the number of steps).
+    from lrfinder._core import _rangetest, _sweep
+
+    checks = []
+    real = _sweep.check_sweep
+    monkeypatch.setattr(_rangetest, "check_sweep", lambda *a: checks.append(a) or real(*a))
+    monkeypatch.setattr(_sweep, "check_sweep", lambda *a: checks.append(a) or real(*a))
+    rt = _rangetest.RangeTest(start_lr=1e-6, end_lr=1.0, num_steps=200, diverge_threshold=None)
+    rates = []
+    while not rt.done:
+        rates.append(rt.lr)
+        rt.record(1.0)
+    assert len(checks) == 1
+    from lrfinder import sweep_lr
+
+    assert rates == [sweep_lr(i, start_lr=1e-6, end_lr=1.0, num_steps=200) for i in range(200)]

@@ -89,3 +89,147 @@ def test_nan_from_the_first_step_of_find_lr() -> None:
     result = lrfinder.find_lr(lambda lr: float("nan"), num_steps=10, progress=False)
     with pytest.raises(NoSuggestionError, match="The loss was NaN from the first step"):
         _ = result.suggestion
+
+
+def _suggestions(result: RangeTestResult) -> dict[str, object]:
+    from lrfinder._core._suggestion import quiet_suggest_all
+
+    return {
+        name: s if isinstance(s, lrfinder.Suggestion) else str(s)
+        for name, s in quiet_suggest_all(result).items()
+    }
+
+
+def _real_curves() -> list[RangeTestResult]:
+    """The range tests of the quality benchmark's setups (real training runs, in git)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parents[2] / "benchmarks" / "quality" / "results" / "curves"
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        for value in json.loads(path.read_text()).values():
+            if isinstance(value, dict) and value.get("format") == "lrfinder.RangeTestResult":
+                out.append(RangeTestResult.from_dict(value))
+    return out
+
+
+def _assert_same_reading(fast: RangeTestResult, slow: RangeTestResult) -> None:
+    from _reference_reading import slow_reading
+    from lrfinder._reading._curve import read_curve
+
+    got = _suggestions(fast)
+    with slow_reading():
+        expected = _suggestions(slow)
+        try:
+            slow_curve = read_curve(slow)
+        except NoSuggestionError:
+            slow_curve = None
+    assert got.keys() == expected.keys()
+    for name, value in got.items():
+        want = expected[name]
+        if isinstance(value, str):
+            assert value == want, name
+            continue
+        assert isinstance(want, lrfinder.Suggestion), (name, want)
+        assert (value.index, value.method, value.reason, value.warnings) == (
+            want.index,
+            want.method,
+            want.reason,
+            want.warnings,
+        ), name
+        assert (value.lr, value.low, value.high) == pytest.approx(
+            (want.lr, want.low, want.high), rel=1e-9
+        ), name
+        if want.confidence is None:
+            assert value.confidence is None, name
+        else:
+            assert value.confidence == pytest.approx(want.confidence, rel=1e-9, abs=1e-12), name
+    if slow_curve is not None:
+        curve = read_curve(fast)
+        np.testing.assert_allclose(curve.smooth, slow_curve.smooth, rtol=1e-11, atol=1e-13)
+        assert (curve.argmin, curve.warnings) == (slow_curve.argmin, slow_curve.warnings)
+        assert curve.noise == pytest.approx(slow_curve.noise, rel=1e-9, abs=1e-15)
+
+
+def test_every_rule_reads_random_curves_as_the_loops_did() -> None:
+    from _reference_reading import random_curves
+
+    for lrs, losses in random_curves(90, seed=11, plateaus=False):
+        _assert_same_reading(
+            RangeTestResult(lrs=lrs, losses=losses), RangeTestResult(lrs=lrs, losses=losses)
+        )
+
+
+def test_every_rule_reads_real_curves_as_the_loops_did() -> None:
+    curves = _real_curves()
+    assert len(curves) > 100
+    for result in curves[::3]:
+        copy = RangeTestResult.from_dict(result.to_dict())
+        _assert_same_reading(result, copy)
+
+
+def test_a_curve_is_read_once_for_every_rule_and_plot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from _curves import sigmoid_curve
+    from lrfinder._reading import _curve
+
+    reads = []
+    real_read = _curve._read
+
+    def counted(result: RangeTestResult) -> object:
+        reads.append(result)
+        return real_read(result)
+
+    monkeypatch.setattr(_curve, "_read", counted)
+    result = sigmoid_curve(noise=0.02)
+    lrfinder.suggest_all(result)
+    for name in lrfinder.methods():
+        lrfinder.suggest(result, name)
+    assert len(reads) == 1
+    pytest.importorskip("matplotlib")
+    lrfinder.plot_result(result, methods=list(lrfinder.methods()))
+    assert len(reads) == 1
+    other = sigmoid_curve(noise=0.02)  # equal in value, another result: read again
+    lrfinder.suggest(other)
+    assert len(reads) == 2
+
+
+def test_a_failed_reading_is_remembered_and_raised_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lrfinder._reading import _curve
+
+    calls = []
+    real_read = _curve._read
+    monkeypatch.setattr(_curve, "_read", lambda r: calls.append(r) or real_read(r))
+    flat = RangeTestResult(lrs=np.logspace(-5, 0, 50), losses=np.ones(50))
+    for _ in range(3):
+        with pytest.raises(NoSuggestionError, match="The curve is flat"):
+            _curve.read_curve(flat)
+    assert len(calls) == 1
+
+
+def test_a_reading_goes_with_its_result() -> None:
+    import gc
+    import weakref
+
+    from _curves import sigmoid_curve
+    from lrfinder._reading import _curve
+
+    result = sigmoid_curve()
+    curve = _curve.read_curve(result)
+    key, alive = id(result), weakref.ref(result)
+    assert _curve._READS[key][1] is curve
+    assert not curve.smooth.flags.writeable  # shared by every rule: nobody may change it
+    del result
+    gc.collect()
+    assert alive() is None and key not in _curve._READS
+    flat = RangeTestResult(lrs=np.logspace(-5, 0, 50), losses=np.ones(50))
+    with pytest.raises(NoSuggestionError):
+        _curve.read_curve(flat)
+    key, alive = id(flat), weakref.ref(flat)
+    assert key in _curve._READS
+    del flat
+    gc.collect()
+    # The reason kept (without its traceback) does not keep the result alive.
+    assert alive() is None and key not in _curve._READS

@@ -12,7 +12,7 @@ import numpy as np
 from ._checks import is_real
 from ._errors import LRFinderError
 from ._result import DEFAULT_SMOOTH_BETA, RangeTestResult
-from ._sweep import check_sweep, sweep_lr
+from ._sweep import check_sweep, rate_at
 
 
 def ratios_to_first(base_lrs: Sequence[float], *, what: str, name: str) -> list[float]:
@@ -149,13 +149,7 @@ class RangeTest:
     @property
     def lr(self) -> float:
         """The rate to train the next step at."""
-        return sweep_lr(
-            self.step,
-            start_lr=self.start_lr,
-            end_lr=self.end_lr,
-            num_steps=self.num_steps,
-            mode=self.mode,
-        )
+        return rate_at(len(self._losses), self.start_lr, self.end_lr, self.num_steps, self.mode)
 
     @property
     def last_lr(self) -> float:

@@ -7,6 +7,7 @@ features to higher rates, which is how a causal average makes suggestions lag.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,12 +28,100 @@ def _check_beta(beta: float) -> None:
         raise LRFinderError(f"`beta` must be in [0, 1). Received: beta={beta!r}")
 
 
+# The recurrence is solved in blocks, all at once in numpy, and the blocks' ends carry over by
+# the same method on a curve as many times shorter. Within a block of `size` points the sum
+# sum_j a**(k - j) b_j is a**k * cumsum(a**-j b_j); a**-j grows, so the block is only as long as
+# keeps it under 2**8 (8 of the 52 bits of rounding at most). Where that leaves blocks under
+# _BLOCK points (fast decays, a < 0.8), each block is a product with the matrix of a**(k - j).
+_BLOCK = 16
+_LONGEST = 256
+_GROWTH = 2.0**8
+# Above this, a block's a**-j (up to _GROWTH) times its sum (up to _LONGEST terms) could overflow.
+_HUGE = 2.0**1000
+
+
+def _block_size(a: float) -> int:
+    """The longest block (a power of two, at most _LONGEST) over which a**-(size - 1) stays
+    under _GROWTH; 0 when that is shorter than _BLOCK."""
+    if a <= 0.0:
+        return 0
+    size = _LONGEST
+    while size >= _BLOCK and -(size - 1.0) * math.log(a) > math.log(_GROWTH):
+        size //= 2
+    return size if size >= _BLOCK else 0
+
+
+def _recurrence(b: np.ndarray, a: float, factor: float = 1.0, *, huge: bool = False) -> np.ndarray:
+    """``y[i] = a * y[i - 1] + factor * b[i]`` with ``y[-1] = 0``, for every ``i`` at once.
+
+    ``huge``: some ``|b|`` is within 2**24 of the float maximum, where a**-j would overflow, so
+    every block is a matrix product (its weights at most 1, its sums no larger than the data).
+    """
+    n = b.size
+    scaled = 0 if huge else _block_size(a)
+    size = scaled or _BLOCK
+    k = np.arange(size, dtype=float)
+    powers = a**k
+    blocks = -(-n // size)
+    padded = np.zeros(blocks * size)
+    padded[:n] = b
+    partial = padded.reshape(blocks, size)
+    if scaled:
+        partial *= a**-k
+        np.cumsum(partial, axis=1, out=partial)
+        partial *= factor * powers
+    else:
+        lag = k[None, :] - k[:, None]
+        # [j, k]: a**(k - j) for k >= j, so row-vector products sum each block's past terms.
+        weights = np.where(lag >= 0, factor * a ** np.maximum(lag, 0.0), 0.0)
+        partial = partial @ weights
+    if blocks > 1:
+        ends = _recurrence(partial[:, -1].copy(), a**size, huge=huge)
+        partial[1:] += ends[:-1, None] * (a * powers)[None, :]
+    return partial.reshape(-1)[:n]
+
+
 def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
-    out = np.empty_like(arr)
-    avg = 0.0
-    for i, value in enumerate(arr):
-        avg = beta * avg + (1.0 - beta) * value
-        out[i] = avg / (1.0 - beta ** (i + 1))
+    """The debiased average ``avg_i = beta * avg_(i-1) + (1 - beta) * x_i`` over
+    ``1 - beta**(i+1)``, vectorised; equal to that loop to rounding (tests/core/test_smoothing.py
+    holds the loop)."""
+    n = arr.size
+    finite = np.isfinite(arr)
+    stop = n if finite.all() else int(np.argmin(finite))
+    if beta == 0.0:
+        out = arr.copy()
+    else:
+        out = np.empty_like(arr)
+        head = arr[:stop]
+        huge = stop > 0 and max(float(head.max()), -float(head.min())) > _HUGE
+        # The average of the changes from the first value, plus that value: the same average
+        # (its weights sum to 1), exact where the curve is flat, so a flat curve stays flat.
+        first = 0.0 if huge or stop == 0 else float(head[0])
+        avg = _recurrence(head - first if first else head, beta, 1.0 - beta, huge=huge)
+        # 1 - beta**(i + 1) rounds to exactly 1 once beta**(i + 1) is below 2**-60: only the
+        # first `debiased` points are divided, so the powers cost nothing on a long curve.
+        debiased = min(stop, math.ceil(-60.0 * math.log(2.0) / math.log(beta)) + 1)
+        with np.errstate(over="ignore"):  # at the float maximum, inf, as the loop gave
+            avg[:debiased] /= 1.0 - beta ** np.arange(1.0, debiased + 1.0)
+        if first:
+            avg += first
+        if stop == n:
+            return avg
+        out[:stop] = avg
+    if stop < n:
+        out[stop:] = _after_nonfinite(arr[stop:], beta)
+    return out
+
+
+def _after_nonfinite(tail: np.ndarray, beta: float) -> np.ndarray:
+    """What the loop gives from the first NaN or inf on: NaN once a NaN (or both infinities)
+    came in, else the infinity seen; with ``beta = 0``, ``0 * inf`` makes every later one NaN."""
+    nan = np.logical_or.accumulate(np.isnan(tail))
+    pos = np.logical_or.accumulate(tail == np.inf)
+    neg = np.logical_or.accumulate(tail == -np.inf)
+    out = np.where(nan | (pos & neg), np.nan, np.where(pos, np.inf, -np.inf))
+    if beta == 0.0:
+        out[1:] = np.nan
     return out
 
 

@@ -21,6 +21,7 @@ from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest
 from .._reading._curve import _Curve, loss_change, loss_scale, read_curve
+from ._decimate import decimate
 from ._plot import Plot
 
 if TYPE_CHECKING:
@@ -274,15 +275,14 @@ def _draw_loss(
         {"color": "0.75"} if color is None else {"color": color, "alpha": 0.3}
     )
     ax.plot(
-        result.lrs[finite],
-        raw,
+        *decimate(result.lrs[finite], raw),
         lw=1,
         label="loss (raw)" if color is None else "_nolegend_",
         **raw_style,
     )
     if smooth_x is not None and smooth_y is not None:
         keep = (smooth_x >= lo) & (smooth_x <= hi)
-        ax.plot(smooth_x[keep], smooth_y[keep], color=color or "C0", lw=2, label=name)
+        ax.plot(*decimate(smooth_x[keep], smooth_y[keep]), color=color or "C0", lw=2, label=name)
     if result.val_losses is not None and not np.isnan(result.val_losses).all():
         measured = ~np.isnan(result.val_losses) & np.isfinite(result.val_losses) & drawn
         val = result.val_losses[measured] / unit
@@ -293,8 +293,7 @@ def _draw_loss(
                 val = np.clip(val, bottom - reach, top + reach)
             spans.append(_limits(result.lrs[measured], val, lo, hi))
             ax.plot(
-                result.lrs[measured],
-                val,
+                *decimate(result.lrs[measured], val),
                 color=color or VALIDATION_COLOR,
                 ls=":" if color else "-",
                 lw=1.2,
@@ -385,11 +384,21 @@ def _draw_derivative(
     change = np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach)
     averaged = np.clip(averaged, -reach, reach)
     if color is None:
-        ax.plot(curve.lrs[keep], change[keep], color="0.75", lw=1, label="change per step")
-        ax.plot(curve.lrs[keep], averaged[keep], color="C0", lw=2, label=f"{w}-step moving average")
+        ax.plot(
+            *decimate(curve.lrs[keep], change[keep]), color="0.75", lw=1, label="change per step"
+        )
+        ax.plot(
+            *decimate(curve.lrs[keep], averaged[keep]),
+            color="C0",
+            lw=2,
+            label=f"{w}-step moving average",
+        )
     else:
         ax.plot(
-            curve.lrs[keep], averaged[keep], color=color, lw=2, label=f"{name}, {w}-step average"
+            *decimate(curve.lrs[keep], averaged[keep]),
+            color=color,
+            lw=2,
+            label=f"{name}, {w}-step average",
         )
     try:
         s = quiet_suggest(result, "sma_derivative", window=w)

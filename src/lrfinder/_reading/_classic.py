@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 
 from .._core._checks import check_count, check_real
@@ -66,16 +68,8 @@ def _valley(result: RangeTestResult) -> Suggestion:
     """fastai's ``valley``: inside the longest stretch over which the loss keeps falling, the
     point about half-way (the start plus a third plus a sixth of its length)."""
     curve = read_curve(result)
-    loss = curve.smooth
-    n = loss.size
-    # Longest decreasing subsequence ending at each point, O(n^2) like fastai (n is small).
-    lds = np.ones(n, dtype=int)
-    for i in range(1, n):
-        lower = loss[:i] > loss[i]
-        if lower.any():
-            lds[i] = int(lds[:i][lower].max()) + 1
-    end = int(np.argmax(lds))
-    start = end - int(lds[end]) + 1
+    end, longest = _longest_fall(curve.smooth)
+    start = end - longest + 1
     length = end - start
     if length < 2:
         raise NoSuggestionError(
@@ -93,6 +87,27 @@ def _valley(result: RangeTestResult) -> Suggestion:
         high=float(curve.lrs[end]),
         warnings=curve.warnings,
     )
+
+
+def _longest_fall(loss: np.ndarray) -> tuple[int, int]:
+    """fastai's two numbers: the length of the longest strictly falling subsequence of ``loss``
+    and the first index where one that long ends (its ``lds.max()`` and ``lds.argmax()``).
+
+    Patience sorting, O(n log n): ``tails[k]`` holds the highest last loss of a falling
+    subsequence of ``k + 1`` points (negated, so the list stays increasing for ``bisect``). A new
+    point extends the longest one only when it lands past the end, so the last time the list
+    grows is the first point where the longest subsequence ends.
+    """
+    tails: list[float] = []
+    end = 0
+    for i, value in enumerate((-loss).tolist()):
+        k = bisect_left(tails, value)
+        if k == len(tails):
+            tails.append(value)
+            end = i
+        else:
+            tails[k] = value
+    return end, len(tails)
 
 
 @register("slide")
@@ -113,14 +128,13 @@ def _slide(
         )
     span = float(np.ptp(curve.smooth)) or 1.0
     grad = np.gradient(curve.smooth / span)
-    right = n - 1
-    while right - gap >= 0 and abs(grad[right] - grad[right - gap]) > threshold:
-        right -= 1
-    if right - gap < 0:
+    # Walking left from the end: the last point whose slope agrees with the one `gap` steps on.
+    settled = np.flatnonzero(~(np.abs(grad[gap:] - grad[:-gap]) > threshold))
+    if settled.size == 0:
         raise NoSuggestionError(
             "`slide` found no stretch where the slope settles. Raise `threshold` or `num_steps`."
         )
-    i = right - gap
+    i = int(settled[-1])
     return _make(
         curve,
         "slide",

@@ -4,7 +4,9 @@ its lowest point and the reasons not to trust it."""
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,9 +34,16 @@ class _Curve:
     # losses are too large to average without overflow); multiply by it to report a loss.
     scale: float = 1.0
 
-    @property
+    @cached_property
     def log_lrs(self) -> np.ndarray:
-        return np.log10(self.lrs)
+        return _frozen(np.log10(self.lrs))
+
+    @cached_property
+    def slope(self) -> np.ndarray:
+        """The smoothed loss's slope against log10(rate), at every point."""
+        if self.smooth.size < 2:
+            return self.smooth
+        return _frozen(np.gradient(self.smooth, self.log_lrs))
 
     @property
     def drop(self) -> float:
@@ -96,8 +105,41 @@ def _early_stop(result: RangeTestResult, stop: int) -> tuple[str, str] | None:
     return f"{why} after {result.steps}{of} steps{at}", fix
 
 
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
+
+
+# One reading per result, shared by every rule, suggest_all and the plots. A result is frozen
+# (its arrays read-only), so its reading cannot change; it is keyed by identity (results compare
+# by value and are unhashable) and dropped when the result is collected.
+_READS: dict[int, tuple[weakref.ref[RangeTestResult], _Curve | NoSuggestionError]] = {}
+
+
 def read_curve(result: RangeTestResult) -> _Curve:
     """Check that a curve can be read and smooth it; raise :class:`NoSuggestionError` if not.
+
+    Read once per result: later calls return the same reading (or raise the same reason).
+    """
+    key = id(result)
+    entry = _READS.get(key)
+    if entry is not None and entry[0]() is result:
+        known = entry[1]
+    else:
+        try:
+            known = _read(result)
+        except NoSuggestionError as exc:
+            # Kept without its traceback, whose frames would keep the result alive.
+            known = type(exc)(*exc.args)
+        _READS[key] = (weakref.ref(result), known)
+        weakref.finalize(result, _READS.pop, key, None)
+    if isinstance(known, NoSuggestionError):
+        raise type(known)(*known.args)
+    return known
+
+
+def _read(result: RangeTestResult) -> _Curve:
+    """:func:`read_curve`, uncached.
 
     The blow-up at the end of a sweep can be thousands of times the loss; a centred average
     would smear it back over the minimum, so losses above ``start + (start - lowest)`` are
@@ -196,8 +238,8 @@ def read_curve(result: RangeTestResult) -> _Curve:
         )
     return _Curve(
         lrs=lrs,
-        raw=raw,
-        smooth=smooth,
+        raw=_frozen(raw),
+        smooth=_frozen(smooth),
         argmin=argmin,
         warnings=tuple(warnings),
         start=start,
@@ -209,17 +251,19 @@ def read_curve(result: RangeTestResult) -> _Curve:
 def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
     """The rates where the loss falls at least half as fast as at its steepest, widened to
     include ``lr``."""
-    slope = np.gradient(curve.smooth, curve.log_lrs) if curve.smooth.size > 1 else curve.smooth
+    slope = curve.slope
     end = max(curve.argmin, 1)
     steepest = float(np.min(slope[: end + 1]))
     if steepest >= 0:
         return lr, lr
-    fast = slope <= 0.5 * steepest
-    lo = hi = min(int(np.argmin(slope[: end + 1])), end)
-    while lo > 0 and fast[lo - 1]:
-        lo -= 1
-    while hi < end and fast[hi + 1]:
-        hi += 1
+    slow = ~(slope[: end + 1] <= 0.5 * steepest)
+    at = min(int(np.argmin(slope[: end + 1])), end)
+    # The run of fast points around the steepest one: from after the last slow point before it
+    # to before the first slow point after it.
+    before = np.flatnonzero(slow[:at])
+    after = np.flatnonzero(slow[at + 1 :])
+    lo = int(before[-1]) + 1 if before.size else 0
+    hi = at + int(after[0]) if after.size else end
     return min(float(curve.lrs[lo]), lr), max(float(curve.lrs[hi]), lr)
 
 

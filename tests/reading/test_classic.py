@@ -1,0 +1,109 @@
+"""The classic rules (lrfinder/_reading/_classic.py) against the slow loops they replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrfinder
+from _reference_reading import loop_slide_index, quadratic_lds, quadratic_longest_fall
+from lrfinder import NoSuggestionError, RangeTestResult
+from lrfinder._reading._classic import _longest_fall
+from lrfinder._reading._curve import read_curve
+
+
+def _sequences(count: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(count):
+        n = int(rng.integers(1, 300))
+        kind = t % 5
+        if kind == 0:
+            seq = rng.normal(size=n)
+        elif kind == 1:
+            seq = rng.integers(0, 4, size=n).astype(float)  # many ties
+        elif kind == 2:
+            seq = np.cumsum(rng.normal(size=n))
+        elif kind == 3:
+            seq = -np.arange(n) + rng.normal(scale=3.0, size=n)  # a noisy fall
+        else:
+            seq = np.sort(rng.normal(size=n))[::-1].copy()  # strictly falling, with repeats cut
+            seq[rng.integers(0, n, size=n // 4)] = seq[0]
+        out.append(seq)
+    return out
+
+
+def test_longest_fall_equals_the_quadratic_algorithm_on_many_sequences() -> None:
+    for seq in _sequences(600, seed=3):
+        assert _longest_fall(seq) == quadratic_longest_fall(seq), seq
+
+
+def test_quadratic_reference_counts_strict_falls() -> None:
+    # The reference itself, on a case worked by hand: 3 > 2 > 1 (the tie at 2 does not count).
+    assert quadratic_lds(np.array([3.0, 2.0, 2.0, 5.0, 1.0])).tolist() == [1, 2, 2, 1, 3]
+    assert _longest_fall(np.array([3.0, 2.0, 2.0, 5.0, 1.0])) == (4, 3)
+
+
+def test_valley_equals_the_quadratic_algorithm_on_many_curves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from _reference_reading import random_curves
+    from lrfinder._reading import _classic
+
+    compared = 0
+    for lrs, losses in random_curves(150, seed=5):
+        fast = _valley_or_reason(RangeTestResult(lrs=lrs, losses=losses))
+        with monkeypatch.context() as patch:
+            patch.setattr(_classic, "_longest_fall", quadratic_longest_fall)
+            slow = _valley_or_reason(RangeTestResult(lrs=lrs, losses=losses))
+        assert type(fast) is type(slow)
+        if isinstance(fast, lrfinder.Suggestion):
+            assert isinstance(slow, lrfinder.Suggestion)
+            assert fast == slow
+            compared += 1
+        else:
+            assert str(fast) == str(slow)
+    assert compared > 50
+
+
+def _valley_or_reason(result: RangeTestResult) -> lrfinder.Suggestion | NoSuggestionError:
+    try:
+        return lrfinder._core._suggestion.quiet_suggest(result, "valley")
+    except NoSuggestionError as exc:
+        return exc
+
+
+def test_valley_reads_a_million_points() -> None:
+    # 632 s with the quadratic algorithm; patience sorting reads it in about a second or less.
+    rng = np.random.default_rng(0)
+    lrs = np.logspace(-7, 1, 10**6)
+    losses = 2.0 - np.tanh(np.log10(lrs) + 3) + 0.03 * rng.standard_normal(lrs.size)
+    s = lrfinder._core._suggestion.quiet_suggest(RangeTestResult(lrs=lrs, losses=losses), "valley")
+    assert 1e-7 <= s.low < s.lr < s.high <= 10
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.005, 0.05])
+def test_slide_equals_the_walk_from_the_end(threshold: float) -> None:
+    from _reference_reading import random_curves
+
+    checked = 0
+    for lrs, losses in random_curves(60, seed=8):
+        result = RangeTestResult(lrs=lrs, losses=losses)
+        try:
+            curve = read_curve(result)
+        except NoSuggestionError:
+            continue
+        gap = max(2, round(0.15 * curve.smooth.size))
+        if gap >= curve.smooth.size:
+            continue
+        expected = loop_slide_index(curve.smooth, gap, threshold)
+        try:
+            got: int | None = lrfinder._core._suggestion.quiet_suggest(
+                result, "slide", threshold=threshold
+            ).index
+        except NoSuggestionError as exc:
+            assert "no stretch where the slope settles" in str(exc) or "outside" in str(exc)
+            got = None if "settles" in str(exc) else expected
+        assert got == expected
+        checked += 1
+    assert checked > 20
