@@ -138,5 +138,8 @@ def test_output_to_a_directory_writes_inside_it(
     assert (tmp_path / "bare.png").exists() and f"Wrote {tmp_path / 'bare.png'}" in (
         capsys.readouterr().out
     )
-    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 1
-    assert "lrfinder: error: Cannot write the image" in capsys.readouterr().err
+    # A format matplotlib cannot write is a usage error (2), found before the curve is read.
+    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrfinder: error: -o ") and err.count("\n") == 1
+    assert "matplotlib cannot write .nope images; end the name with one of" in err

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._errors import LRFinderError, LRFinderWarning
+from ._names import schedule_name
 
 if TYPE_CHECKING:
     from ._result import RangeTestResult
 
 # The rule with the lowest regret against grid search on benchmarks/quality (see BENCHMARKS.md).
 DEFAULT_METHOD = "fall"
-SCHEDULES = ("constant", "onecycle")
+SCHEDULES = ("constant", "one_cycle")  # what for_schedule takes; aliases in _names
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,7 @@ def apply(
         raise LRFinderError(
             f"Unknown suggestion method {name!r}. Choose one of: {', '.join(methods())}"
         )
-    if for_schedule not in SCHEDULES:
-        raise LRFinderError(
-            f"`for_schedule` must be one of {', '.join(SCHEDULES)}. "
-            f"Received: for_schedule={for_schedule!r}"
-        )
+    for_schedule = schedule_name(for_schedule, SCHEDULES, what="for_schedule")
     if name in _SCHEDULE_AWARE:
         options = {**options, "for_schedule": for_schedule}
     elif for_schedule != "constant":

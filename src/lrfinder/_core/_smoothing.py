@@ -8,6 +8,7 @@ features to higher rates, which is how a causal average makes suggestions lag.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,12 +28,56 @@ def _check_beta(beta: float) -> None:
         raise LRFinderError(f"`beta` must be in [0, 1). Received: beta={beta!r}")
 
 
-def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
+# The weights beta**-m of one block stay below this, and losses above it take the loop: a
+# product of the two then stays far from overflow in a cumulative sum.
+_BLOCK_RANGE = 1e100
+_MAX_BLOCK = 1 << 16
+
+
+def _causal_ema_loop(arr: np.ndarray, beta: float) -> np.ndarray:
     out = np.empty_like(arr)
     avg = 0.0
-    for i, value in enumerate(arr):
+    for i, value in enumerate(arr.tolist()):
         avg = beta * avg + (1.0 - beta) * value
         out[i] = avg / (1.0 - beta ** (i + 1))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _block_weights(beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weights ``beta**-m`` of one block and their running sum, for one ``beta``: the
+    smoothing of every result shares a few betas, so they are computed once."""
+    length = int(min(_MAX_BLOCK, max(1, np.log(_BLOCK_RANGE) // -np.log(beta))))
+    weights = np.power(beta, -np.arange(length, dtype=float))
+    total = np.cumsum(weights)
+    weights.flags.writeable = total.flags.writeable = False
+    return weights, total
+
+
+def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
+    """The debiased EMA as a weighted mean, ``sum beta**(i-k) x_k / sum beta**(i-k)``, in
+    vectorised blocks: within a block the weights are ``beta**-m`` (bounded by
+    ``_BLOCK_RANGE``), and each block carries the previous one's numerator and denominator."""
+    if beta == 0.0:
+        return arr.copy()
+    if not np.isfinite(arr).all() or np.abs(arr).max() > _BLOCK_RANGE:
+        return _causal_ema_loop(arr, beta)  # NaN/inf propagate exactly as the recurrence does
+    weights, total = _block_weights(beta)
+    length = weights.size
+    out = np.empty_like(arr)
+    num = den = 0.0
+    for start in range(0, arr.size, length):
+        block = arr[start : start + length]
+        size = block.size
+        top = np.multiply(weights[:size], block)
+        np.cumsum(top, out=top)
+        bottom = total[:size]
+        if start:
+            top += beta * num
+            bottom = bottom + beta * den
+        np.divide(top, bottom, out=out[start : start + size])
+        tail = beta ** (size - 1)
+        num, den = float(top[-1]) * tail, float(bottom[-1]) * tail
     return out
 
 
