@@ -91,16 +91,45 @@ _REGISTRY: dict[str, SuggestFn] = {}
 _SCHEDULE_AWARE = {"fall"}
 
 
-def register(name: str) -> Callable[[SuggestFn], SuggestFn]:
-    """Add a method to the registry under ``name``; it takes a result and keyword options."""
+def register(name: str, *, overwrite: bool = False) -> Callable[[SuggestFn], SuggestFn]:
+    """Add a method to the registry under ``name``; it takes a result and keyword options.
+
+    Registering a name again with the same function, or with a new definition of it (the same
+    module and qualified name, as re-running a notebook cell makes), replaces it quietly. A
+    different function under a name that is taken is refused unless ``overwrite=True``.
+
+    Example:
+        >>> import lrfinder
+        >>> @lrfinder.register("tenth_of_minimum")  # doctest: +SKIP
+        ... def tenth_of_minimum(result, **options):
+        ...     return lrfinder.suggest(result, "minimum", divisor=100.0)
+    """
+    if not isinstance(name, str) or not name:
+        raise LRFinderError(f"A method's name must be a non-empty string. Received: {name!r}")
 
     def add(fn: SuggestFn) -> SuggestFn:
-        if name in _REGISTRY:
-            raise LRFinderError(f"A suggestion method named {name!r} is already registered.")
+        taken = _REGISTRY.get(name)
+        if taken is not None and not overwrite and not _same_function(taken, fn):
+            raise LRFinderError(
+                f"A suggestion method named {name!r} is already registered "
+                f"({_where(taken)}); pass overwrite=True to replace it with {_where(fn)}, or "
+                "pick another name."
+            )
         _REGISTRY[name] = fn
         return fn
 
     return add
+
+
+def _same_function(a: SuggestFn, b: SuggestFn) -> bool:
+    return a is b or (
+        getattr(a, "__module__", None) == getattr(b, "__module__", None)
+        and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None) is not None
+    )
+
+
+def _where(fn: SuggestFn) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def methods() -> tuple[str, ...]:
