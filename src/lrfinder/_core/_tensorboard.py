@@ -71,6 +71,11 @@ def read_events(
     except Exception as exc:  # tensorboard raises its own errors for a damaged file
         raise ResultFileError(f"Cannot read the TensorBoard events {path}: {exc}") from None
     tags = list(events.Tags().get("scalars", []))
+    if not tags:
+        raise ResultFileError(
+            f"No scalar was logged in {path}: log the rate and the loss with "
+            "SummaryWriter.add_scalar, or point at the run's folder."
+        )
     lr_tag = _pick(tags, lr_col, LR_TAGS, "lr")
     loss_tag = _pick(tags, loss_col, LOSS_TAGS, "loss")
     series = []
