@@ -68,3 +68,24 @@ def test_bad_arguments_raise() -> None:
         sma([1.0], 0)
     with pytest.raises(LRFinderError, match=r"must be one-dimensional. Received shape \(1, 1\)"):
         sma([[1.0]], 2)
+
+
+def _recurrence(values: np.ndarray, beta: float) -> np.ndarray:
+    avg, out = 0.0, []
+    for i, v in enumerate(values.tolist()):
+        avg = beta * avg + (1 - beta) * v
+        out.append(avg / (1 - beta ** (i + 1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1e-9, 0.3, 0.9, 0.95, 0.98, 0.9999])
+def test_the_vectorised_ema_matches_the_recurrence_across_its_blocks(beta: float) -> None:
+    # 20,000 points span many blocks for small betas (a block ends before beta**-m reaches
+    # 1e100) and one block for 0.9999.
+    values = np.random.default_rng(1).normal(loc=3.0, size=20_000)
+    np.testing.assert_allclose(ema(values, beta), _recurrence(values, beta), rtol=1e-11)
+
+
+def test_huge_and_non_finite_losses_smooth_as_the_recurrence_does() -> None:
+    values = np.array([1.0, 1.7e308, -1.7e308, 2.0, np.inf, 1.0, np.nan, 3.0])
+    np.testing.assert_array_equal(ema(values, 0.9), _recurrence(values, 0.9))
