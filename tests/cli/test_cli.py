@@ -195,8 +195,11 @@ def test_demo_with_too_few_steps_leaks_no_warning(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
     done = subprocess.run(
-        [sys.executable, "-W", "always", "-m", "lrfinder", "demo", "--steps", "3"]
-        + ["--no-progress", "--output", str(tmp_path / "r.json"), "--plot", str(tmp_path / "p.png")],
+        [
+            *(sys.executable, "-W", "always", "-m", "lrfinder", "demo", "--steps", "3"),
+            *("--no-progress", "--output", str(tmp_path / "r.json")),
+            *("--plot", str(tmp_path / "p.png")),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -28,7 +28,10 @@ def test_a_tab_separated_file_with_named_columns(
 ) -> None:
     path = tmp_path / "log.tsv"
     rows = ["iteration\tRate\tObjective"]
-    rows += [f"{i}\t{float(lr)!r}\t{float(v)!r}" for i, (lr, v) in enumerate(zip(LRS, LOSSES))]
+    rows += [
+        f"{i}\t{float(lr)!r}\t{float(v)!r}"
+        for i, (lr, v) in enumerate(zip(LRS, LOSSES, strict=True))
+    ]
     path.write_text("\n".join(rows) + "\n")
     lr, _ = suggested(capsys, str(path), "--lr-col", "Rate", "--loss-col", "Objective")
     assert lr == EXPECTED
@@ -72,7 +75,9 @@ def test_a_reversed_file_is_read_with_a_one_line_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "reversed.csv"
-    rows = ["lr;loss"] + [f"{float(a)!r};{float(b)!r}" for a, b in zip(LRS[::-1], LOSSES[::-1])]
+    rows = ["lr;loss"] + [
+        f"{float(a)!r};{float(b)!r}" for a, b in zip(LRS[::-1], LOSSES[::-1], strict=True)
+    ]
     path.write_text("\ufeff" + "\n".join(rows) + "\n")  # and a BOM, as Excel writes
     lr, err = suggested(capsys, str(path))
     assert lr == EXPECTED
@@ -84,12 +89,14 @@ def test_plot_reads_the_same_inputs(tmp_path: Path, capsys: pytest.CaptureFixtur
     pytest.importorskip("matplotlib")
     path = tmp_path / "metrics.csv"
     rows = ["step,lr-AdamW,train_loss"]
-    for i, (lr, v) in enumerate(zip(LRS, LOSSES)):
+    for i, (lr, v) in enumerate(zip(LRS, LOSSES, strict=True)):
         rows += [f"{i},{float(lr)!r},", f"{i},,{float(v)!r}"]
     path.write_text("\n".join(rows) + "\n")
     out = tmp_path / "plot.png"
     assert main(["plot", str(path), "-o", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
-    assert main(["schedule", "one_cycle", "--steps", "50", "--from", str(path), "-o", str(out)]) == 0
+    assert (
+        main(["schedule", "one_cycle", "--steps", "50", "--from", str(path), "-o", str(out)]) == 0
+    )
     want = lrfinder.schedule_from((LRS, LOSSES), "one_cycle", total_steps=50)
     assert str(want) in capsys.readouterr().out

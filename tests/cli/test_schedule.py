@@ -115,8 +115,10 @@ def test_steps_below_one_blame_steps(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "x.png"
     assert main(["schedule", "constant", "--lr", "0.1", "--steps", "0", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err == "lrfinder: error: --steps must be at least 1: the training steps to plot. " \
+    assert (
+        err == "lrfinder: error: --steps must be at least 1: the training steps to plot. "
         "Received: --steps 0\n"
+    )
     assert not out.exists()
 
 

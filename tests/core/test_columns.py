@@ -106,5 +106,6 @@ def test_exports_that_share_no_step(tmp_path: Path) -> None:
     with pytest.raises(ResultFileError, match=r"share no step.*rate steps 0..1, loss steps 10"):
         RangeTestResult.from_scalars(lr=lr, loss=loss)
     with pytest.raises(ResultFileError, match=r"--lr \(lr=\) takes a TensorBoard scalar export"):
-        RangeTestResult.from_scalars(lr=RangeTestResult(lrs=LRS, losses=LOSSES).save(
-            tmp_path / "ours.csv"), loss=loss)
+        RangeTestResult.from_scalars(
+            lr=RangeTestResult(lrs=LRS, losses=LOSSES).save(tmp_path / "ours.csv"), loss=loss
+        )

@@ -52,7 +52,9 @@ def test_for_schedule_spellings_give_one_suggestion(spelling: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("spelling", "name"), [("cosine", "cosine_annealing"), ("onecycle", "one_cycle")])
+@pytest.mark.parametrize(
+    ("spelling", "name"), [("cosine", "cosine_annealing"), ("onecycle", "one_cycle")]
+)
 def test_schedule_from_and_the_race_accept_the_old_names(spelling: str, name: str) -> None:
     old = lrfinder.schedule_from(CURVE, spelling, total_steps=200)
     new = lrfinder.schedule_from(CURVE, name, total_steps=200)

@@ -182,7 +182,9 @@ def test_shuffled_rows_are_sorted_and_every_column_moves_with_its_rate() -> None
     smoothed = np.arange(20.0)
     with pytest.warns(LRFinderWarning, match=r"out of order at \d+ of 19 steps"):
         r = RangeTestResult(
-            lrs=lrs[order], losses=-lrs[order], smoothed_losses=smoothed[order],
+            lrs=lrs[order],
+            losses=-lrs[order],
+            smoothed_losses=smoothed[order],
             group_lrs=groups[order],
         )
     np.testing.assert_array_equal(r.lrs, lrs)
@@ -199,9 +201,10 @@ def test_the_reading_of_a_reversed_curve_is_the_reading_of_the_curve() -> None:
     with pytest.warns(LRFinderWarning, match=r"sorted by rate"):
         reversed_ = RangeTestResult(lrs=lrs[::-1], losses=losses[::-1])
     for method in ("fall", "valley", "sma_derivative"):
-        assert reversed_.suggest(method).lr == RangeTestResult(lrs=lrs, losses=losses).suggest(
-            method
-        ).lr
+        assert (
+            reversed_.suggest(method).lr
+            == RangeTestResult(lrs=lrs, losses=losses).suggest(method).lr
+        )
     assert lrfinder.suggest(reversed_).lr == lrfinder.suggest((lrs, losses)).lr
 
 
@@ -238,7 +241,9 @@ def test_a_sorted_file_warns_through_load(tmp_path: Path) -> None:
     with pytest.warns(LRFinderWarning, match=r"sorted by rate"):
         assert RangeTestResult.load(path).lrs.tolist() == [0.001, 0.01, 0.1]
     path.write_text("lr,loss\n0.1,5\n0.1,1\n")
-    with pytest.raises(ResultFileError, match=r"Invalid CSV curve: Every learning rate must appear"):
+    with pytest.raises(
+        ResultFileError, match=r"Invalid CSV curve: Every learning rate must appear"
+    ):
         RangeTestResult.load(path)
 
 

@@ -48,9 +48,7 @@ def test_a_header_only_file_is_told_to_log_steps_not_to_change_the_sweep() -> No
 
 
 def test_a_bad_cell_names_its_line_and_column() -> None:
-    with pytest.raises(
-        ResultFileError, match=r"not numbers: line 4, column `loss` holds 'oops'"
-    ):
+    with pytest.raises(ResultFileError, match=r"not numbers: line 4, column `loss` holds 'oops'"):
         RangeTestResult.from_csv("# comment\nlr,loss\n0.1,1\n0.2,oops\n")
 
 

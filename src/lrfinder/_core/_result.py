@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_real
-from ._errors import LRFinderError, LRFinderWarning, ResultFileError
 from ._columns import curve_fields, join_by_step, scalar_series
+from ._errors import LRFinderError, LRFinderWarning, ResultFileError
 from ._files import read_text
 from ._registry import Suggestion, apply, warn_untrusted
 from ._smoothing import ema
@@ -241,9 +241,7 @@ class RangeTestResult:
                     f"Received: {group_lrs.shape[0]} rows for {lrs.size} steps"
                 )
             if group_lrs.shape[1] == 0:
-                raise LRFinderError(
-                    "`group_lrs` must have at least one column (parameter group)."
-                )
+                raise LRFinderError("`group_lrs` must have at least one column (parameter group).")
             if not (group_lrs.min() >= 0 and group_lrs.max() < math.inf):
                 raise LRFinderError(
                     "Every rate in `group_lrs` must be finite and at least 0. Received: "

@@ -99,7 +99,9 @@ class Table:
                 line = self.first_line + offset
                 cells = [row[c].strip() if c < len(row) else "" for c in cols]
                 blanks.append([not c for c in cells])
-                values.append([self._cell(c, line, col) for c, col in zip(cells, cols, strict=True)])
+                values.append(
+                    [self._cell(c, line, col) for c, col in zip(cells, cols, strict=True)]
+                )
         except csv.Error as exc:
             raise ResultFileError(f"Not a readable CSV file: {exc}") from None
         if not values:
@@ -195,8 +197,6 @@ def _meta(text: str) -> dict[str, Any]:
 def _longest_cell(text: str) -> int:
     data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     # 10 newline, 9 tab, 44 comma, 59 semicolon, 32 space
-    breaks = np.flatnonzero(
-        (data == 10) | (data == 44) | (data == 59) | (data == 9) | (data == 32)
-    )
+    breaks = np.flatnonzero((data == 10) | (data == 44) | (data == 59) | (data == 9) | (data == 32))
     edges = np.concatenate(([-1], breaks, [data.size]))
     return int(np.diff(edges).max()) - 1

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core._names import canonical_schedule
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._names import canonical_schedule
 from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema

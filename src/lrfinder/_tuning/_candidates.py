@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .._core._names import canonical_schedule
 from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult, as_result
 from .._core._suggestion import quiet_suggest
 
@@ -111,8 +111,8 @@ def candidates(
 
     Args:
         result: a finished range test, or an ``(lrs, losses)`` pair.
-        for_schedule: ``"one_cycle"`` (or the older ``"onecycle"``) centres on the one-cycle peak; any
-            other name on the constant rate.
+        for_schedule: ``"one_cycle"`` (or the older ``"onecycle"``) centres on the one-cycle
+            peak; any other name on the constant rate.
         num: how many rates (at least 2).
         span: decades each side of the suggestion.
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .._core._names import canonical_schedule
 from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import find_lr
+from .._core._names import canonical_schedule
 from .._core._progress import StepBar
 from .._core._result import RangeTestResult, as_result
 from ._candidates import _candidates, _reading

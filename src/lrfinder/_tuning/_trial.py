@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .._core._names import canonical_schedule
 from .._core._errors import LRFinderError
+from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult
 from ..schedules._basic import Schedule, constant, cosine_annealing
 from ..schedules._cyclical import one_cycle

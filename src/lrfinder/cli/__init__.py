@@ -143,8 +143,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_suggest(args: argparse.Namespace) -> int:
     if args.all and args.method is not None:
         raise UsageError(
-            "--all prints every method; --method picks one. Received both: "
-            f"--method {args.method}"
+            f"--all prints every method; --method picks one. Received both: --method {args.method}"
         )
     result = load_input(args)
     if args.all:

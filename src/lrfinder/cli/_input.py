@@ -30,9 +30,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --loss, instead of RESULT: TensorBoard scalar exports (Wall time,Step,Value) "
         "of the rate and of the loss, joined by step",
     )
-    parser.add_argument(
-        "--loss", dest="loss_file", type=Path, metavar="FILE", help="see --lr"
-    )
+    parser.add_argument("--loss", dest="loss_file", type=Path, metavar="FILE", help="see --lr")
 
 
 def add_column_arguments(parser: argparse.ArgumentParser) -> None:

@@ -186,7 +186,8 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     args.policy_name, args.policy = args.policy, canonical_schedule(args.policy)
     if args.steps < 1:
         raise LRFinderError(
-            f"--steps must be at least 1: the training steps to plot. Received: --steps {args.steps}"
+            "--steps must be at least 1: the training steps to plot. "
+            f"Received: --steps {args.steps}"
         )
     if args.source is not None and args.policy not in POLICIES:
         raise LRFinderError(
@@ -272,9 +273,7 @@ def add_schedule_parser(sub: Any) -> None:
     p.add_argument("--eta-min", type=float, help="cosine_*: the lowest rate (default 0)")
     p.add_argument("--pct-start", type=float, help="one_cycle: share rising (default 0.3)")
     p.add_argument("--div-factor", type=float, help="one_cycle: max_lr / start (default 25)")
-    p.add_argument(
-        "--final-div-factor", type=float, help="one_cycle: start / end (default 1e4)"
-    )
+    p.add_argument("--final-div-factor", type=float, help="one_cycle: start / end (default 1e4)")
     p.add_argument(
         "--anneal", choices=_cyclical.ANNEAL_STRATEGIES, help="one_cycle: cos (default) or linear"
     )

@@ -58,8 +58,9 @@ def tune_lr(
             per trial); jit it yourself.
         total_steps: the length of the training the race stands in for; the last round trains
             this many steps.
-        for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak), ``"cosine_annealing"``, or
-            any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
+        for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak),
+            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, compressed into each
+            trial's steps.
         result, rates, num, span, rounds: see :func:`lrfinder.torch.tune_lr`.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
