@@ -148,7 +148,10 @@ class RangeTestResult:
     """What a learning-rate range test recorded, one entry per training step.
 
     Attributes:
-        lrs: the rate of each step (of the first parameter group when there are several).
+        lrs: the rate of each step (of the first parameter group when there are several),
+            increasing: every rate finite, above 0 and different. Rows given in another order
+            (reversed, shuffled) are sorted by rate, every per-step field with its row, and an
+            :class:`LRFinderWarning` says so; a repeated rate is an error.
         losses: the raw loss each step produced at that rate; NaN/inf kept as recorded.
         smoothed_losses: the causal, debiased moving average the stopping rule used.
         stop_reason: one of ``completed``, ``diverged``, ``nonfinite``, ``data_exhausted``,
