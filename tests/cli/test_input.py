@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lrfinder
-from lrfinder.cli import EXIT_ERROR, main
+from lrfinder.cli import EXIT_ERROR, EXIT_USAGE, main
 
 LRS = np.logspace(-6, 0, 80)
 LOSSES = 1 / (1 + np.exp(3 * (np.log10(LRS) + 3))) + np.where(LRS > 0.05, LRS * 30, 0)
@@ -66,7 +66,7 @@ def test_two_tensorboard_exports(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_misused_input_flags_are_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    assert main(["suggest", *(a.format(d=tmp_path) for a in argv)]) == EXIT_ERROR
+    assert main(["suggest", *(a.format(d=tmp_path) for a in argv)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 

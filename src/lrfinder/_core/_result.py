@@ -217,13 +217,13 @@ class RangeTestResult:
                 at_least=0.0,
                 below=1.0,
             )
-            finite = np.isfinite(losses)
             # The curve's finite prefix is smoothed; nothing after a NaN/inf loss is averaged.
-            if finite.all():
+            # (min and max are finite only when every loss is: a cheap test of the usual case.)
+            if math.isfinite(losses.min()) and math.isfinite(losses.max()):
                 smoothed = ema(losses, beta)
             else:
                 smoothed = np.full_like(losses, np.nan)
-                stop = int(np.argmin(finite))
+                stop = int(np.argmin(np.isfinite(losses)))
                 smoothed[:stop] = ema(losses[:stop], beta)
             smoothed.flags.writeable = False
         else:

@@ -44,14 +44,23 @@ def _causal_ema_loop(arr: np.ndarray, beta: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _block_weights(beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """The weights ``beta**-m`` of one block and their running sum, for one ``beta``: the
-    smoothing of every result shares a few betas, so they are computed once."""
+def _block_weights(beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The weights ``beta**-m`` of one block, their running sum, and that sum plus the
+    denominator every later block carries, for one ``beta``: the smoothing of every result
+    shares a few betas, so they are computed once.
+
+    After a whole block the carried denominator is ``beta * (1 - beta**a) / (1 - beta)``
+    (``a``, the steps so far), a constant once ``beta**a`` is below float resolution; for
+    ``beta`` so near 1 that it is not, the third item is None and each block adds its own."""
     length = int(min(_MAX_BLOCK, max(1, np.log(_BLOCK_RANGE) // -np.log(beta))))
     weights = np.power(beta, -np.arange(length, dtype=float))
     total = np.cumsum(weights)
+    carried = None
+    if beta**length < 1e-17:
+        carried = total + beta * float(total[-1]) * beta ** (length - 1)
+        carried.flags.writeable = False
     weights.flags.writeable = total.flags.writeable = False
-    return weights, total
+    return weights, total, carried
 
 
 def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
@@ -60,9 +69,10 @@ def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
     ``_BLOCK_RANGE``), and each block carries the previous one's numerator and denominator."""
     if beta == 0.0:
         return arr.copy()
-    if not np.isfinite(arr).all() or np.abs(arr).max() > _BLOCK_RANGE:
+    # Two reductions, no temporary: NaN fails both comparisons, inf the second.
+    if not (arr.size and -_BLOCK_RANGE <= arr.min() and arr.max() <= _BLOCK_RANGE):
         return _causal_ema_loop(arr, beta)  # NaN/inf propagate exactly as the recurrence does
-    weights, total = _block_weights(beta)
+    weights, total, carried = _block_weights(beta)
     length = weights.size
     out = np.empty_like(arr)
     num = den = 0.0
@@ -70,11 +80,14 @@ def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
         block = arr[start : start + length]
         size = block.size
         top = np.multiply(weights[:size], block)
+        top[0] += beta * num  # carried into every step of the block by the running sum
         np.cumsum(top, out=top)
-        bottom = total[:size]
-        if start:
-            top += beta * num
-            bottom = bottom + beta * den
+        if not start:
+            bottom = total[:size]
+        elif carried is not None:
+            bottom = carried[:size]
+        else:
+            bottom = total[:size] + beta * den
         np.divide(top, bottom, out=out[start : start + size])
         tail = beta ** (size - 1)
         num, den = float(top[-1]) * tail, float(bottom[-1]) * tail

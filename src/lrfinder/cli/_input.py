@@ -9,8 +9,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .._core._errors import LRFinderError, LRFinderWarning
+from .._core._errors import LRFinderWarning
 from .._core._result import RangeTestResult
+from ._output import UsageError
 
 RESULT_HELP = (
     "our JSON or CSV result, a CSV/TSV with rate and loss columns (Lightning's metrics.csv "
@@ -51,7 +52,7 @@ def load_input(args: argparse.Namespace, source: Path | None = None) -> RangeTes
         if lr_file is not None or loss_file is not None:
             result = _scalars(path, lr_file, loss_file, args)
         elif path is None:
-            raise LRFinderError(
+            raise UsageError(
                 "Name the curve to read: a RESULT file, or --lr FILE --loss FILE (two "
                 "TensorBoard scalar exports)."
             )
@@ -65,14 +66,14 @@ def _scalars(
     path: Path | None, lr_file: Path | None, loss_file: Path | None, args: argparse.Namespace
 ) -> RangeTestResult:
     if path is not None:
-        raise LRFinderError(
+        raise UsageError(
             f"Pass either RESULT or --lr FILE --loss FILE, not both. Received: {path}"
         )
     if lr_file is None or loss_file is None:
         missing = "--loss" if loss_file is None else "--lr"
-        raise LRFinderError(f"--lr and --loss go together: {missing} FILE is missing.")
+        raise UsageError(f"--lr and --loss go together: {missing} FILE is missing.")
     if args.lr_col is not None or args.loss_col is not None:
-        raise LRFinderError(
+        raise UsageError(
             "--lr-col / --loss-col name columns of one file; with --lr and --loss each file "
             "holds one scalar (its Value column)."
         )
