@@ -83,8 +83,11 @@ def run(sizes: list[int], rounds: int) -> list[tuple[str, int, float, str]]:
                     "RangeTestResult(every array), as RangeTest.result()",
                     n,
                     paired(
-                        lambda: RangeTestResult(  # noqa: B023
-                            lrs=lrs, losses=losses, smoothed_losses=smoothed, group_lrs=groups
+                        lambda: RangeTestResult(
+                            lrs=lrs,  # noqa: B023
+                            losses=losses,  # noqa: B023
+                            smoothed_losses=smoothed,  # noqa: B023
+                            group_lrs=groups,  # noqa: B023
                         ),
                         lambda: [np.array(a) for a in (lrs, losses, smoothed, groups)],  # noqa: B023
                         rounds,

@@ -66,9 +66,7 @@ def _scalars(
     path: Path | None, lr_file: Path | None, loss_file: Path | None, args: argparse.Namespace
 ) -> RangeTestResult:
     if path is not None:
-        raise UsageError(
-            f"Pass either RESULT or --lr FILE --loss FILE, not both. Received: {path}"
-        )
+        raise UsageError(f"Pass either RESULT or --lr FILE --loss FILE, not both. Received: {path}")
     if lr_file is None or loss_file is None:
         missing = "--loss" if loss_file is None else "--lr"
         raise UsageError(f"--lr and --loss go together: {missing} FILE is missing.")
