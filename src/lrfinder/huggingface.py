@@ -202,7 +202,7 @@ def find_lr(
         ``result.suggest(method, for_schedule=for_schedule).lr``, now in
         ``trainer.args.learning_rate``.
 
-    Example:
+    Examples:
         >>> trainer = Trainer(model=model, args=args, train_dataset=train)  # doctest: +SKIP
         >>> result = lrfinder.huggingface.find_lr(trainer)  # doctest: +SKIP
         >>> trainer.train()  # doctest: +SKIP

@@ -225,7 +225,7 @@ class FindLRCallback(pl.Callback):
         suggestion: the :class:`lrfinder.Suggestion` that was applied.
         lr: the rate that was set (for the first parameter group; a scheduler's peak).
 
-    Example:
+    Examples:
         >>> trainer = pl.Trainer(max_epochs=5, callbacks=[FindLRCallback()])  # doctest: +SKIP
         >>> trainer.fit(module, datamodule)  # doctest: +SKIP
     """

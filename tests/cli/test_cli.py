@@ -138,8 +138,11 @@ def test_output_to_a_directory_writes_inside_it(
     assert (tmp_path / "bare.png").exists() and f"Wrote {tmp_path / 'bare.png'}" in (
         capsys.readouterr().out
     )
-    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 1
-    assert "lrfinder: error: Cannot write the image" in capsys.readouterr().err
+    # A format matplotlib cannot write is a usage error (2), found before the curve is read.
+    assert main([*(a.format(saved=saved) for a in command), "-o", str(tmp_path / "x.nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrfinder: error: -o ") and err.count("\n") == 1
+    assert "matplotlib cannot write .nope images; end the name with one of" in err
 
 
 def test_plot_draws_several_results_on_the_same_axes(
@@ -163,3 +166,67 @@ def test_plot_draws_several_results_on_the_same_axes(
     assert main(["plot", *map(str, paths), "-o", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert drawn == [(2, ["sgd", "adam"])]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"lrfinder {version('lrfinder')}\n"
+
+
+def test_suggest_all_reads_for_schedule_and_json(
+    saved: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["suggest", str(saved), "--all", "--json", "--for-schedule", "one_cycle"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["for_schedule"] == "one_cycle" and data["default"] == lrfinder.DEFAULT_METHOD
+    assert set(data["methods"]) == set(lrfinder.methods())
+    peak = lrfinder.suggest(sigmoid_curve(), for_schedule="one_cycle")
+    assert data["methods"]["fall"]["lr"] == peak.lr != lrfinder.suggest(sigmoid_curve()).lr
+    assert data["methods"]["valley"]["lr"] == lrfinder.suggest(sigmoid_curve(), "valley").lr
+    # the table too
+    assert main(["suggest", str(saved), "--all", "--for-schedule", "onecycle"]) == 0
+    table = capsys.readouterr().out
+    assert f"{peak.lr:.3g}" in table and "(one rate for every schedule)" in table
+    assert main(["suggest", str(saved), "--all", "--method", "valley"]) == 2
+    assert "--all prints every method; --method picks one" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_exits_quietly(saved: Path) -> None:
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # `| head` that has already exited: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lrfinder", "suggest", str(saved), "--all"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 141
+
+
+def test_demo_with_too_few_steps_leaks_no_warning(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    done = subprocess.run(
+        [
+            *(sys.executable, "-W", "always", "-m", "lrfinder", "demo", "--steps", "3"),
+            *("--no-progress", "--output", str(tmp_path / "r.json")),
+            *("--plot", str(tmp_path / "p.png")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "Too few points: the curve has 3 step(s), 5 needed. Raise `num_steps`." in done.stdout

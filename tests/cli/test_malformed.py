@@ -144,7 +144,7 @@ def test_help_documents_the_exit_codes() -> None:
 def test_an_unexpected_exception_is_one_line_with_code_4(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(path: object) -> None:
+    def boom(path: object, **columns: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(RangeTestResult, "load", staticmethod(boom))

@@ -109,3 +109,45 @@ def test_bad_input_fails_with_one_line(
     assert err.count("\n") == 1 and err.startswith("lrfinder: error: ")
     assert message in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_steps_below_one_blame_steps(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "x.png"
+    assert main(["schedule", "constant", "--lr", "0.1", "--steps", "0", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == "lrfinder: error: --steps must be at least 1: the training steps to plot. "
+        "Received: --steps 0\n"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["cosine", "--lr", "0.1", "--max-lr", "0.5"],
+            "`lrfinder schedule cosine` does not read --max-lr; it reads --eta-min, --lr, "
+            "--t-max. Received: --max-lr 0.5",
+        ),
+        (["triangular", "--base-lr", "0.1", "--max-lr", "1", "--gamma", "0.9"], "--gamma 0.9"),
+        (["constant", "--lr", "0.1", "--three-phase"], "Received: --three-phase"),
+        (["constant", "--lr", "0.1", "--method", "valley"], "does not read --method"),
+        (["step", "--lr", "0.1", "--step-size", "5", "--lr-col", "x"], "does not read --lr-col"),
+        (
+            ["one_cycle", "--from", "FILE", "--max-lr", "0.1"],
+            "`lrfinder schedule one_cycle --from RESULT` does not read --max-lr (the curve sets "
+            "the rates)",
+        ),
+        (["one_cycle", "--max-lr", "0.1", "--lr", "0.2"], "takes its peak once"),
+    ],
+)
+def test_flags_a_schedule_does_not_read_are_refused(
+    flags: list[str], message: str, saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    flags = [str(saved) if f == "FILE" else f for f in flags]
+    out = tmp_path / "x.png"
+    assert main(["schedule", *flags, "--steps", "100", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lrfinder: error: ") and message in err
+    assert not out.exists()

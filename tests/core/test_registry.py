@@ -70,3 +70,55 @@ def test_suggest_all_warns_once_and_a_filter_silences_it() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LRFinderWarning)
         assert lrfinder.suggest(_short()).warnings
+
+
+# -- register, re-run in a notebook cell -------------------------------------------------------
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> dict:
+    from lrfinder._core import _registry
+
+    saved = dict(_registry._REGISTRY)
+    monkeypatch.setattr(_registry, "_REGISTRY", saved)
+    return saved
+
+
+def _cell() -> object:
+    """What a notebook cell defining a rule makes each time it runs: a new function object
+    with the same module and qualified name."""
+
+    def halfway(result: RangeTestResult, **options: object) -> Suggestion:
+        s = lrfinder.suggest(result, "minimum")
+        return Suggestion(lr=s.lr / 2, index=s.index, method="halfway", reason="x", low=0, high=1)
+
+    return halfway
+
+
+def test_running_the_same_registration_twice_is_quiet(registry: dict) -> None:
+    first, second = _cell(), _cell()
+    assert first is not second
+    lrfinder.register("halfway")(first)
+    lrfinder.register("halfway")(first)  # the same function: nothing changes
+    assert registry["halfway"] is first
+    lrfinder.register("halfway")(second)  # the cell ran again: its new definition counts
+    assert registry["halfway"] is second and lrfinder.methods().count("halfway") == 1
+
+
+def test_another_function_under_a_taken_name_needs_overwrite(registry: dict) -> None:
+    def fall(result: RangeTestResult, **options: object) -> Suggestion:
+        raise AssertionError
+
+    with pytest.raises(
+        lrfinder.LRFinderError,
+        match=r"named 'fall' is already registered \(lrfinder._reading._fall._fall\); pass "
+        r"overwrite=True to replace it with .*test_another_function.*fall, or pick another",
+    ):
+        lrfinder.register("fall")(fall)
+    lrfinder.register("fall", overwrite=True)(fall)
+    assert registry["fall"] is fall
+
+
+def test_a_name_must_be_a_string(registry: dict) -> None:
+    with pytest.raises(lrfinder.LRFinderError, match=r"non-empty string. Received: ''"):
+        lrfinder.register("")

@@ -139,8 +139,8 @@ def test_malformed_json_is_a_result_file_error(tmp_path: Path, content: str, mat
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("lr,loss\n", r"Invalid CSV curve: A result needs at least one step"),
-        ("lr,loss\n0.1," + "1" * 200_000 + "\n", r"Not a readable CSV file: field larger"),
+        ("lr,loss\n", r"The CSV file has a header but no rows: no step was logged"),
+        ("lr,loss\n0.1," + "1" * 200_000 + "\n", r"Not a readable CSV file: it has a cell far"),
         ("lr,loss\n0.1,1\x00\n", r"Not a readable CSV file|not numbers"),
     ],
 )

@@ -50,7 +50,7 @@ def test_fall_is_the_default() -> None:
     assert curve.suggestion == suggest(curve) == suggest(curve, "fall")
 
 
-@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
 @pytest.mark.parametrize(("centre", "steep"), [(-4.5, 3.0), (-3.5, 2.0), (-3.0, 4.0)])
 def test_rate_where_ninety_percent_of_the_fall_is_done(
     centre: float, steep: float, schedule: str
@@ -67,8 +67,8 @@ def test_rate_where_ninety_percent_of_the_fall_is_done(
 def test_onecycle_peak_follows_its_fraction_and_offset() -> None:
     steep = 3.0
     curve = falling_curve(centre=-3.0, steep=steep)
-    ratio = suggest(curve, for_schedule="onecycle").lr / suggest(curve).lr
-    expected = known_answer(-3.0, steep, "onecycle") / known_answer(-3.0, steep, "constant")
+    ratio = suggest(curve, for_schedule="one_cycle").lr / suggest(curve).lr
+    expected = known_answer(-3.0, steep, "one_cycle") / known_answer(-3.0, steep, "constant")
     # Both crossings are read off the same smoothed curve, so their ratio is nearly exact.
     assert decades(ratio, expected) < 0.05
     assert ratio > 1
@@ -124,7 +124,7 @@ def cut_short_curve(*, centre: float, blowup: float, n: int = 120) -> RangeTestR
     return RangeTestResult(lrs=lrs, losses=fall + rise)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
 @pytest.mark.parametrize("centre", [-4.0, -2.5])
 def test_fall_cut_short_by_the_blowup_is_capped_below_the_lowest_point(
     centre: float, schedule: str
@@ -144,13 +144,13 @@ def test_fall_cut_short_by_the_blowup_is_capped_below_the_lowest_point(
 
 def test_cap_keeps_its_margin_per_use() -> None:
     curve = cut_short_curve(centre=-3.0, blowup=0.3)
-    ratio = suggest(curve, for_schedule="onecycle").lr / suggest(curve).lr
+    ratio = suggest(curve, for_schedule="one_cycle").lr / suggest(curve).lr
     margins = fall_module.MARGIN
     # Both are capped from the same lowest point, so the ratio is the margins' difference.
-    assert decades(ratio, 10 ** (margins["constant"] - margins["onecycle"])) < 1e-9
+    assert decades(ratio, 10 ** (margins["constant"] - margins["one_cycle"])) < 1e-9
 
 
-@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
 def test_cap_leaves_a_fall_that_levels_off_alone(schedule: str) -> None:
     # The fall levels off 3.5 decades before the blow-up: the crossing is far below the cap.
     s = suggest(falling_curve(centre=-3.0), for_schedule=schedule)
@@ -201,10 +201,10 @@ def test_neither_curve_nor_results_is_refused() -> None:
 
 def test_for_schedule_is_checked() -> None:
     curve = falling_curve(centre=-3.0)
-    with pytest.raises(LRFinderError, match=r"`for_schedule` must be one of constant, onecycle"):
+    with pytest.raises(LRFinderError, match=r"`for_schedule` must be one of constant, one_cycle"):
         suggest(curve, for_schedule="cosine")
     with pytest.raises(LRFinderError, match=r"`minimum` suggests the same rate for every"):
-        suggest(curve, "minimum", for_schedule="onecycle")
+        suggest(curve, "minimum", for_schedule="one_cycle")
     assert suggest(curve, "minimum", for_schedule="constant") == suggest(curve, "minimum")
 
 
@@ -214,8 +214,8 @@ def test_command_line_reads_for_schedule(
     curve = falling_curve(centre=-3.0)
     path = curve.save(tmp_path / "curve.json")
     assert main(["suggest", str(path), "--for-schedule", "onecycle", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["lr"] == suggest(curve, for_schedule="onecycle").lr
-    assert main(["suggest", str(path), "--method", "valley", "--for-schedule", "onecycle"]) == 1
+    assert json.loads(capsys.readouterr().out)["lr"] == suggest(curve, for_schedule="one_cycle").lr
+    assert main(["suggest", str(path), "--method", "valley", "--for-schedule", "one_cycle"]) == 1
     assert "`valley` suggests the same rate for every schedule" in capsys.readouterr().err
 
 
@@ -228,7 +228,7 @@ finite_or_not = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(
     losses=st.lists(finite_or_not, min_size=1, max_size=150),
-    schedule=st.sampled_from(["constant", "onecycle"]),
+    schedule=st.sampled_from(["constant", "one_cycle"]),
     start=st.floats(min_value=-9, max_value=-1),
     width=st.floats(min_value=0.5, max_value=10),
 )

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from ._apply import apply_rate
 from ._display import html
 from ._errors import LRFinderError, LRFinderWarning
+from ._names import schedule_name
 
 if TYPE_CHECKING:
     from ._result import RangeTestResult
 
 # The rule with the lowest regret against grid search on benchmarks/quality (see BENCHMARKS.md).
 DEFAULT_METHOD = "fall"
-SCHEDULES = ("constant", "onecycle")
+SCHEDULES = ("constant", "one_cycle")  # what for_schedule takes; aliases in _names
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,45 @@ _REGISTRY: dict[str, SuggestFn] = {}
 _SCHEDULE_AWARE = {"fall"}
 
 
-def register(name: str) -> Callable[[SuggestFn], SuggestFn]:
-    """Add a method to the registry under ``name``; it takes a result and keyword options."""
+def register(name: str, *, overwrite: bool = False) -> Callable[[SuggestFn], SuggestFn]:
+    """Add a method to the registry under ``name``; it takes a result and keyword options.
+
+    Registering a name again with the same function, or with a new definition of it (the same
+    module and qualified name, as re-running a notebook cell makes), replaces it quietly. A
+    different function under a name that is taken is refused unless ``overwrite=True``.
+
+    Examples:
+        >>> import lrfinder
+        >>> @lrfinder.register("tenth_of_minimum")  # doctest: +SKIP
+        ... def tenth_of_minimum(result, **options):
+        ...     return lrfinder.suggest(result, "minimum", divisor=100.0)
+    """
+    if not isinstance(name, str) or not name:
+        raise LRFinderError(f"A method's name must be a non-empty string. Received: {name!r}")
 
     def add(fn: SuggestFn) -> SuggestFn:
-        if name in _REGISTRY:
-            raise LRFinderError(f"A suggestion method named {name!r} is already registered.")
+        taken = _REGISTRY.get(name)
+        if taken is not None and not overwrite and not _same_function(taken, fn):
+            raise LRFinderError(
+                f"A suggestion method named {name!r} is already registered "
+                f"({_where(taken)}); pass overwrite=True to replace it with {_where(fn)}, or "
+                "pick another name."
+            )
         _REGISTRY[name] = fn
         return fn
 
     return add
+
+
+def _same_function(a: SuggestFn, b: SuggestFn) -> bool:
+    return a is b or (
+        getattr(a, "__module__", None) == getattr(b, "__module__", None)
+        and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None) is not None
+    )
+
+
+def _where(fn: SuggestFn) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def methods() -> tuple[str, ...]:
@@ -136,11 +166,7 @@ def apply(
         raise LRFinderError(
             f"Unknown suggestion method {name!r}. Choose one of: {', '.join(methods())}"
         )
-    if for_schedule not in SCHEDULES:
-        raise LRFinderError(
-            f"`for_schedule` must be one of {', '.join(SCHEDULES)}. "
-            f"Received: for_schedule={for_schedule!r}"
-        )
+    for_schedule = schedule_name(for_schedule, SCHEDULES, what="for_schedule")
     if name in _SCHEDULE_AWARE:
         options = {**options, "for_schedule": for_schedule}
     elif for_schedule != "constant":

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import warnings as _warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,14 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_real
+from ._columns import curve_fields, join_by_step, scalar_series
 from ._display import html, present
-from ._errors import LRFinderError, ResultFileError
+from ._errors import LRFinderError, LRFinderWarning, ResultFileError
 from ._files import read_text
 from ._registry import Suggestion, apply, warn_untrusted
 from ._smoothing import ema
+from ._table import META_PREFIX, read_table
+from ._tensorboard import is_events, read_events
 
 RESULT_FORMAT = "lrfinder.RangeTestResult"
 RESULT_VERSION = 1
@@ -49,6 +53,47 @@ def _readonly(values: Any, name: str, ndim: int) -> np.ndarray:
         raise LRFinderError(f"`{name}` must have {ndim} dimension(s). Received shape {arr.shape}")
     arr.flags.writeable = False
     return arr
+
+
+def _sort_order(lrs: np.ndarray) -> np.ndarray | None:
+    """None when the rates increase (every range test lrfinder records); else the order that
+    sorts them, with an :class:`LRFinderWarning` saying so. Repeated rates are refused: a range
+    test holds one loss per rate, and no order of the rows would say which loss belongs where."""
+    if lrs.size < 2 or bool((lrs[1:] > lrs[:-1]).all()):
+        return None
+    order = np.argsort(lrs, kind="stable")
+    ranked = lrs[order]
+    repeated = ranked[1:] == ranked[:-1]
+    if repeated.any():
+        rate = float(ranked[1:][repeated][0])
+        steps = np.flatnonzero(lrs == rate)
+        raise LRFinderError(
+            "Every learning rate must appear once: a range test records one loss per rate. "
+            f"Received lr={rate:g} at steps {', '.join(map(str, steps[:3].tolist()))}"
+            f"{' and more' if steps.size > 3 else ''} ({int(repeated.sum())} repeated in all); "
+            "keep one row per rate, e.g. the steps of a single sweep."
+        )
+    how = (
+        "in decreasing order"
+        if bool((lrs[1:] < lrs[:-1]).all())
+        else f"out of order at {int((lrs[1:] < lrs[:-1]).sum())} of {lrs.size - 1} steps"
+    )
+    _warnings.warn(
+        f"The learning rates were not increasing ({how}), so the rows were sorted by rate. "
+        "A range test sweeps the rate upwards; if the file's rate column is not that sweep, "
+        "pass the right one (lr_col=, --lr-col).",
+        LRFinderWarning,
+        stacklevel=4,
+    )
+    return order
+
+
+def _take(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    if order is None:
+        return values
+    out = values[order]
+    out.flags.writeable = False
+    return out
 
 
 # Deeper settings than this are refused: nothing lrfinder writes nests more than a few levels,
@@ -104,7 +149,10 @@ class RangeTestResult:
     """What a learning-rate range test recorded, one entry per training step.
 
     Attributes:
-        lrs: the rate of each step (of the first parameter group when there are several).
+        lrs: the rate of each step (of the first parameter group when there are several),
+            increasing: every rate finite, above 0 and different. Rows given in another order
+            (reversed, shuffled) are sorted by rate, every per-step field with its row, and an
+            :class:`LRFinderWarning` says so; a repeated rate is an error.
         losses: the raw loss each step produced at that rate; NaN/inf kept as recorded.
         smoothed_losses: the causal, debiased moving average the stopping rule used.
         stop_reason: one of ``completed``, ``diverged``, ``nonfinite``, ``data_exhausted``,
@@ -145,8 +193,13 @@ class RangeTestResult:
                 "A result needs at least one step; this one has none (`lrs` and `losses` are "
                 "empty)."
             )
-        if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
-            raise LRFinderError("Every learning rate must be finite and above 0.")
+        # min and max propagate NaN, so two reductions check every rate without a temporary.
+        if not (lrs.min() > 0 and lrs.max() < math.inf):
+            bad = ~(np.isfinite(lrs) & (lrs > 0))
+            raise LRFinderError(
+                "Every learning rate must be finite and above 0. Received: "
+                f"{lrs[bad][:3].tolist()} (the first at step {int(np.flatnonzero(bad)[0])})"
+            )
         if not isinstance(self.settings, Mapping):
             raise LRFinderError(
                 f"`settings` must be a mapping. Received a {type(self.settings).__name__}"
@@ -155,6 +208,9 @@ class RangeTestResult:
             raise LRFinderError(
                 f"`timings` must be a mapping. Received a {type(self.timings).__name__}"
             )
+        order = _sort_order(lrs)
+        if order is not None:
+            lrs, losses = _take(lrs, order), _take(losses, order)
         if self.smoothed_losses is None:
             beta = check_real(
                 "settings['smooth_beta']",
@@ -162,34 +218,40 @@ class RangeTestResult:
                 at_least=0.0,
                 below=1.0,
             )
-            finite = np.isfinite(losses)
-            smoothed = np.full_like(losses, np.nan)
             # The curve's finite prefix is smoothed; nothing after a NaN/inf loss is averaged.
-            stop = int(np.argmin(finite)) if not finite.all() else losses.size
-            smoothed[:stop] = ema(losses[:stop], beta)
+            # (min and max are finite only when every loss is: a cheap test of the usual case.)
+            if math.isfinite(losses.min()) and math.isfinite(losses.max()):
+                smoothed = ema(losses, beta)
+            else:
+                smoothed = np.full_like(losses, np.nan)
+                stop = int(np.argmin(np.isfinite(losses)))
+                smoothed[:stop] = ema(losses[:stop], beta)
+            smoothed.flags.writeable = False
         else:
-            smoothed = self.smoothed_losses
-        smoothed = _readonly(smoothed, "smoothed_losses", 1)
-        if smoothed.shape != lrs.shape:
-            raise LRFinderError(
-                "`smoothed_losses` must have one value per step. "
-                f"Received: {smoothed.size} for {lrs.size} steps"
-            )
-        group_lrs = _readonly(
-            lrs[:, None] if self.group_lrs is None else self.group_lrs, "group_lrs", 2
-        )
-        if group_lrs.shape[0] != lrs.size:
-            raise LRFinderError(
-                "`group_lrs` must have one row per step. "
-                f"Received: {group_lrs.shape[0]} rows for {lrs.size} steps"
-            )
-        if group_lrs.shape[1] == 0:
-            raise LRFinderError("`group_lrs` must have at least one column (parameter group).")
-        if not np.all(np.isfinite(group_lrs)) or np.any(group_lrs < 0):
-            raise LRFinderError(
-                "Every rate in `group_lrs` must be finite and at least 0. Received: "
-                f"{group_lrs[~(np.isfinite(group_lrs) & (group_lrs >= 0))][:3].tolist()}"
-            )
+            smoothed = _readonly(self.smoothed_losses, "smoothed_losses", 1)
+            if smoothed.shape != lrs.shape:
+                raise LRFinderError(
+                    "`smoothed_losses` must have one value per step. "
+                    f"Received: {smoothed.size} for {lrs.size} steps"
+                )
+            smoothed = _take(smoothed, order)
+        if self.group_lrs is None:
+            group_lrs = lrs[:, None]  # a read-only view: one group, the rates themselves
+        else:
+            group_lrs = _readonly(self.group_lrs, "group_lrs", 2)
+            if group_lrs.shape[0] != lrs.size:
+                raise LRFinderError(
+                    "`group_lrs` must have one row per step. "
+                    f"Received: {group_lrs.shape[0]} rows for {lrs.size} steps"
+                )
+            if group_lrs.shape[1] == 0:
+                raise LRFinderError("`group_lrs` must have at least one column (parameter group).")
+            if not (group_lrs.min() >= 0 and group_lrs.max() < math.inf):
+                raise LRFinderError(
+                    "Every rate in `group_lrs` must be finite and at least 0. Received: "
+                    f"{group_lrs[~(np.isfinite(group_lrs) & (group_lrs >= 0))][:3].tolist()}"
+                )
+            group_lrs = _take(group_lrs, order)
         if not isinstance(self.stop_reason, str) or self.stop_reason not in STOP_REASONS:
             raise LRFinderError(
                 f"`stop_reason` must be one of {', '.join(STOP_REASONS)}. "
@@ -203,6 +265,7 @@ class RangeTestResult:
                     "`val_losses` must have one value per step (NaN where none was measured). "
                     f"Received: {val_losses.size} for {lrs.size} steps"
                 )
+            val_losses = _take(val_losses, order)
         settings = _plain(dict(self.settings), "settings")
         timings = {
             str(k): check_real(f"timings[{str(k)!r}]", v, at_least=0.0)
@@ -365,7 +428,7 @@ class RangeTestResult:
         """The curve as a ``pandas.DataFrame`` indexed by ``step``, with the columns of
         :meth:`to_csv` (pandas is optional: ``pip install pandas``).
 
-        Example:
+        Examples:
             >>> frame = RangeTestResult(lrs=[1e-3, 1e-2], losses=[2.0, 1.5]).to_pandas()
             >>> list(frame.columns)
             ['lr', 'loss', 'smoothed_loss', 'lr_group_0']
@@ -377,69 +440,62 @@ class RangeTestResult:
     # -- CSV ---------------------------------------------------------------------------------
     def to_csv(self) -> str:
         """The curve as CSV: ``step,lr,loss,smoothed_loss``, one ``lr_group_i`` per group, and
-        ``val_loss`` when the result has validation losses."""
+        ``val_loss`` when the result has validation losses.
+
+        The first line is a comment, ``# lrfinder: {...}``: the format, ``stop_reason``,
+        ``settings`` and ``timings`` as one line of JSON, so a CSV round trip keeps them
+        (``pandas.read_csv(path, comment="#")`` skips it).
+        """
         out = io.StringIO()
+        meta = {
+            "format": RESULT_FORMAT,
+            "version": RESULT_VERSION,
+            "stop_reason": self.stop_reason,
+            "settings": dict(self.settings),
+            "timings": dict(self.timings),
+        }
+        out.write(f"{META_PREFIX} {json.dumps(meta, allow_nan=False)}\n")
         writer = csv.writer(out, lineterminator="\n")
         groups = self.group_lrs.shape[1]
         val = [] if self.val_losses is None else ["val_loss"]
         writer.writerow(
             ["step", "lr", "loss", "smoothed_loss", *(f"lr_group_{g}" for g in range(groups)), *val]
         )
-        for i in range(self.steps):
-            writer.writerow(
-                [
-                    i,
-                    repr(float(self.lrs[i])),
-                    repr(float(self.losses[i])),
-                    repr(float(self.smoothed_losses[i])),
-                    *(repr(float(v)) for v in self.group_lrs[i]),
-                    *([] if self.val_losses is None else [repr(float(self.val_losses[i]))]),
-                ]
-            )
+        columns = [self.lrs, self.losses, self.smoothed_losses, *self.group_lrs.T]
+        if self.val_losses is not None:
+            columns.append(self.val_losses)
+        # repr() is the shortest text that reads back to the same float
+        cells = [list(map(repr, c.tolist())) for c in columns]
+        writer.writerows(zip(map(str, range(self.steps)), *cells, strict=True))
         return out.getvalue()
 
     @classmethod
-    def from_csv(cls, text: str) -> RangeTestResult:
-        """Read a curve logged by any tool: CSV with ``lr`` (or ``learning_rate``) and ``loss``."""
-        try:
-            rows = list(csv.reader(io.StringIO(text)))
-        except csv.Error as exc:
-            raise ResultFileError(f"Not a readable CSV file: {exc}") from None
-        if not rows:
-            raise ResultFileError("The CSV file is empty; it needs a header with `lr` and `loss`.")
-        header = [h.strip().lower() for h in rows[0]]
-        lr_col = next((header.index(h) for h in ("lr", "learning_rate") if h in header), None)
-        if lr_col is None or "loss" not in header:
-            raise ResultFileError(
-                f"A CSV curve needs the columns `lr` and `loss`. Received columns: {rows[0]}"
-            )
-        loss_col = header.index("loss")
-        smooth_col = header.index("smoothed_loss") if "smoothed_loss" in header else None
-        group_cols = [i for i, h in enumerate(header) if h.startswith("lr_group_")]
-        val_col = header.index("val_loss") if "val_loss" in header else None
-        body = [r for r in rows[1:] if any(c.strip() for c in r)]
-        try:
-            lrs = [float(r[lr_col]) for r in body]
-            losses = [float(r[loss_col]) for r in body]
-            smoothed = None if smooth_col is None else [float(r[smooth_col]) for r in body]
-            groups = [[float(r[c]) for c in group_cols] for r in body] if group_cols else None
-            val = None if val_col is None else [float(r[val_col]) for r in body]
-        except (ValueError, IndexError) as exc:
-            raise ResultFileError(f"The CSV has a row that is not numbers: {exc}") from None
-        try:
-            fields: dict[str, Any] = {
-                "lrs": lrs,
-                "losses": losses,
-                "smoothed_losses": smoothed,
-                "group_lrs": groups,
-                "stop_reason": "unknown",
-                "val_losses": val,
-            }
-            return cls(**fields)
-        except LRFinderError as exc:
-            raise ResultFileError(f"Invalid CSV curve: {exc}") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ResultFileError(f"Invalid CSV curve: {type(exc).__name__}: {exc}") from None
+    def from_csv(
+        cls, text: str, *, lr_col: str | None = None, loss_col: str | None = None
+    ) -> RangeTestResult:
+        """Read a curve logged by any tool: a table with a rate and a loss column.
+
+        The columns are found by name (``lr`` or ``learning_rate``, ``loss`` or ``train_loss``;
+        Lightning's ``lr-<Optimizer>``), or named with ``lr_col`` and ``loss_col``. Commas,
+        tabs, semicolons or spaces separate the cells; a blank cell means "not logged here",
+        and rows that log the rate and the loss separately are joined by their ``step``. Rates
+        out of order are sorted (with an :class:`LRFinderWarning`); see ``docs/files.md``.
+        """
+        table = read_table(text)
+        fields = curve_fields(table, lr_col=lr_col, loss_col=loss_col)
+        fields.update(_from_meta(table.meta))
+        return _build(cls, fields, "Invalid CSV curve")
+
+    @classmethod
+    def from_scalars(cls, *, lr: PathLike, loss: PathLike) -> RangeTestResult:
+        """Join two TensorBoard scalar exports (``Wall time,Step,Value``, one tag a file), the
+        rate's and the loss's, by their ``Step``: the steps logged in both are kept."""
+        series = []
+        for flag, path in (("--lr (lr=)", lr), ("--loss (loss=)", loss)):
+            text = read_text(Path(path), max_bytes=MAX_FILE_BYTES, what="scalar export")
+            series.append(scalar_series(read_table(text), flag))
+        fields = join_by_step(series[0], series[1])
+        return _build(cls, {**fields, "stop_reason": "unknown"}, "Invalid curve")
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path: PathLike) -> Path:
@@ -454,24 +510,71 @@ class RangeTestResult:
         return path
 
     @classmethod
-    def load(cls, path: PathLike) -> RangeTestResult:
-        """Read a result saved by :meth:`save`, or any CSV with ``lr`` and ``loss`` columns.
+    def load(
+        cls, path: PathLike, *, lr_col: str | None = None, loss_col: str | None = None
+    ) -> RangeTestResult:
+        """Read a result saved by :meth:`save`, a table of rates and losses from any tool
+        (see :meth:`from_csv`), or a TensorBoard run (an ``events.out.tfevents.*`` file or its
+        folder; needs ``lrfinder[tensorboard]``). ``lr_col``/``loss_col`` name the columns, or
+        the scalar tags, to read.
 
-        Only plain data is parsed (JSON or CSV, never pickle), so a hostile file can fail to load
-        but cannot run code.
+        Only plain data is parsed (JSON, CSV or TensorBoard's records, never pickle), so a
+        hostile file can fail to load but cannot run code.
         """
         path = Path(path)
+        if is_events(path):
+            fields = read_events(path, lr_col=lr_col, loss_col=loss_col, max_bytes=MAX_FILE_BYTES)
+            return _build(cls, {**fields, "stop_reason": "unknown"}, "Invalid TensorBoard curve")
         text = read_text(path, max_bytes=MAX_FILE_BYTES, what="range test result")
-        if path.suffix.lower() == ".csv":
-            return cls.from_csv(text)
+        if path.suffix.lower() in TABLE_SUFFIXES:
+            return cls.from_csv(text, lr_col=lr_col, loss_col=loss_col)
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             # ValueError: malformed JSON, or an integer of more digits than Python converts.
-            if path.suffix.lower() != ".json" and "," in text.partition("\n")[0]:
-                return cls.from_csv(text)
+            if path.suffix.lower() != ".json" and _looks_like_table(text):
+                return cls.from_csv(text, lr_col=lr_col, loss_col=loss_col)
             raise ResultFileError(f"{path} is not valid JSON: {exc}") from None
+        if lr_col is not None or loss_col is not None:
+            raise ResultFileError(
+                f"{path} is an lrfinder JSON result, whose fields have fixed names; "
+                "--lr-col / --loss-col (lr_col=, loss_col=) name the columns of a CSV."
+            )
         return cls.from_dict(data)
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def _looks_like_table(text: str) -> bool:
+    first = text.lstrip("\ufeff").lstrip().partition("\n")[0]
+    return first.startswith("#") or any(d in first for d in ",;\t")
+
+
+def _from_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """``stop_reason``, ``settings`` and ``timings`` from a CSV's ``# lrfinder:`` line."""
+    if meta is None:
+        return {"stop_reason": "unknown"}
+    check_header(meta, kind="CSV's `# lrfinder:` line", fmt=RESULT_FORMAT, newest=RESULT_VERSION)
+    for key in ("settings", "timings"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise ResultFileError(f"`{key}` in the `# lrfinder:` line must be a JSON object.")
+    return {
+        "stop_reason": meta.get("stop_reason", "unknown"),
+        "settings": meta.get("settings", {}),
+        "timings": meta.get("timings", {}),
+    }
+
+
+def _build(cls: type[RangeTestResult], fields: dict[str, Any], what: str) -> RangeTestResult:
+    try:
+        return cls(**fields)
+    except ResultFileError:
+        raise
+    except LRFinderError as exc:
+        raise ResultFileError(f"{what}: {exc}") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise ResultFileError(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
 def _encode_floats(values: np.ndarray) -> list[float | str]:

@@ -37,7 +37,7 @@ def suggest(
             much they disagree.
         method: a name from :func:`methods`; ``None`` uses :data:`DEFAULT_METHOD`.
         for_schedule: how the rate will be used: ``"constant"`` for the whole run, or
-            ``"onecycle"`` as the peak (``max_lr``) of a one-cycle schedule (Smith & Topin 2017).
+            ``"one_cycle"`` as the peak (``max_lr``) of a one-cycle schedule (Smith & Topin 2017).
             Read by ``fall``; other methods suggest one rate for every use.
         **options: passed to the method (e.g. ``window`` for ``sma_derivative``).
 

@@ -431,7 +431,7 @@ def plot_result(
     ``skip_start`` and ``skip_end`` as :func:`plot_loss` does; ``ax`` is a pair of axes (top,
     bottom) to draw on, a new figure when None. ``result.plot()`` is the same plot.
 
-    Example:
+    Examples:
         >>> import lrfinder
         >>> fig, (top, bottom) = lrfinder.plot_result([r1, r2, r3])  # doctest: +SKIP
     """

@@ -162,6 +162,15 @@ def _read(result: RangeTestResult) -> _Curve:
                 f"Too few points: {early[0]}, with {stop} finite loss(es), {MIN_POINTS} needed. "
                 f"To fix it, {early[1]}."
             )
+        if finite.all():  # no NaN cut the curve short: it has too few rows, whatever its rates
+            fix = (
+                "Raise `num_steps`"
+                if result.stop_reason == "completed"
+                else "Log the rate and the loss at every step of the sweep (100 steps is typical)"
+            )
+            raise NoSuggestionError(
+                f"Too few points: the curve has {stop} step(s), {MIN_POINTS} needed. {fix}."
+            )
         raise NoSuggestionError(
             f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._names import canonical_schedule
 from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema
@@ -19,8 +20,8 @@ from ._curve import _Curve, _descending_part, loss_scale, read_curve, smoothing_
 # lowest points and fastest-descent rules, the offset in steps of 0.05 decades, by mean regret.
 # The peak of a one-cycle schedule is held only briefly, so it tolerates a rate further down the
 # fall: 95% with no offset had both a lower regret and a smaller distance than 90% + 0.1 there.
-FALL_FRACTION = {"constant": 0.9, "onecycle": 0.95}
-OFFSET = {"constant": -0.05, "onecycle": 0.0}
+FALL_FRACTION = {"constant": 0.9, "one_cycle": 0.95}
+OFFSET = {"constant": -0.05, "one_cycle": 0.0}
 # ...and never closer than MARGIN decades below the lowest point of the curve (x1/4 for a constant
 # rate, x1/2 for a one-cycle peak). Where the loss turns from a steep fall straight into the
 # blow-up (plain MLPs under SGD+momentum), the lowest point is cut short by the instability, so
@@ -28,7 +29,7 @@ OFFSET = {"constant": -0.05, "onecycle": 0.0}
 # diverges. Chosen on the development half (constant: lowest regret, ties by distance; one-cycle:
 # the development half could not tell 0 to 0.3 apart, half the constant margin was taken) and
 # checked on setups added afterwards (BENCHMARKS.md, "Third round").
-MARGIN = {"constant": 0.6, "onecycle": 0.3}
+MARGIN = {"constant": 0.6, "one_cycle": 0.3}
 # The range: from where the fall is this far done, up to the lowest point.
 RANGE_FROM = 0.5
 
@@ -68,6 +69,7 @@ def _fall(result: RangeTestResult, *, for_schedule: str = "constant") -> Suggest
     the steepest descent (which reads a derivative, noisier still), this crossing is read off the
     smoothed loss itself, inside the part of the curve where training still works.
     """
+    for_schedule = canonical_schedule(for_schedule)
     if for_schedule not in OFFSET:
         raise LRFinderError(
             f"`for_schedule` must be one of {', '.join(OFFSET)}. "

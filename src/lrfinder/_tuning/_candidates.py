@@ -11,6 +11,7 @@ import numpy as np
 
 from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
+from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult, as_result
 from .._core._suggestion import quiet_suggest
 
@@ -27,10 +28,10 @@ def _reading(for_schedule: Any) -> str:
     """The suggestion's reading for a schedule: a one-cycle peak, else a constant rate."""
     if not isinstance(for_schedule, str) or not for_schedule:
         raise LRFinderError(
-            "`for_schedule` must be a schedule's name ('constant', 'onecycle', or your own). "
+            "`for_schedule` must be a schedule's name ('constant', 'one_cycle', or your own). "
             f"Received: for_schedule={for_schedule!r}"
         )
-    return "onecycle" if for_schedule in ("onecycle", "one_cycle") else "constant"
+    return "one_cycle" if canonical_schedule(for_schedule) == "one_cycle" else "constant"
 
 
 def _place(result: RangeTestResult, use: str, stop: int) -> tuple[float, float, str | None]:
@@ -110,8 +111,8 @@ def candidates(
 
     Args:
         result: a finished range test, or an ``(lrs, losses)`` pair.
-        for_schedule: ``"onecycle"`` (or ``"one_cycle"``) centres on the one-cycle peak; any
-            other name on the constant rate.
+        for_schedule: ``"one_cycle"`` (or the older ``"onecycle"``) centres on the one-cycle
+            peak; any other name on the constant rate.
         num: how many rates (at least 2).
         span: decades each side of the suggestion.
 

@@ -22,6 +22,7 @@ import numpy as np
 from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._find import find_lr
+from .._core._names import canonical_schedule
 from .._core._progress import StepBar
 from .._core._result import RangeTestResult, as_result
 from ._candidates import _candidates, _reading
@@ -289,6 +290,7 @@ def tune_lr(
         )
     _check_budget(budget_steps, min_steps)
     _reading(for_schedule)
+    for_schedule = canonical_schedule(for_schedule)  # "onecycle" is recorded as "one_cycle"
     if step is not None and (result is not None or rates is not None):
         raise LRFinderError("Pass `step` (to run a range test) or `result`/`rates`, not both.")
     if sweep and step is None:

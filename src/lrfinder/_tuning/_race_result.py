@@ -86,7 +86,7 @@ class TuneResult:
         confidence: 0..1: how clearly the winner beat the runner-up (see ``lrfinder._race``).
         warnings: reasons to distrust the winner, if any.
         range_test: the range test the candidates came from, or None for explicit rates.
-        for_schedule: how the rate is used: ``"constant"``, ``"onecycle"`` (the peak) or the name
+        for_schedule: how the rate is used: ``"constant"``, ``"one_cycle"`` (the peak) or the name
             of the caller's schedule.
         settings: how the race ran (plain JSON data).
     """

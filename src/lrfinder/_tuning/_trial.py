@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._core._errors import LRFinderError
+from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult
 from ..schedules._basic import Schedule, constant, cosine_annealing
 from ..schedules._cyclical import one_cycle
@@ -16,30 +17,32 @@ from ._race_result import TuneResult
 
 # A schedule the race cannot name: (peak rate, steps) -> the schedule over those steps.
 ScheduleShape = Callable[[float, int], Schedule]
-TRIAL_SCHEDULES = ("constant", "onecycle", "cosine")
+TRIAL_SCHEDULES = ("constant", "one_cycle", "cosine_annealing")
 
 
 def trial_schedule(for_schedule: str | ScheduleShape, lr: float, steps: int) -> Schedule:
     """The schedule one trial trains ``steps`` steps with, at (peak) rate ``lr``.
 
-    ``"constant"`` holds ``lr``; ``"onecycle"`` is a one-cycle with peak ``lr`` and ``"cosine"`` a
-    cosine annealing from ``lr``, both compressed into ``steps``, so a short trial still warms
+    ``"constant"`` holds ``lr``; ``"one_cycle"`` is a one-cycle with peak ``lr`` and
+    ``"cosine_annealing"`` a cosine annealing from ``lr`` (or the older ``"onecycle"`` and
+    ``"cosine"``), both compressed into ``steps``, so a short trial still warms
     up, peaks and anneals as the full training would (a one-cycle truncated to its first quarter
     would stop inside its warm-up, never reaching the rate being raced). A callable
     ``shape(lr, steps)`` builds any other schedule.
 
     Examples:
-        >>> s = trial_schedule("onecycle", 0.1, 100)
+        >>> s = trial_schedule("one_cycle", 0.1, 100)
         >>> round(max(s(i) for i in range(100)), 6), s(0) < 0.01
         (0.1, True)
     """
     if callable(for_schedule):
         return for_schedule(lr, steps)
-    if for_schedule == "constant":
+    name = canonical_schedule(for_schedule)
+    if name == "constant":
         return constant(lr)
-    if for_schedule == "onecycle":
+    if name == "one_cycle":
         return one_cycle(lr, total_steps=max(steps, 4))  # the fewest steps its phases fit
-    if for_schedule == "cosine":
+    if name == "cosine_annealing":
         return cosine_annealing(lr, T_max=steps)
     raise LRFinderError(
         f"`for_schedule` must be one of {', '.join(TRIAL_SCHEDULES)}, or a callable "

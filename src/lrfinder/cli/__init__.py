@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .._core._errors import LRFinderError, NoSuggestionError
-from .._core._registry import DEFAULT_METHOD, SCHEDULES, Suggestion, methods
+from .._core._names import canonical_schedule
+from .._core._registry import _SCHEDULE_AWARE, DEFAULT_METHOD, SCHEDULES, Suggestion, methods
 from .._core._result import RangeTestResult
-from .._core._suggestion import quiet_suggest, quiet_suggest_all
-from ._output import image_path, save_figure
+from .._core._suggestion import quiet_suggest
+from ._input import add_input_arguments, load_input
+from ._output import UsageError, check_image_path, image_path, save_figure
 from ._schedule import add_schedule_parser
 
 __all__ = ["build_parser", "main"]
 
-RESULT_HELP = "our JSON result, or any CSV with `lr` and `loss` columns"
 # Exit codes: every error is one line on stderr, never a traceback.
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: a malformed or unreadable file, a bad option value, a missing extra
@@ -25,21 +29,62 @@ EXIT_USAGE = 2  # argparse: unknown command or flag
 EXIT_NO_SUGGESTION = 3  # the curve holds no usable rate (the message says why)
 EXIT_BUG = 4  # an unexpected exception inside lrfinder: a bug, please report it
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 EXIT_CODES_HELP = """exit codes:
   0    success
   1    error: a malformed or unreadable file, a bad option value, a missing extra
-  2    usage: an unknown command or flag
+  2    usage: an unknown command or flag, flags that do not fit together, an image
+       format that cannot be written
   3    no suggestion: the curve holds no usable rate (the message says why)
   4    internal error: an unexpected exception inside lrfinder (a bug; please report it)
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C)
+  141  the output was closed early (e.g. piped into head): nothing is printed"""
 
 
-def _table(result: RangeTestResult) -> str:
+def _version() -> str:
+    try:
+        return metadata.version("lrfinder")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _all(
+    result: RangeTestResult, for_schedule: str = "constant"
+) -> dict[str, Suggestion | NoSuggestionError]:
+    """Every method's suggestion for ``for_schedule``: the methods that tell schedules apart
+    read it, the others suggest their one rate."""
+    out: dict[str, Suggestion | NoSuggestionError] = {}
+    for name in methods():
+        use = for_schedule if name in _SCHEDULE_AWARE else "constant"
+        try:
+            out[name] = quiet_suggest(result, name, for_schedule=use)
+        except NoSuggestionError as exc:
+            out[name] = exc
+    return out
+
+
+def _as_json(s: Suggestion) -> dict[str, Any]:
+    return {
+        "lr": s.lr,
+        "low": s.low,
+        "high": s.high,
+        "method": s.method,
+        "index": s.index,
+        "reason": s.reason,
+        "confidence": s.confidence,
+        "warnings": list(s.warnings),
+    }
+
+
+def _table(result: RangeTestResult, for_schedule: str = "constant") -> str:
     rows = [("method", "lr", "range", "why")]
-    for name, s in quiet_suggest_all(result).items():
+    for name, s in _all(result, for_schedule).items():
         label = f"{name} (default)" if name == DEFAULT_METHOD else name
         if isinstance(s, Suggestion):
-            rows.append((label, f"{s.lr:.3g}", f"{s.low:.3g}..{s.high:.3g}", s.reason))
+            why = s.reason
+            if for_schedule != "constant" and name not in _SCHEDULE_AWARE:
+                why += " (one rate for every schedule)"
+            rows.append((label, f"{s.lr:.3g}", f"{s.low:.3g}..{s.high:.3g}", why))
         else:
             rows.append((label, "-", "-", f"no suggestion: {s}"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -67,6 +112,9 @@ def _save_plot(
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
+    check_image_path(args.plot, "lr_find.png", "--plot")
+    if args.tune:
+        check_image_path(args.tune_plot, "lr_tune.png", "--tune-plot")
     result = run_demo(num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
     print(f"Range test on digits: {result.steps} steps, stopped: {result.stop_reason}")
     print(_table(result))
@@ -98,26 +146,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    result = RangeTestResult.load(args.result)
+    if args.all and args.method is not None:
+        raise UsageError(
+            f"--all prints every method; --method picks one. Received both: --method {args.method}"
+        )
+    result = load_input(args)
     if args.all:
-        print(_table(result))
+        if not args.json:
+            print(_table(result, args.for_schedule))
+            return 0
+        table = {
+            name: _as_json(s) if isinstance(s, Suggestion) else {"no_suggestion": str(s)}
+            for name, s in _all(result, args.for_schedule).items()
+        }
+        print(
+            json.dumps(
+                {"for_schedule": args.for_schedule, "default": DEFAULT_METHOD, "methods": table}
+            )
+        )
         return 0
     s = quiet_suggest(result, args.method, for_schedule=args.for_schedule)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "lr": s.lr,
-                    "low": s.low,
-                    "high": s.high,
-                    "method": s.method,
-                    "index": s.index,
-                    "reason": s.reason,
-                    "confidence": s.confidence,
-                    "warnings": list(s.warnings),
-                }
-            )
-        )
+        print(json.dumps(_as_json(s)))
     else:
         print(f"{s.lr:.6g}  ({s.method}: {s.reason}; range {s.low:.3g}..{s.high:.3g})")
         for warning in s.warnings:
@@ -126,10 +176,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    results = [RangeTestResult.load(p) for p in args.result]
-    if len(results) == 1:
-        path = _save_plot(results[0], args.output, args.method or None)
+    check_image_path(args.output, "lr_find.png", "-o")
+    if len(args.result) <= 1:
+        source = args.result[0] if args.result else None
+        path = _save_plot(load_input(args, source), args.output, args.method or None)
     else:
+        if args.lr_file is not None or args.loss_file is not None:
+            raise UsageError("Pass several RESULT files, or --lr FILE --loss FILE, not both.")
+        results = [load_input(args, p) for p in args.result]
         # Each curve is named in the legend by its file; the shortest names that tell them apart.
         names = [p.stem for p in args.result]
         labels = names if len(set(names)) == len(names) else [str(p) for p in args.result]
@@ -145,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"lrfinder {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -199,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="suggest a rate from a saved curve",
         description="Suggest a learning rate from a saved range test.",
     )
-    sug.add_argument("result", type=Path, help=RESULT_HELP)
+    add_input_arguments(sug)
     sug.add_argument(
         "--method",
         choices=methods(),
@@ -208,12 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sug.add_argument(
         "--for-schedule",
+        type=canonical_schedule,
         choices=SCHEDULES,
         default="constant",
-        help="how the rate will be used: constant, or the peak of a one-cycle schedule",
+        help="how the rate will be used: constant, or the peak of a one_cycle schedule "
+        "(also with --all)",
     )
     sug.add_argument("--all", action="store_true", help="print a table of every method")
-    sug.add_argument("--json", action="store_true", help="print the suggestion as JSON")
+    sug.add_argument(
+        "--json", action="store_true", help="print the suggestion (with --all: every one) as JSON"
+    )
     sug.set_defaults(run=_cmd_suggest)
 
     plot = sub.add_parser(
@@ -222,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plot a saved range test: loss against rate, and the loss's rate of change. "
         "Several results are drawn on the same axes (repeats, batch sizes, optimizers).",
     )
-    plot.add_argument("result", type=Path, nargs="+", help=f"{RESULT_HELP}; one or more")
+    add_input_arguments(plot, several=True)
     plot.add_argument(
         "-o",
         "--output",
@@ -246,7 +305,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one line to stderr and exit non-zero."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except UsageError as exc:
+        print(f"lrfinder: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except NoSuggestionError as exc:
         print(f"lrfinder: no suggestion: {_one_line(exc)}", file=sys.stderr)
         return EXIT_NO_SUGGESTION
@@ -263,6 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``lrfinder ... | head``): exit quietly, as Unix tools do.
+    What is still buffered must not be flushed at exit, which would print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (captured in a test)
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

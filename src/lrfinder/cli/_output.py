@@ -19,6 +19,26 @@ def image_path(path: Path, default_name: str) -> Path:
     return path if path.suffix else path.with_suffix(".png")
 
 
+class UsageError(LRFinderError):
+    """Flags that cannot work, found before any work is done: exit code 2."""
+
+
+def check_image_path(path: Path, default_name: str, flag: str) -> None:
+    """Refuse an image name matplotlib cannot write before the curve is read or plotted."""
+    target = image_path(path, default_name)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:  # the plot itself says how to install it
+        return
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UsageError(
+            f"{flag} {path}: matplotlib cannot write .{suffix} images; end the name with one "
+            f"of {', '.join('.' + f for f in sorted(formats))}"
+        )
+
+
 def save_figure(fig: Any, path: Path) -> None:
     """Save ``fig`` to ``path``; an unknown image format is an error, not a traceback."""
     try:

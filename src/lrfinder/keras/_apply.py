@@ -25,7 +25,7 @@ def apply(model_or_optimizer: keras.Model | keras.optimizers.Optimizer, lr: Any)
     Returns:
         ``model_or_optimizer``.
 
-    Example:
+    Examples:
         >>> import keras, lrfinder.keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         >>> model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")

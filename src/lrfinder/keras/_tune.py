@@ -105,8 +105,9 @@ def tune_lr(
         validation_data: what ``evaluate`` scores every trial on: ``(x_val, y_val)`` (a fixed
             subset: it runs once per trial) or a dataset. Without it, the last 10% of ``x`` and
             ``y`` are held out and never trained on.
-        for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
-            any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
+        for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak),
+            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, compressed into each
+            trial's steps.
         result: see :func:`lrfinder.torch.tune_lr`.
         rates: see :func:`lrfinder.torch.tune_lr`.
         num: see :func:`lrfinder.torch.tune_lr`.

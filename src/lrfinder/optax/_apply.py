@@ -22,7 +22,7 @@ def apply(opt_state: optax.OptState, lr: Any, *, hyperparam: str = "learning_rat
     rates (``optax.multi_transform`` over ``inject_hyperparams`` optimizers), the first gets
     ``lr`` and the others keep their ratio to it, as the range test swept them.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, optax, lrfinder.optax
         >>> tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
         >>> state = lrfinder.optax.apply(tx.init({"w": jnp.zeros(3)}), 0.01)

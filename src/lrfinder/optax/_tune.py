@@ -61,8 +61,9 @@ def tune_lr(
             per trial); jit it yourself.
         total_steps: the length of the training the race stands in for; the last round trains
             this many steps.
-        for_schedule: ``"constant"``, ``"onecycle"`` (the rate is the peak), ``"cosine"``, or
-            any ``shape(lr, steps) -> Schedule``, compressed into each trial's steps.
+        for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak),
+            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, compressed into each
+            trial's steps.
         result: see :func:`lrfinder.torch.tune_lr`.
         rates: see :func:`lrfinder.torch.tune_lr`.
         num: see :func:`lrfinder.torch.tune_lr`.

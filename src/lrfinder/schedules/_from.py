@@ -18,14 +18,15 @@ import numpy as np
 from .._core._checks import check_count
 from .._core._display import html, present
 from .._core._errors import LRFinderError
+from .._core._names import schedule_name
 from .._core._registry import _SCHEDULE_AWARE, DEFAULT_METHOD
 from .._core._result import RangeTestResult, as_result
 from .._core._suggestion import quiet_suggest
 from .._reading._curve import read_curve
-from ._basic import Schedule, check_choice, constant, cosine_annealing
+from ._basic import Schedule, constant, cosine_annealing
 from ._cyclical import CYCLIC_MODES, cyclic, one_cycle, one_cycle_momentum
 
-POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine", "constant")
+POLICIES = ("one_cycle", *CYCLIC_MODES, "cosine_annealing", "constant")
 # The loss "starts falling" once it has covered this share of its total fall; a smaller share
 # would let the noise of the flat start decide.
 START_FRACTION = 0.1
@@ -40,8 +41,8 @@ class ScheduleChoice:
     Call it like the schedule it holds: ``choice(step)``.
 
     Attributes:
-        policy: one of ``one_cycle``, ``triangular``, ``triangular2``, ``exp_range``, ``cosine``,
-            ``constant``.
+        policy: one of ``one_cycle``, ``triangular``, ``triangular2``, ``exp_range``,
+            ``cosine_annealing``, ``constant``.
         schedule: the learning rate at each step.
         bounds: the rates read off the curve, by name (``max_lr``, ``base_lr`` or ``lr``).
         rules: for each bound, the rule that set it, in words.
@@ -141,14 +142,16 @@ def schedule_from(
     - ``triangular``, ``triangular2``, ``exp_range``: ``base_lr`` where the loss starts falling,
       ``max_lr`` where it stops falling, or ``max_lr / 4`` as the fallback (Smith 2015/2017).
       ``step_size`` defaults to half of ``total_steps``, so training ends with a cycle.
-    - ``cosine``: cosine annealing over ``total_steps`` from the suggestion;
+    - ``cosine_annealing``: cosine annealing over ``total_steps`` from the suggestion;
       ``constant``: the suggestion throughout.
 
     Args:
         result: the range test, or an ``(lrs, losses)`` pair.
-        policy: one of the policies above.
+        policy: one of the policies above, named as their factories in
+            :mod:`lrfinder.schedules` (the older ``cosine`` and ``onecycle`` are accepted).
         total_steps: optimizer steps the schedule covers.
-        method: the suggestion method for the peak (``one_cycle``, ``cosine``, ``constant``).
+        method: the suggestion method for the peak (``one_cycle``, ``cosine_annealing``,
+            ``constant``).
         **options: passed to the schedule's factory (``pct_start``, ``div_factor``, ``gamma``,
             ``eta_min``...); ``base_momentum``/``max_momentum`` go to the momentum cycle.
 
@@ -166,7 +169,7 @@ def schedule_from(
         (True, True)
     """
     result = as_result(result)
-    policy = check_choice("policy", policy, POLICIES)
+    policy = schedule_name(policy, POLICIES, what="policy")
     total_steps = check_count("total_steps", total_steps)
     momentum: Schedule | None = None
     if policy in CYCLIC_MODES:
@@ -174,14 +177,14 @@ def schedule_from(
         options.setdefault("step_size", max(1, total_steps // 2))
         schedule = cyclic(bounds["base_lr"], bounds["max_lr"], mode=policy, **options)
     elif policy == "one_cycle":
-        bounds, rules = _peak(result, method, "max_lr", use="onecycle")
+        bounds, rules = _peak(result, method, "max_lr", use="one_cycle")
         cycle: dict[str, Any] = {
             k: options.pop(k) for k in ("base_momentum", "max_momentum") if k in options
         }
         cycle.update({k: options[k] for k in _SHARED_ONE_CYCLE if k in options})
         schedule = one_cycle(bounds["max_lr"], total_steps=total_steps, **options)
         momentum = one_cycle_momentum(total_steps=total_steps, **cycle)
-    elif policy == "cosine":
+    elif policy == "cosine_annealing":
         bounds, rules = _peak(result, method, "lr")
         schedule = cosine_annealing(bounds["lr"], T_max=total_steps, **options)
     else:

@@ -27,7 +27,7 @@ def apply(
     Returns:
         ``optimizer``, so ``opt = lrfinder.torch.apply(make_optimizer(), result.suggestion)``.
 
-    Example:
+    Examples:
         >>> import torch, lrfinder.torch
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
         >>> opt = torch.optim.SGD([{"params": net[0].parameters(), "lr": 0.001},

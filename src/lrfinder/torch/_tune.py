@@ -105,8 +105,9 @@ def tune_lr(
             reach other batches in later passes, so pass ``val_data`` when you have it.
         val_batches: how many held-out batches score a trial.
         for_schedule: the schedule every trial trains with, compressed into its steps:
-            ``"constant"``, ``"onecycle"`` (the rate is the peak, ``max_lr``), ``"cosine"`` (the
-            rate is the start of a cosine annealing), or any ``shape(lr, steps) -> Schedule``.
+            ``"constant"``, ``"one_cycle"`` (the rate is the peak, ``max_lr``),
+            ``"cosine_annealing"`` (the rate is the start of a cosine annealing), or any
+            ``shape(lr, steps) -> Schedule``.
         result: a finished range test to take the candidates from, instead of running one.
         rates: the candidates themselves, instead of a range test.
         num: how many candidates; see :func:`lrfinder.tune_lr`.

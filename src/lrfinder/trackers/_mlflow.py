@@ -42,7 +42,7 @@ def log_mlflow(
     Returns:
         the run's id.
 
-    Example:
+    Examples:
         >>> import mlflow  # doctest: +SKIP
         >>> with mlflow.start_run():  # doctest: +SKIP
         ...     log_mlflow(result)

@@ -52,7 +52,7 @@ def log_tensorboard(
     Returns:
         the writer, flushed (closed when this function made it).
 
-    Example:
+    Examples:
         >>> from torch.utils.tensorboard import SummaryWriter  # doctest: +SKIP
         >>> log_tensorboard(result, SummaryWriter("runs/lr_find"))  # doctest: +SKIP
     """

@@ -40,7 +40,7 @@ def log_wandb(
     Returns:
         the run.
 
-    Example:
+    Examples:
         >>> import wandb  # doctest: +SKIP
         >>> log_wandb(result, run=wandb.init(project="mnist", job_type="lr_find"))  # doctest: +SKIP
     """
