@@ -18,7 +18,7 @@ pd = pytest.importorskip("pandas")
 def test_the_frame_holds_the_csv_s_columns_and_values():
     result = tracked_curve()
     frame = result.to_pandas()
-    from_csv = pd.read_csv(io.StringIO(result.to_csv()), index_col="step")
+    from_csv = pd.read_csv(io.StringIO(result.to_csv()), index_col="step", comment="#")
     assert list(frame.columns) == list(from_csv.columns)
     assert frame.index.name == "step" and list(frame.index) == list(range(STEPS))
     pd.testing.assert_frame_equal(frame, from_csv, check_exact=True, check_index_type=False)
