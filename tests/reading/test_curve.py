@@ -101,7 +101,10 @@ def _nan_at(steps: list[int]) -> RangeTestResult:
 
 def test_an_imported_curve_with_non_finite_points_inside_is_read_on_its_finite_points() -> None:
     holed, whole = _nan_at([5, 12, 17]), _nan_at([])
-    with pytest.warns(LRFinderWarning, match=r"3 non-finite loss\(es\) inside the curve \(at step 5, 12, 17\) were left out and its 97 finite points read"):
+    with pytest.warns(
+        LRFinderWarning,
+        match=r"3 non-finite loss\(es\) inside the curve \(at step 5, 12, 17\) were left out and its 97 finite points read",
+    ):
         s = lrfinder.suggest(holed)
     # Read past the holes, not cut at the first one (which left 5 points and 1e-07).
     assert s.lr == pytest.approx(lrfinder.suggest(whole).lr, rel=0.1)

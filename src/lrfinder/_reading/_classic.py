@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._core._checks import check_count, check_real, is_real
@@ -113,14 +115,13 @@ def _slide(
         lr_diff = check_count("lr_diff", lr_diff)
     threshold = check_real("threshold", threshold, at_least=0.0)
     curve = read_curve(result)
-    beta = result.settings.get("smooth_beta")
-    if not (is_real(beta) and 0.0 <= beta < 1.0):
-        beta = DEFAULT_SMOOTH_BETA
-    planned = result.settings.get("num_steps")
+    setting: Any = result.settings.get("smooth_beta")
+    beta = float(setting) if is_real(setting) and 0.0 <= setting < 1.0 else DEFAULT_SMOOTH_BETA
+    planned: Any = result.settings.get("num_steps")
     if not (isinstance(planned, int) and planned >= result.steps):
         planned = result.steps
     skip = planned // 10
-    lrs, smooth = curve.lrs[skip:], ema(curve.raw, float(beta))[skip:]
+    lrs, smooth = curve.lrs[skip:], ema(curve.raw, beta)[skip:]
     n = smooth.size
     gap = max(2, round(0.15 * planned)) if lr_diff is None else lr_diff
     if gap >= n:

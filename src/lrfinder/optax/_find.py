@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Unpack
 
@@ -66,7 +67,8 @@ def find_lr(
     stops early when the loss diverges or turns NaN/inf. ``batches`` is cycled when shorter than
     the test; a one-shot iterator ends the test when it runs out.
 
-    Your ``params`` and ``opt_state`` come back untouched: JAX arrays are immutable, so the sweep
+    Python's and numpy's global random states are put back afterwards. Your ``params`` and
+    ``opt_state`` come back untouched: JAX arrays are immutable, so the sweep
     trains new ones and drops them. lrfinder copies both once before the first step, so a
     ``train_step`` jitted with ``donate_argnums`` cannot delete yours. With several injected
     rates (e.g. ``optax.multi_transform`` over two ``inject_hyperparams`` optimizers) one
@@ -133,5 +135,12 @@ def find_lr(
             )
         return float(np.asarray(loss).reshape(()))
 
-    drive(rt, step, progress=progress)
+    # JAX's keys are explicit, but batches often shuffle with Python's or numpy's global RNG:
+    # put both back, as the other adapters do.
+    rng = random.getstate(), np.random.get_state()  # noqa: NPY002 (the global state users seed)
+    try:
+        drive(rt, step, progress=progress)
+    finally:
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])  # noqa: NPY002
     return rt.result(settings={"framework": "optax", "base_lrs": base_lrs})
