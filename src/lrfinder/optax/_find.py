@@ -50,6 +50,34 @@ def _copy(leaf: Any) -> Any:
     return leaf.copy() if isinstance(leaf, jax.Array) else leaf
 
 
+def check_inputs(
+    train_step: Any, params: Any, batches: Any, hyperparam: Any, progress: Any
+) -> None:
+    """The checks find_lr and tune_lr share, made before anything is traced or trained."""
+    if not callable(train_step):
+        raise LRFinderError(
+            "`train_step` must be a callable (params, opt_state, batch) -> (params, opt_state, "
+            f"loss). Received: {type(train_step).__name__}"
+        )
+    if not jax.tree.leaves(params):
+        raise LRFinderError(
+            "`params` must be a pytree holding the parameters' arrays (e.g. a dict of "
+            f"jax.Array). Received: {params!r:.80}"
+        )
+    if not isinstance(batches, Iterable):
+        raise LRFinderError(
+            "`batches` must be an iterable of batches (a list, a generator, a loader). "
+            f"Received: {type(batches).__name__}"
+        )
+    if not isinstance(hyperparam, str) or not hyperparam:
+        raise LRFinderError(
+            "`hyperparam` must be the name of the injected hyper-parameter to sweep, e.g. "
+            f"'learning_rate'. Received: hyperparam={hyperparam!r}"
+        )
+    if not isinstance(progress, bool):
+        raise LRFinderError(f"`progress` must be True or False. Received: progress={progress!r}")
+
+
 def find_lr(
     train_step: TrainStep,
     params: optax.Params,
@@ -88,11 +116,7 @@ def find_lr(
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
     """
-    if not callable(train_step):
-        raise LRFinderError(
-            "`train_step` must be a callable (params, opt_state, batch) -> (params, opt_state, "
-            f"loss). Received: {type(train_step).__name__}"
-        )
+    check_inputs(train_step, params, batches, hyperparam, progress)
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:
         raise LRFinderError(
