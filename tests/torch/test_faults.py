@@ -180,3 +180,37 @@ def test_a_persistent_loader_being_iterated_is_warned_about() -> None:
     with pytest.warns(LRFinderWarning, match=r"persistent_workers=True that is being iterated"):
         lft.find_lr(model, opt, loader, loss_fn=F.mse_loss, num_steps=5, progress=False)
     del epoch
+
+
+def _lazy_and_loader() -> tuple[nn.Module, torch.optim.Optimizer, Any]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.LazyLinear(8), nn.Tanh(), nn.LazyLinear(1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    dataset = torch.utils.data.TensorDataset(
+        torch.randn(64, 4, generator=g), torch.randn(64, 1, generator=g)
+    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=8, shuffle=True)  # global RNG
+    return model, opt, loader
+
+
+def _train_one_epoch(model: nn.Module, opt: torch.optim.Optimizer, loader: Any) -> None:
+    for x, y in loader:
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+
+
+def test_lazy_modules_with_a_shuffling_loader_continue_as_without_the_test() -> None:
+    model, opt, loader = _lazy_and_loader()
+    torch.manual_seed(7)
+    lft.find_lr(model, opt, loader, loss_fn=F.mse_loss, num_steps=10, end_lr=1.0, progress=False)
+    _train_one_epoch(model, opt, loader)
+
+    reference, ref_opt, ref_loader = _lazy_and_loader()
+    torch.manual_seed(7)
+    _train_one_epoch(reference, ref_opt, ref_loader)  # initialised by its first forward pass
+    # Same weights at initialisation, same shuffle, same training: bit for bit.
+    assert_same(
+        [p.detach() for p in model.parameters()], [p.detach() for p in reference.parameters()]
+    )

@@ -295,15 +295,22 @@ def find_lr(
     batches = cycle(data)
     lazy = _is_lazy(model)
     if lazy:
-        # A shuffling loader draws its order from the torch RNG; only the initialisation's draws
-        # may remain, as if the first training step had initialised the modules.
+        # As in training without the test, the modules initialise after a shuffling loader drew
+        # its order from the torch RNG, so they get the same weights. Then the RNG goes back to
+        # before the loader's draws, so the caller's next pass shuffles as it would have (the
+        # initialisation's draws are not replayed: docs/restore.md). When the data drew nothing,
+        # the initialisation's draws stay, exactly as after the first training step.
         rng = torch.get_rng_state()
         first_batch = next(batches, None)
-        torch.set_rng_state(rng)
+        drew = not torch.equal(torch.get_rng_state(), rng)
         if first_batch is None:
             raise LRFinderError("`data` yielded no batch; lazy modules need one to initialise.")
         batches = itertools.chain([first_batch], batches)
-        _materialize(model, compute_loss, first_batch, device)
+        try:
+            _materialize(model, compute_loss, first_batch, device)
+        finally:
+            if drew:
+                torch.set_rng_state(rng)
 
     started = time.perf_counter()
     extras = [*schedulers, *([scaler] if scaler is not None else [])]
