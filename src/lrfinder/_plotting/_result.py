@@ -115,6 +115,9 @@ def plot_derivative(
         w, averaged = loss_change(curve.raw, window)
         # Scale to the falling part: the blow-up at the end would flatten everything else.
         spread = float(np.max(np.abs(averaged[: max(curve.argmin + 1, 2)]))) or 1.0
+        # Far below the float maximum, so neither `reach` nor matplotlib's margins overflow
+        # (a step that leaps to 1e308 before the lowest point makes the spread that large).
+        spread = min(spread, 2.0**1000)
         reach = 15.0 * spread  # beyond the axis: clipped so no limit overflows
         ax.plot(
             curve.lrs,
