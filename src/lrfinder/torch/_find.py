@@ -207,12 +207,15 @@ def find_lr(
     grows from ``start_lr`` to ``end_lr``, recording each step's loss, and stops early when the
     loss diverges or turns NaN/inf. Before the first step every piece of state the test changes
     is put aside on the host (see :class:`Snapshot`); it is put back bit for bit when the test
-    ends, also when it raises or is interrupted.
+    ends, also when it raises, on Ctrl-C (a second one waits until the restore is done) and on
+    SIGTERM (then the process ends as SIGTERM would); docs/restore.md has the details.
 
     Under ``torch.distributed`` (e.g. ``torchrun`` with a ``DistributedDataParallel`` model) call
     it on every rank with that rank's data: every rank runs the same sweep, the loss is averaged
     over the ranks before the stopping rule, all stop on the same step, every rank is restored,
-    and only rank 0 shows a progress bar (save the result from rank 0 only).
+    and only rank 0 shows a progress bar (save the result from rank 0 only). When one rank
+    raises while reading its data or computing its loss, every rank stops and is restored; the
+    others raise ``RankFailedError`` naming it.
 
     Args:
         model: the network; it is trained in ``train()`` mode during the test. Lazy modules are
