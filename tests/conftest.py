@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from _curves import sigmoid_curve
 from lrfinder import RangeTestResult
@@ -11,3 +14,10 @@ from lrfinder import RangeTestResult
 @pytest.fixture
 def curve() -> RangeTestResult:
     return sigmoid_curve()
+
+
+# Hypothesis profiles: "ci" (what .ci/run selects) runs the property tests that take their
+# example count from the profile with 2,000 examples; "dev", the default, 100 (Hypothesis's own).
+settings.register_profile("ci", max_examples=2000, deadline=None)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

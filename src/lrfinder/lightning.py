@@ -48,13 +48,15 @@ class RefindCallback(RefinderView, pl.Callback):
     The found rate replaces the rate of every parameter group (their ratios hold). When
     ``configure_optimizers`` returns a PyTorch scheduler (``LambdaLR``, ``StepLR``,
     ``OneCycleLR``, ``CyclicLR``...), the rates it computes from are rescaled instead, so the
-    schedule keeps its shape around the new peak (the policy's rate is that peak). Each
+    schedule keeps its shape around the new peak (the policy's rate is that peak); a
+    ``ReduceLROnPlateau`` reads the groups' rates, so it goes on reducing from the found one. Each
     test's rates are logged through the trainer's loggers as
     ``lrfinder/found_lr``, ``lrfinder/lr`` and ``lrfinder/steps``.
 
     Each test step calls the module's ``training_step(batch, 0)`` with ``self.log`` silenced,
     then ``backward()`` and the optimizer's ``step()``, in full precision; pass ``step_fn`` for
-    anything else. Automatic optimization with one optimizer only.
+    anything else. A ``training_step`` that returns None skips its batch, as in Lightning.
+    Automatic optimization with one optimizer only.
 
     Args:
         policy: when and how to re-run (default :class:`lrfinder.RefindPolicy`: every epoch).
@@ -147,6 +149,9 @@ class RefindCallback(RefinderView, pl.Callback):
         if not configs:
             return None
         scheduler = configs[0].scheduler
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            # It computes from the groups' current rates, which the found rate replaces.
+            return None
         if not hasattr(scheduler, "base_lrs"):
             raise LRFinderError(
                 "The scheduler must be a PyTorch LRScheduler (with `base_lrs`) for the found rate "
@@ -179,8 +184,10 @@ class RefindCallback(RefinderView, pl.Callback):
             logger.log_metrics(logged(record), step=trainer.global_step)
 
 
-def _training_step(module: pl.LightningModule, batch: Any) -> torch.Tensor:
+def _training_step(module: pl.LightningModule, batch: Any) -> torch.Tensor | None:
     out = module.training_step(batch, 0)
+    if out is None:  # Lightning's "skip this batch"; the range test skips it too
+        return None
     loss = out["loss"] if isinstance(out, Mapping) else out
     if not torch.is_tensor(loss):
         raise LRFinderError(

@@ -69,14 +69,15 @@ def loop_descent_range(curve: _curve._Curve, lr: float) -> tuple[float, float]:
     return min(float(curve.lrs[lo]), lr), max(float(curve.lrs[hi]), lr)
 
 
-def loop_slide_index(smooth: np.ndarray, gap: int, threshold: float) -> int | None:
-    """fastai's slide rule walked left from the end, as lrfinder first wrote it."""
-    span = float(np.ptp(smooth)) or 1.0
-    grad = np.gradient(smooth / span)
-    right = smooth.size - 1
-    while right - gap >= 0 and abs(grad[right] - grad[right - gap]) > threshold:
+def loop_slide_index(smooth: np.ndarray, gap: int, limit: float) -> int | None:
+    """fastai's slide rule walked left from the end, point by point, on the causal average
+    without its first tenth: the index (into ``smooth``) it suggests, None when nothing settles."""
+    grad = np.gradient(smooth)
+    n = smooth.size
+    right = n - 1
+    while right - gap >= 0 and abs(grad[right] - grad[right - gap]) > limit:
         right -= 1
-    return None if right - gap < 0 else right - gap
+    return None if right - gap < 0 else min(right - gap + 1, n - 1 - gap)
 
 
 @contextlib.contextmanager

@@ -184,3 +184,51 @@ def test_manual_optimization_is_refused(tmp_path):
     module.automatic_optimization = False
     with pytest.raises(lrfinder.LRFinderError, match="automatic optimization with one"):
         _fit(tmp_path, "manual", module, [RefindCallback()], max_epochs=1)
+
+
+class PlateauRegression(Regression):
+    """Lightning's own regression setup: a ReduceLROnPlateau on the validation loss."""
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+
+
+def test_a_reduce_on_plateau_scheduler_trains_to_the_end_with_early_stopping(tmp_path):
+    callback = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=None))
+    trainer, early = _fit(tmp_path, "plateau_sched", PlateauRegression(), [callback], max_epochs=6)
+    assert trainer.state.finished and trainer.current_epoch >= 1
+    assert [r.trigger for r in callback.history] == ["initial"]
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    lr = trainer.optimizers[0].param_groups[0]["lr"]
+    # The scheduler reduced from the found rate: a power of its factor below it.
+    halvings = round(float(torch.log2(torch.tensor(callback.refinder.lr / lr))))
+    assert halvings >= 0 and lr == pytest.approx(callback.refinder.lr * 0.5**halvings)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert early.stopped_epoch in (0, trainer.current_epoch - 1, trainer.current_epoch)
+
+
+class SkippingRegression(Regression):
+    """A training_step that returns None (Lightning's "skip this batch") for every third call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def training_step(self, batch, batch_idx):
+        self.calls += 1
+        if self.calls % 3 == 0:
+            return None
+        return super().training_step(batch, batch_idx)
+
+
+# Lightning's own training warns each time its training_step returns None.
+@pytest.mark.filterwarnings("ignore:`training_step` returned `None`:UserWarning")
+def test_a_training_step_that_returns_none_skips_the_batch_in_the_range_test(tmp_path):
+    callback = RefindCallback(policy=lrfinder.RefindPolicy(every_epochs=None))
+    trainer, _ = _fit(tmp_path, "skip", SkippingRegression(), [callback], max_epochs=1)
+    record = callback.history[0]
+    assert trainer.state.finished and record.trigger == "initial" and record.found_lr
+    skipped = record.result.settings["skipped_batches"]
+    assert skipped and abs(len(skipped) - record.result.steps / 2) <= 1  # one in three calls

@@ -182,3 +182,70 @@ def test_docstring_example() -> None:
     failed, attempted = doctest.testmod(lrfinder.optax, optionflags=doctest.ELLIPSIS)
     assert attempted > 0
     assert failed == 0
+
+
+def _tiny():
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    params = {"w": jnp.zeros(3)}
+
+    def step(p, s, b):
+        loss, g = jax.value_and_grad(lambda p: ((p["w"] - b) ** 2).sum())(p)
+        updates, s = tx.update(g, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    return jax.jit(step), params, tx.init(params), [jnp.ones(3)] * 10
+
+
+# Every argument of find_lr, a bad value, and the start of its message.
+BAD_FIND_ARGUMENTS = [
+    ("train_step", None, r"`train_step` must be a callable \(params, opt_state, batch\)"),
+    ("params", None, r"`params` must be a pytree holding the parameters' arrays"),
+    ("params", {}, r"`params` must be a pytree .* Received: \{\}"),
+    ("opt_state", None, r"`opt_state` holds no injected 'learning_rate'.*Received: NoneType"),
+    ("batches", 5, r"`batches` must be an iterable of batches .* Received: int"),
+    ("hyperparam", 5, r"`hyperparam` must be the name .* Received: hyperparam=5"),
+    ("hyperparam", "lr", r"`opt_state` holds no injected 'lr'"),
+    ("progress", "yes", r"`progress` must be True or False. Received: progress='yes'"),
+    ("start_lr", -1.0, r"start_lr"),
+    ("end_lr", "x", r"end_lr"),
+    ("num_steps", 0, r"`num_steps` must be an integer of at least 2"),
+    ("mode", "EXP", r"mode"),
+    ("diverge_threshold", 0.5, r"`diverge_threshold` must be a number above 1"),
+    ("smooth_beta", 1.0, r"`smooth_beta` must be in \[0, 1\)"),
+    ("num_step", 5, r"Unknown option 'num_step'"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "match"), BAD_FIND_ARGUMENTS)
+def test_every_argument_is_checked_before_the_first_step(name, value, match) -> None:
+    step, params, opt_state, data = _tiny()
+    calls = []
+
+    def counting(p, s, b):
+        calls.append(1)
+        return step(p, s, b)
+
+    arguments = {"train_step": counting, "params": params, "opt_state": opt_state}
+    arguments.update(batches=data, progress=False)
+    arguments[name] = value
+    with pytest.raises(LRFinderError, match=match):
+        find_lr(**arguments)
+    assert calls == []
+
+
+def test_the_global_python_and_numpy_random_states_come_back() -> None:
+    import random
+
+    step, params, opt_state, _ = _tiny()
+
+    def shuffled():  # batches drawn from the global RNGs, as many input pipelines do
+        while True:
+            yield jnp.asarray(np.random.permutation(3) + random.random(), dtype=jnp.float32)  # noqa: NPY002
+
+    random.seed(3)
+    np.random.seed(4)  # noqa: NPY002
+    python, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    find_lr(step, params, opt_state, shuffled(), num_steps=10, progress=False)
+    assert random.getstate() == python
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])  # noqa: NPY002
+    assert np.random.get_state()[2] == numpy_state[2]  # noqa: NPY002

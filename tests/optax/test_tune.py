@@ -127,3 +127,41 @@ def test_an_empty_training_set_is_named() -> None:
             rates=[1e-3, 1e-2],
             progress=False,
         )
+
+
+BAD_TUNE_ARGUMENTS = [
+    ("train_step", None, r"`train_step` must be a callable"),
+    ("params", None, r"`params` must be a pytree holding the parameters' arrays"),
+    ("opt_state", None, r"`opt_state` holds no injected 'learning_rate', so the race"),
+    ("batches", 5, r"`batches` must be an iterable of batches"),
+    ("batches", "one-shot", r"`batches` must be re-iterable"),
+    ("eval_fn", None, r"`eval_fn` must be a callable eval_fn\(params\)"),
+    ("total_steps", 0, r"`total_steps` must be an integer of at least 1"),
+    ("for_schedule", "nope", r"`for_schedule` must be one of constant, onecycle, cosine"),
+    ("result", "x", r"`result` must be a RangeTestResult .* Received: str"),
+    ("rates", [1e-3], r"`rates` must be 2 or more finite rates above 0"),
+    ("num", 1, r"`num` must be an integer of at least 2"),
+    ("span", -1.0, r"`span` must be a finite number above 0"),
+    ("rounds", "x", r"`rounds` must be \(count, fraction\) pairs"),
+    ("hyperparam", 5, r"`hyperparam` must be the name"),
+    ("progress", None, r"`progress` must be True or False"),
+    ("num_steps", 1, r"`num_steps` must be an integer of at least 2"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "match"), BAD_TUNE_ARGUMENTS)
+def test_every_argument_is_checked_before_anything_trains(data, name, value, match) -> None:
+    train, _ = data
+    step, params, opt_state = setup([])
+    calls = []
+
+    def counting(p, s, b):
+        calls.append(1)
+        return step(p, s, b)
+
+    arguments = {"train_step": counting, "params": params, "opt_state": opt_state}
+    arguments.update(batches=train, eval_fn=lambda p: 0.0, total_steps=5, progress=False)
+    arguments[name] = iter(train) if value == "one-shot" else value
+    with pytest.raises(LRFinderError, match=match):
+        lrfinder.optax.tune_lr(**arguments)
+    assert calls == []

@@ -66,6 +66,7 @@ BIG = 1.7e308
         [BIG] * 40,  # flat: no curve to read, the raw losses alone
         [5e-324] * 40,
         [math.nan] * 40,
+        [0.0] * 30 + [2.0**1023] + [0.0] * 8 + [-1.0],  # a leap before the lowest point
     ],
 )
 def test_plots_of_extreme_finite_losses(tmp_path: Path, losses: list[float]) -> None:

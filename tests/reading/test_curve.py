@@ -233,3 +233,43 @@ def test_a_reading_goes_with_its_result() -> None:
     gc.collect()
     # The reason kept (without its traceback) does not keep the result alive.
     assert alive() is None and key not in _curve._READS
+
+
+def _nan_at(steps: list[int]) -> RangeTestResult:
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    losses = 0.3 + 2.0 / (1.0 + np.exp(3.0 * (x + 3.0))) + np.where(lrs > 0.3, lrs, 0.0)
+    losses[steps] = [np.nan, np.inf, np.nan][: len(steps)]
+    return RangeTestResult(lrs=lrs, losses=losses)
+
+
+def test_an_imported_curve_with_non_finite_points_inside_is_read_on_its_finite_points() -> None:
+    holed, whole = _nan_at([5, 12, 17]), _nan_at([])
+    with pytest.warns(
+        LRFinderWarning,
+        match=r"3 non-finite loss\(es\) inside the curve \(at step 5, 12, 17\) were left out and its 97 finite points read",
+    ):
+        s = lrfinder.suggest(holed)
+    # Read past the holes, not cut at the first one (which left 5 points and 1e-07).
+    assert s.lr == pytest.approx(lrfinder.suggest(whole).lr, rel=0.1)
+    assert s.lr > 1e-5
+
+
+def test_a_recorded_test_still_ends_at_its_first_non_finite_loss() -> None:
+    run = _nan_at([])
+    cut = RangeTestResult(
+        lrs=run.lrs[:61], losses=np.append(run.losses[:60], np.nan), stop_reason="nonfinite"
+    )
+    s = lrfinder.suggest(cut)  # no warning: warnings are errors in the suite
+    assert not any("non-finite" in w for w in s.warnings)
+    head = RangeTestResult(lrs=run.lrs[:60], losses=run.losses[:60], stop_reason="diverged")
+    assert s.lr == lrfinder.suggest(head).lr
+
+
+def test_a_noise_free_nearly_flat_curve_is_flat() -> None:
+    k = np.arange(100)
+    with pytest.raises(NoSuggestionError, match=r"The curve is flat"):
+        lrfinder.suggest((np.logspace(-7, 1, 100), 1.2 - 1e-9 * k))
+    # A noise-free fall of 0.1% is a fall, not rounding.
+    with pytest.warns(LRFinderWarning, match="still falling at `end_lr`"):
+        lrfinder.suggest((np.logspace(-7, 1, 100), 1.2 - 1.2e-5 * k), "minimum")

@@ -81,17 +81,64 @@ def test_valley_matches_fastai(seed: int) -> None:
     assert s.low < s.lr < s.high
 
 
-def test_slide_finds_where_the_slope_settles() -> None:
-    curve = sigmoid_curve(centre=-3.0)
-    s = suggest(curve, "slide")
-    smooth = read_curve(curve).smooth
-    grad = np.gradient(smooth / np.ptp(smooth))
-    gap = round(0.15 * smooth.size)
-    right = smooth.size - 1
-    while abs(grad[right] - grad[right - gap]) > 0.005:
-        right -= 1
-    assert s.index == right - gap
-    assert s.lr < curve.lrs[np.argmin(curve.losses)]
+def fastai_lr_find_slide(
+    lrs: np.ndarray, raw: np.ndarray, num_it: int, lr_diff: int = 15, thresh: float = 0.005
+) -> float:
+    """fastai's slide rule as its lr_find applies it, written out from fastai: the recorder's
+    smoothed loss (a debiased moving average, beta 0.98), the first num_it // 10 points left
+    out, then the walk left from the end on np.gradient."""
+    val, smooth = 0.0, []
+    for count, loss in enumerate(raw, start=1):
+        val = 0.98 * val + 0.02 * loss
+        smooth.append(val / (1 - 0.98**count))
+    lrs, losses = lrs[num_it // 10 :], np.array(smooth)[num_it // 10 :]
+    loss_grad = np.gradient(losses)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = lrs[l_idx]
+    while l_idx >= -len(losses) and abs(loss_grad[r_idx] - loss_grad[l_idx]) > thresh:
+        local_min_lr = lrs[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return float(local_min_lr)
+
+
+def textbook_run(loss: object, num_steps: int = 100) -> RangeTestResult:
+    """A range test recorded by lrfinder's own loop, with fastai's smoothing factor."""
+    rt = lrfinder.RangeTest(start_lr=1e-7, end_lr=10, num_steps=num_steps, smooth_beta=0.98)
+    while not rt.done:
+        rt.record(loss(rt.lr))  # type: ignore[operator]
+    return rt.result()
+
+
+def _textbook(lr: float) -> float:
+    # Flat at 2.3, falls to 0.3 around 1e-3, blows up past 0.05.
+    return 0.3 + 2.0 / (1.0 + (lr / 1e-3) ** 1.3) + (lr / 0.05) ** 2
+
+
+def _textbook_noisy(seed: int) -> object:
+    rng = np.random.default_rng(seed)
+    return lambda lr: _textbook(lr) * (1 + 0.02 * rng.standard_normal())
+
+
+@pytest.mark.parametrize("noise", [None, 3, 4])
+def test_slide_matches_fastai_on_the_same_run(noise: int | None) -> None:
+    run = textbook_run(_textbook if noise is None else _textbook_noisy(noise))
+    assert run.stop_reason == "diverged"
+    s = suggest(run, "slide")
+    expected = fastai_lr_find_slide(run.lrs, run.losses, 100)
+    assert s.lr == expected
+    # Below the blow-up and at the foot of the fall, not at its end (the clipped reading's
+    # flat ceiling stopped the walk at once, near the blow-up).
+    assert 1e-4 < s.lr < 1e-2
+
+
+def test_slide_whose_slopes_never_agree_is_no_suggestion() -> None:
+    # A parabola's slope changes by the same amount every step: no two slopes 15 steps apart agree.
+    k = np.arange(100.0)
+    curve = RangeTestResult(lrs=np.logspace(-7, 1, 100), losses=5.0 - 4e-4 * k**2)
+    with pytest.raises(NoSuggestionError, match=r"`slide` found no stretch where the slope"):
+        suggest(curve, "slide")
 
 
 def test_still_falling_at_end_lr_warns() -> None:
@@ -115,7 +162,7 @@ def test_nan_tail_is_ignored(curve: RangeTestResult) -> None:
     ("losses", "match"),
     [
         (
-            [2.0, 1.0, float("nan"), 1.0, 1.0, 1.0],
+            [2.0, 1.0, float("nan")],
             r"Too few points: 2 finite loss\(es\).*Lower `start_lr`",
         ),
         ([1.0] * 40, r"The curve is flat.*Raise `end_lr`"),

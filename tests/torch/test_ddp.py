@@ -169,3 +169,102 @@ def test_every_rank_races_the_same_candidates_on_the_averaged_held_out_loss(
             rtol=1e-4,
             equal_nan=True,
         )
+
+
+# A failure on one rank, in its loss or its data, raised on a later step; afterwards the failing
+# rank either only waits (at a barrier) or trains on with DDP, as a caller that catches would.
+FAULTS = [
+    ("loss", "wait", 1),
+    ("loss", "train on", 1),
+    ("data", "wait", 1),
+    ("data", "train on", 1),
+    ("loss", "train on", 0),
+]
+
+
+class FailingData:
+    """Re-iterable batches whose ``at``-th batch overall raises."""
+
+    def __init__(self, batches: list[Any], at: int) -> None:
+        self.batches, self.at, self.served = batches, at, 0
+
+    def __iter__(self) -> Any:
+        for batch in self.batches:
+            self.served += 1
+            if self.served == self.at:
+                raise RuntimeError("boom in the data")
+            yield batch
+
+
+def fault_worker(rank: int, init_file: str, out: str) -> None:
+    from datetime import timedelta
+
+    # A short timeout turns the old hang (30 minutes by default) into a failure of this test.
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=timedelta(seconds=30),
+    )
+    outcomes = []
+    try:
+        for where, after, failing in FAULTS:
+            model, data, _ = setup()
+            ddp = torch.nn.parallel.DistributedDataParallel(model)
+            opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+            mine = shard(data, rank)
+            pre_train(ddp, opt, mine[0])
+            before = capture(ddp, opt)
+            calls = [0]
+
+            def loss_fn(out: Any, target: Any, calls: list[int] = calls) -> Any:
+                calls[0] += 1
+                if rank == failing and where == "loss" and calls[0] == 9:  # noqa: B023
+                    raise RuntimeError("boom in the loss")
+                return F.mse_loss(out, target)
+
+            batches: Any = FailingData(mine, at=9) if rank == failing and where == "data" else mine
+            options = {**OPTIONS, "loss_fn": loss_fn, "val_every": 1}
+            try:
+                lt.find_lr(ddp, opt, batches, progress=False, **options)
+                outcomes.append(("returned", ""))
+            except Exception as exc:
+                outcomes.append((type(exc).__name__, str(exc)))
+            assert_same(capture(ddp, opt), before)
+            if after == "train on":
+                for batch in mine[:3]:
+                    pre_train(ddp, opt, batch)
+            dist.barrier()
+        torch.save(outcomes, Path(out) / f"faults{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_failure_on_one_rank_stops_and_restores_every_rank_and_names_the_rank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
+    context = mp.start_processes(
+        fault_worker,
+        args=(str(tmp_path / "init"), str(tmp_path)),
+        nprocs=WORLD,
+        start_method="spawn",
+        join=False,
+    )
+    deadline = time.monotonic() + 240
+    while not context.join(timeout=2):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("the ranks did not finish within 240 s: one is blocked in a collective")
+    ranks = [torch.load(tmp_path / f"faults{r}.pt", weights_only=False) for r in range(WORLD)]
+    for i, (where, _, failing) in enumerate(FAULTS):
+        own, other = ranks[failing][i], ranks[1 - failing][i]
+        assert own == ("RuntimeError", f"boom in the {where}")
+        assert other[0] == "RankFailedError"
+        assert other[1].startswith(f"Rank {failing} of 2 raised during the range test")
+        assert f"so rank {1 - failing} stopped with it" in other[1]

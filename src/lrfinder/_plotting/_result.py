@@ -380,6 +380,9 @@ def _draw_derivative(
         )
         or 1.0
     )
+    # Far below the float maximum, so neither `reach` nor matplotlib's margins overflow (a step
+    # that leaps to 1e308 before the lowest point makes the spread that large).
+    spread = min(spread, 2.0**1000)
     reach = 15.0 * spread  # beyond the axis: clipped so no limit overflows
     change = np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach)
     averaged = np.clip(averaged, -reach, reach)

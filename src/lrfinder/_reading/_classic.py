@@ -5,13 +5,15 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import Any
 
 import numpy as np
 
-from .._core._checks import check_count, check_real
+from .._core._checks import check_count, check_real, is_real
 from .._core._errors import NoSuggestionError
 from .._core._registry import Suggestion, register
-from .._core._result import RangeTestResult
+from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
+from .._core._smoothing import ema
 from ._curve import _descending_part, _make, loss_change, read_curve
 
 
@@ -114,30 +116,49 @@ def _longest_fall(loss: np.ndarray) -> tuple[int, int]:
 def _slide(
     result: RangeTestResult, *, lr_diff: int | None = None, threshold: float = 0.005
 ) -> Suggestion:
-    """fastai's slide rule: walking left from the end of the curve, the first rate where the
-    slope ``lr_diff`` steps apart agrees within ``threshold`` (on the loss scaled to 0..1)."""
+    """fastai's slide rule, on the input fastai's ``lr_find`` gives it: the causal moving
+    average of the loss (the one the test's stopping rule reads), without the first tenth of the
+    planned steps. Walking left from the end, it stops where the slopes ``lr_diff`` steps apart
+    (default 15% of the planned steps, fastai's 15 of 100) agree within ``threshold``, in the
+    loss's own units as in fastai, and suggests the rate just right of there.
+
+    The blow-up is read as recorded (not clipped, as the other rules read it): its slopes are
+    what the walk starts from.
+    """
     if lr_diff is not None:
         lr_diff = check_count("lr_diff", lr_diff)
     threshold = check_real("threshold", threshold, at_least=0.0)
     curve = read_curve(result)
-    n = curve.smooth.size
-    gap = max(2, round(0.15 * n)) if lr_diff is None else lr_diff
+    setting: Any = result.settings.get("smooth_beta")
+    beta = float(setting) if is_real(setting) and 0.0 <= setting < 1.0 else DEFAULT_SMOOTH_BETA
+    planned: Any = result.settings.get("num_steps")
+    if not (isinstance(planned, int) and planned >= result.steps):
+        planned = result.steps
+    skip = planned // 10
+    lrs, smooth = curve.lrs[skip:], ema(curve.raw, beta)[skip:]
+    n = smooth.size
+    gap = max(2, round(0.15 * planned)) if lr_diff is None else lr_diff
     if gap >= n:
         raise NoSuggestionError(
-            f"`slide` needs more than lr_diff={gap} points; the curve has {n}. Raise `num_steps`."
+            f"`slide` needs more than lr_diff={gap} points after the first {skip}; the curve "
+            f"has {n}. Raise `num_steps`."
         )
-    span = float(np.ptp(curve.smooth)) or 1.0
-    grad = np.gradient(curve.smooth / span)
-    # Walking left from the end: the last point whose slope agrees with the one `gap` steps on.
-    settled = np.flatnonzero(~(np.abs(grad[gap:] - grad[:-gap]) > threshold))
+    grad = np.gradient(smooth)
+    limit = threshold / curve.scale  # the losses were divided by `scale` (1 unless huge)
+    # Walking left from the end: the last point whose slope agrees with the one `gap` steps back
+    # (a NaN difference counts as agreeing, as the walk's `>` test has it).
+    settled = np.flatnonzero(~(np.abs(grad[gap:] - grad[:-gap]) > limit))
     if settled.size == 0:
         raise NoSuggestionError(
-            "`slide` found no stretch where the slope settles. Raise `threshold` or `num_steps`."
+            "`slide` found no stretch where the slope settles. Raise `threshold` (it is in the "
+            "loss's units) or `num_steps`."
         )
-    i = int(settled[-1])
+    # fastai keeps the left end of the last pair that still differed: one right of the first
+    # pair that agrees, unless the very first pair agrees.
+    i = min(int(settled[-1]) + 1, n - 1 - gap)
     return _make(
         curve,
         "slide",
-        float(curve.lrs[i]),
+        float(lrs[i]),
         f"slope settles within {threshold:g} over {gap} steps below the blow-up",
     )

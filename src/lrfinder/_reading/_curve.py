@@ -77,6 +77,8 @@ FEW_POINTS = 30
 NOISY_SNR = 2.0
 # A fall under 1% of the loss and under this many times the noise is a flat curve.
 FLAT_SNR = 3.0
+# Relative changes this small are rounding (float32 resolves about 1.2e-7 of a loss), not a fall.
+FLAT_RESOLUTION = 1e-6
 
 
 # Why a test ended before its sweep did, and what to change, by stop reason.
@@ -94,14 +96,14 @@ EARLY_STOPS = {
 }
 
 
-def _early_stop(result: RangeTestResult, stop: int) -> tuple[str, str] | None:
+def _early_stop(result: RangeTestResult, stop: int, lrs: np.ndarray) -> tuple[str, str] | None:
     """``(what happened, the fix)`` when the test ended before its sweep did, else None."""
     if result.stop_reason not in EARLY_STOPS:
         return None
     why, fix = EARLY_STOPS[result.stop_reason]
     planned = result.settings.get("num_steps")
     of = f" of {planned}" if isinstance(planned, int) else ""
-    at = f", at {result.lrs[stop - 1]:.3g}" if stop else ""
+    at = f", at {lrs[stop - 1]:.3g}" if stop else ""
     return f"{why} after {result.steps}{of} steps{at}", fix
 
 
@@ -114,6 +116,28 @@ def _frozen(values: np.ndarray) -> np.ndarray:
 # (its arrays read-only), so its reading cannot change; it is keyed by identity (results compare
 # by value and are unhashable) and dropped when the result is collected.
 _READS: dict[int, tuple[weakref.ref[RangeTestResult], _Curve | NoSuggestionError]] = {}
+
+
+def finite_part(result: RangeTestResult) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """The rates and losses to read, how many are finite before the first non-finite one (all
+    of them when holes were left out), and the warning when there were holes.
+
+    A test lrfinder runs stops at its first NaN or inf, so finite losses after one come from
+    another tool (or were put together by hand): the finite points are read, with a warning.
+    """
+    lrs, losses = result.lrs, result.losses
+    finite = np.isfinite(losses)
+    stop = losses.size if finite.all() else int(np.argmin(finite))
+    if not finite[stop:].any():
+        return lrs, losses, stop, []
+    bad = np.flatnonzero(~finite)
+    shown = ", ".join(map(str, bad[:5])) + (", ..." if bad.size > 5 else "")
+    warning = (
+        f"{bad.size} non-finite loss(es) inside the curve (at step {shown}) were left out and "
+        f"its {int(finite.sum())} finite points read; a range test lrfinder runs stops at the "
+        "first one. Check the tool that recorded this curve."
+    )
+    return lrs[finite], losses[finite], int(finite.sum()), [warning]
 
 
 def read_curve(result: RangeTestResult) -> _Curve:
@@ -145,14 +169,12 @@ def _read(result: RangeTestResult) -> _Curve:
     would smear it back over the minimum, so losses above ``start + (start - lowest)`` are
     clipped to that level before smoothing (the shape of the fall is untouched).
     """
-    losses = result.losses
-    finite = np.isfinite(losses)
-    stop = losses.size if finite.all() else int(np.argmin(finite))
-    early = _early_stop(result, stop)
+    lrs, losses, stop, dropped = finite_part(result)
+    early = _early_stop(result, stop, lrs)
     if stop == 0:
         first = "NaN" if np.isnan(losses[0]) else str(losses[0])
         raise NoSuggestionError(
-            f"The loss was {first} from the first step (at {result.lrs[0]:.3g}), before "
+            f"The loss was {first} from the first step (at {lrs[0]:.3g}), before "
             "training could move it: lower `start_lr`, and check the data and the model (NaN or "
             "inf in the inputs or targets, a loss undefined at the initial weights)."
         )
@@ -162,7 +184,7 @@ def _read(result: RangeTestResult) -> _Curve:
                 f"Too few points: {early[0]}, with {stop} finite loss(es), {MIN_POINTS} needed. "
                 f"To fix it, {early[1]}."
             )
-        if finite.all():  # no NaN cut the curve short: it has too few rows, whatever its rates
+        if stop == losses.size:  # no NaN cut the curve short: it has too few rows
             fix = (
                 "Raise `num_steps`"
                 if result.stop_reason == "completed"
@@ -175,7 +197,7 @@ def _read(result: RangeTestResult) -> _Curve:
             f"Too few points: {stop} finite loss(es) before the test stopped, {MIN_POINTS} needed. "
             "Lower `start_lr`, or raise `num_steps` so the sweep takes smaller strides."
         )
-    lrs, raw = result.lrs[:stop], losses[:stop]
+    lrs, raw = lrs[:stop], losses[:stop]
     head = max(MIN_POINTS, stop // 10)
     # The smoothing and the rules read the losses between the lowest and the clipping ceiling
     # (below), at most 3x the larger of the start and the lowest: when these are too large to
@@ -198,7 +220,8 @@ def _read(result: RangeTestResult) -> _Curve:
     noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
     # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
-    if drop <= 0.01 * scale and drop <= FLAT_SNR * noise:
+    # A noise-free curve has noise 0; a fall within FLAT_RESOLUTION of the loss is still flat.
+    if drop <= 0.01 * scale and drop <= FLAT_SNR * max(noise, FLAT_RESOLUTION * scale):
         if early is not None:
             raise NoSuggestionError(
                 f"The loss had not fallen yet when {early[0]}: the sweep stopped before the "
@@ -214,7 +237,7 @@ def _read(result: RangeTestResult) -> _Curve:
             f"{drop / scale:.2%} of its size over the whole sweep. Raise `end_lr`, or check that "
             "the loss depends on the parameters the optimizer updates."
         )
-    warnings: list[str] = []
+    warnings: list[str] = dropped
     if result.stop_reason == "completed" and argmin >= stop - max(2, stop // 20):
         warnings.append(
             "The loss was still falling at `end_lr`; raise `end_lr` to see where it turns."

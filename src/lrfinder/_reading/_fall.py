@@ -12,7 +12,15 @@ from .._core._names import canonical_schedule
 from .._core._registry import Suggestion, register
 from .._core._result import RangeTestResult
 from .._core._smoothing import ema
-from ._curve import _Curve, _descending_part, loss_scale, read_curve, smoothing_span
+from ._curve import (
+    MIN_POINTS,
+    _Curve,
+    _descending_part,
+    finite_part,
+    loss_scale,
+    read_curve,
+    smoothing_span,
+)
 
 # `fall` reads the rate at which the smoothed loss has done FALL_FRACTION of its fall, then
 # shifts it by OFFSET decades, both per use. Both were chosen on the development half of the
@@ -124,10 +132,10 @@ BLOWUP_DECADES = 2.0
 
 def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestion:
     """A low-confidence rate for a curve that is flat and then blows up, or ``flat`` raised."""
-    losses = result.losses
-    finite = np.isfinite(losses)
-    stop = losses.size if finite.all() else int(np.argmin(finite))
-    lrs, raw = result.lrs[:stop], losses[:stop]
+    lrs, losses, stop, dropped = finite_part(result)
+    if stop < MIN_POINTS:
+        raise flat
+    lrs, raw = lrs[:stop], losses[:stop]
     raw = raw / loss_scale(raw)  # exact: a power of two, 1 unless the losses would overflow
     plateau = raw[: stop // 2]
     level = float(np.median(plateau))
@@ -160,5 +168,6 @@ def _below_blowup(result: RangeTestResult, flat: NoSuggestionError) -> Suggestio
             f"Flat curve: the loss did not clearly fall before rising at {edge:.3g}. The rate "
             "is a safe guess below the blow-up, not a reading of the fall; sweep with more "
             "`num_steps` or check the model trains at all.",
+            *dropped,
         ),
     )

@@ -4,15 +4,17 @@ compressed into the trial's steps), and the race run over the adapter's trial.""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import Any
 
+from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError
 from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult
 from ..schedules._basic import Schedule, constant, cosine_annealing
 from ..schedules._cyclical import one_cycle
-from ._race import Round, Trial, tune_lr
+from ._race import Round, Trial, plan_rounds, tune_lr
 from ._race_result import TuneResult
 
 # A schedule the race cannot name: (peak rate, steps) -> the schedule over those steps.
@@ -63,6 +65,15 @@ def runs_range_test(
             f"Received them with `result` or `rates`: {', '.join(sorted(sweep))}"
         )
     return False
+
+
+def check_race_options(num: Any, span: Any, rounds: Any, rates: Sequence[float] | None) -> None:
+    """``num``, ``span`` and ``rounds`` checked before an adapter trains anything (the race
+    checks them again once it knows its candidates)."""
+    num = check_count("num", num, minimum=2)
+    if not is_real(span) or not 0 < span < math.inf:
+        raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
+    plan_rounds(rounds, len(rates) if isinstance(rates, Sized) else num)
 
 
 def run_race(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Unpack
 
@@ -49,6 +50,34 @@ def _copy(leaf: Any) -> Any:
     return leaf.copy() if isinstance(leaf, jax.Array) else leaf
 
 
+def check_inputs(
+    train_step: Any, params: Any, batches: Any, hyperparam: Any, progress: Any
+) -> None:
+    """The checks find_lr and tune_lr share, made before anything is traced or trained."""
+    if not callable(train_step):
+        raise LRFinderError(
+            "`train_step` must be a callable (params, opt_state, batch) -> (params, opt_state, "
+            f"loss). Received: {type(train_step).__name__}"
+        )
+    if not jax.tree.leaves(params):
+        raise LRFinderError(
+            "`params` must be a pytree holding the parameters' arrays (e.g. a dict of "
+            f"jax.Array). Received: {params!r:.80}"
+        )
+    if not isinstance(batches, Iterable):
+        raise LRFinderError(
+            "`batches` must be an iterable of batches (a list, a generator, a loader). "
+            f"Received: {type(batches).__name__}"
+        )
+    if not isinstance(hyperparam, str) or not hyperparam:
+        raise LRFinderError(
+            "`hyperparam` must be the name of the injected hyper-parameter to sweep, e.g. "
+            f"'learning_rate'. Received: hyperparam={hyperparam!r}"
+        )
+    if not isinstance(progress, bool):
+        raise LRFinderError(f"`progress` must be True or False. Received: progress={progress!r}")
+
+
 def find_lr(
     train_step: TrainStep,
     params: optax.Params,
@@ -66,7 +95,8 @@ def find_lr(
     stops early when the loss diverges or turns NaN/inf. ``batches`` is cycled when shorter than
     the test; a one-shot iterator ends the test when it runs out.
 
-    Your ``params`` and ``opt_state`` come back untouched: JAX arrays are immutable, so the sweep
+    Python's and numpy's global random states are put back afterwards. Your ``params`` and
+    ``opt_state`` come back untouched: JAX arrays are immutable, so the sweep
     trains new ones and drops them. lrfinder copies both once before the first step, so a
     ``train_step`` jitted with ``donate_argnums`` cannot delete yours. With several injected
     rates (e.g. ``optax.multi_transform`` over two ``inject_hyperparams`` optimizers) one
@@ -86,11 +116,7 @@ def find_lr(
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
     """
-    if not callable(train_step):
-        raise LRFinderError(
-            "`train_step` must be a callable (params, opt_state, batch) -> (params, opt_state, "
-            f"loss). Received: {type(train_step).__name__}"
-        )
+    check_inputs(train_step, params, batches, hyperparam, progress)
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:
         raise LRFinderError(
@@ -133,5 +159,12 @@ def find_lr(
             )
         return float(np.asarray(loss).reshape(()))
 
-    drive(rt, step, progress=progress)
+    # JAX's keys are explicit, but batches often shuffle with Python's or numpy's global RNG:
+    # put both back, as the other adapters do.
+    rng = random.getstate(), np.random.get_state()  # noqa: NPY002 (the global state users seed)
+    try:
+        drive(rt, step, progress=progress)
+    finally:
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])  # noqa: NPY002
     return rt.result(settings={"framework": "optax", "base_lrs": base_lrs})

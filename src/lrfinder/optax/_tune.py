@@ -18,8 +18,14 @@ from .._core._rangetest import SweepOptions, ratios_to_first
 from .._core._result import RangeTestResult
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
-from ._find import TrainStep, _copy, _rates, _with_rates, find_lr
+from .._tuning._trial import (
+    ScheduleShape,
+    check_race_options,
+    run_race,
+    runs_range_test,
+    trial_schedule,
+)
+from ._find import TrainStep, _copy, _rates, _with_rates, check_inputs, find_lr
 
 
 def tune_lr(
@@ -75,6 +81,13 @@ def tune_lr(
     Returns:
         A :class:`lrfinder.TuneResult`.
     """
+    check_inputs(train_step, params, batches, hyperparam, progress)
+    if result is not None and not isinstance(result, RangeTestResult):
+        raise LRFinderError(
+            "`result` must be a RangeTestResult (from lrfinder.optax.find_lr or "
+            f"RangeTestResult.load), or None to run the range test. Received: "
+            f"{type(result).__name__}"
+        )
     if not callable(eval_fn):
         raise LRFinderError(
             "`eval_fn` must be a callable eval_fn(params) -> held-out loss. "
@@ -87,6 +100,7 @@ def tune_lr(
         )
     check_count("total_steps", total_steps)
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    check_race_options(num, span, rounds, rates)
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:
         raise LRFinderError(

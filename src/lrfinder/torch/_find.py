@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Unpack
 
@@ -13,10 +14,11 @@ import numpy as np
 import torch
 
 from .._core._checks import check_count
-from .._core._errors import LRFinderError
+from .._core._errors import LRFinderError, LRFinderWarning
 from .._core._find import cycle, drive
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
+from .._core._signals import signals_held, terminate_cleanly
 from ._ddp import rank, world_size
 from ._snapshot import Snapshot
 from ._step import (
@@ -93,6 +95,26 @@ def _materialize(model: torch.nn.Module, compute_loss: StepFn, batch: Any, devic
             m.training = training
 
 
+def _loader_generators(data: Any) -> list[tuple[torch.Generator, torch.Tensor]]:
+    """The private generators a DataLoader shuffles with, and their states, to put back."""
+    if not isinstance(data, torch.utils.data.DataLoader):
+        return []
+    if data.persistent_workers and getattr(data, "_iterator", None) is not None:
+        warnings.warn(
+            "`data` is a DataLoader with persistent_workers=True that is being iterated: the "
+            "range test iterates it anew, which resets the workers' iterator and so the epoch "
+            "in progress. Pass another DataLoader over the same dataset.",
+            LRFinderWarning,
+            stacklevel=4,
+        )
+    found = {
+        id(g): g
+        for g in (data.generator, getattr(data.sampler, "generator", None))
+        if isinstance(g, torch.Generator)
+    }
+    return [(g, g.get_state()) for g in found.values()]
+
+
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """What find_lr and tune_lr both check and derive from their PyTorch arguments."""
@@ -157,6 +179,8 @@ def prepare(
     )
 
 
+# SIGTERM during the test: restore and clean up (the `finally` below), then end as SIGTERM would.
+@terminate_cleanly()
 def find_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
@@ -183,12 +207,15 @@ def find_lr(
     grows from ``start_lr`` to ``end_lr``, recording each step's loss, and stops early when the
     loss diverges or turns NaN/inf. Before the first step every piece of state the test changes
     is put aside on the host (see :class:`Snapshot`); it is put back bit for bit when the test
-    ends, also when it raises or is interrupted.
+    ends, also when it raises, on Ctrl-C (a second one waits until the restore is done) and on
+    SIGTERM (then the process ends as SIGTERM would); docs/restore.md has the details.
 
     Under ``torch.distributed`` (e.g. ``torchrun`` with a ``DistributedDataParallel`` model) call
     it on every rank with that rank's data: every rank runs the same sweep, the loss is averaged
     over the ranks before the stopping rule, all stop on the same step, every rank is restored,
-    and only rank 0 shows a progress bar (save the result from rank 0 only).
+    and only rank 0 shows a progress bar (save the result from rank 0 only). When one rank
+    raises while reading its data or computing its loss, every rank stops and is restored; the
+    others raise ``RankFailedError`` naming it.
 
     Args:
         model: the network; it is trained in ``train()`` mode during the test. Lazy modules are
@@ -219,6 +246,9 @@ def find_lr(
             the scaler skips (inf/NaN gradients) is retried at the same rate on the next batch,
             so the sweep advances only on steps that ran; skipped steps are listed in
             ``result.settings["skipped_steps"]`` (the index of the step they delayed).
+            Likewise a ``step_fn`` (or ``loss_fn``) that returns None skips its batch, as in
+            Lightning: no backward, no optimizer step, the same rate on the next batch, listed
+            in ``result.settings["skipped_batches"]``; 40 in a row raise an error.
         schedulers: LR schedulers attached to the optimizer. The test sets the rates itself and
             never steps them; list them here when ``step_fn`` steps them, to restore their state.
         val_data: batches for a validation loss; the first ``val_batches`` are kept and
@@ -265,18 +295,26 @@ def find_lr(
         group_ratios=run.ratios,
     )
 
+    generators = _loader_generators(data)
     batches = cycle(data)
     lazy = _is_lazy(model)
     if lazy:
-        # A shuffling loader draws its order from the torch RNG; only the initialisation's draws
-        # may remain, as if the first training step had initialised the modules.
+        # As in training without the test, the modules initialise after a shuffling loader drew
+        # its order from the torch RNG, so they get the same weights. Then the RNG goes back to
+        # before the loader's draws, so the caller's next pass shuffles as it would have (the
+        # initialisation's draws are not replayed: docs/restore.md). When the data drew nothing,
+        # the initialisation's draws stay, exactly as after the first training step.
         rng = torch.get_rng_state()
         first_batch = next(batches, None)
-        torch.set_rng_state(rng)
+        drew = not torch.equal(torch.get_rng_state(), rng)
         if first_batch is None:
             raise LRFinderError("`data` yielded no batch; lazy modules need one to initialise.")
         batches = itertools.chain([first_batch], batches)
-        _materialize(model, compute_loss, first_batch, device)
+        try:
+            _materialize(model, compute_loss, first_batch, device)
+        finally:
+            if drew:
+                torch.set_rng_state(rng)
 
     started = time.perf_counter()
     extras = [*schedulers, *([scaler] if scaler is not None else [])]
@@ -305,7 +343,10 @@ def find_lr(
             drive(rt, step, progress=progress and rank() == 0)
         finally:
             restore_started = time.perf_counter()
-            snap.restore()
+            with signals_held():  # a second Ctrl-C waits until everything is back
+                snap.restore()
+                for generator, state in generators:
+                    generator.set_state(state)
             restore_s = time.perf_counter() - restore_started
     finally:
         snap.close()
@@ -325,6 +366,7 @@ def find_lr(
         else str(run.autocast_dtype).removeprefix("torch."),
         "grad_scaler": run.scaler is not None,
         "skipped_steps": step.skipped,
+        "skipped_batches": step.skipped_batches,
         "snapshot": snapshot,
         "world_size": world_size(),
         "lazy_initialised": lazy,

@@ -14,7 +14,7 @@ import torch
 from .._core._errors import LRFinderError
 from .._core._find import MAX_SKIPS_IN_A_ROW
 from .._core._rangetest import RangeTest
-from ._ddp import agree, no_sync
+from ._ddp import Skip, agree, no_sync, tell_failure
 
 logger = logging.getLogger("lrfinder")
 
@@ -159,6 +159,7 @@ class TorchStep:
         self.val_batches = val_batches
         self.val_every = val_every
         self.skipped: list[int] = []
+        self.skipped_batches: list[int] = []  # the step returned None: the step they delayed
         self.gave_up = False
         self.val_losses: list[float] = []
         self.val_s = 0.0
@@ -168,22 +169,26 @@ class TorchStep:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _window(self) -> float | None:
-        """One optimizer step's micro-batches and backward passes; the mean loss, or None."""
+    def _window(self) -> float | Skip | None:
+        """One optimizer step's micro-batches and backward passes; the mean loss, None when the
+        data ran out, or SKIP when the step returned None for a batch (the window is dropped)."""
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         total = 0.0
         for micro in range(self.accumulation):
-            batch = next(self.batches, None)
             with no_sync(self.model, last=micro == self.accumulation - 1):
-                loss = None
-                if batch is not None:
-                    with self._autocast():
-                        loss = _check_loss(
-                            self.compute_loss(self.model, to_device(batch, self.device))
-                        )
-                value = None if loss is None else float(loss.detach().item())
-                mean = agree(value, self.device)
+                with tell_failure(self.device):  # an error here reaches every rank
+                    batch = next(self.batches, None)
+                    loss = output = None
+                    if batch is not None:
+                        with self._autocast():
+                            output = self.compute_loss(self.model, to_device(batch, self.device))
+                        loss = None if output is None else _check_loss(output)
+                    value = None if loss is None else float(loss.detach().item())
+                # A step that returns None skips its batch (as in Lightning), on every rank.
+                mean = agree(value, self.device, skip=batch is not None and output is None)
+                if isinstance(mean, Skip):
+                    return mean
                 if mean is None or loss is None or not math.isfinite(mean):
                     return mean
                 total += mean
@@ -222,8 +227,19 @@ class TorchStep:
         out or the gradient scaler skipped ``MAX_SKIPS_IN_A_ROW`` steps (then ``gave_up``)."""
         set_lrs(self.optimizers, group_lrs)
         skips_in_a_row = 0
+        dropped_in_a_row = 0
         while True:
             loss = self._window()
+            if isinstance(loss, Skip):
+                self.skipped_batches.append(at)
+                dropped_in_a_row += 1
+                if dropped_in_a_row >= MAX_SKIPS_IN_A_ROW:
+                    raise LRFinderError(
+                        f"The step returned None (skip this batch) for {dropped_in_a_row} "
+                        f"batches in a row at lr={group_lrs[0]:.3g}, so the test cannot go on. "
+                        "Return the loss tensor for the batches to train on; None skips one."
+                    )
+                continue
             if loss is None or not math.isfinite(loss) or self._optimizer_step():
                 return loss
             self.skipped.append(at)
@@ -241,7 +257,7 @@ class TorchStep:
         modes = [(m, m.training) for m in self.model.modules()]
         self.model.eval()
         try:
-            with torch.no_grad(), self._autocast():
+            with tell_failure(self.device), torch.no_grad(), self._autocast():
                 losses = [
                     float(_check_loss(self.compute_loss(self.model, to_device(b, self.device))))
                     for b in self.val_batches
@@ -252,4 +268,4 @@ class TorchStep:
         mean = agree(sum(losses) / len(losses), self.device)
         self.val_s += time.perf_counter() - started
         # NaN marks "not measured" in the result, so a non-finite validation loss is inf.
-        return mean if mean is not None and math.isfinite(mean) else math.inf
+        return mean if isinstance(mean, float) and math.isfinite(mean) else math.inf

@@ -15,6 +15,7 @@ from .._core._errors import LRFinderError
 from .._core._find import cycle
 from .._core._rangetest import SweepOptions
 from .._core._result import RangeTestResult
+from .._core._signals import signals_held, terminate_cleanly
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
@@ -42,6 +43,8 @@ def _held_out_first(data: Iterable[Any], skip: int) -> Iterator[Any]:
             )
 
 
+# SIGTERM during the race: restore and clean up (the `finally` below), then end as SIGTERM would.
+@terminate_cleanly()
 def tune_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
@@ -245,12 +248,14 @@ def tune_lr(
                 f"(the default rounds do). Received: rounds={rounds!r}"
             )
         if keep == "winner":
-            best["state"].restore()
+            with signals_held():
+                best["state"].restore()
             kept = True
     finally:
         try:
             if not kept:
-                snap.restore()
+                with signals_held():  # a second Ctrl-C waits until everything is back
+                    snap.restore()
         finally:
             snap.close()
             if best["state"] is not None:
