@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _reference_reading import loop_ema
 from lrfinder import LRFinderError, ema, sma
 
 
@@ -70,25 +71,16 @@ def test_bad_arguments_raise() -> None:
         sma([[1.0]], 2)
 
 
-def _loop_ema(values: np.ndarray, beta: float) -> np.ndarray:
-    out = np.empty_like(values)
-    avg = 0.0
-    for i, v in enumerate(values):
-        avg = beta * avg + (1 - beta) * v
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
-
-
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 0.79, 0.9, 0.95, 0.98, 0.999, 0.99999])
 def test_vectorised_ema_equals_the_loop_on_random_curves(beta: float) -> None:
     # Every length around the block sizes (16..256) and past several levels of blocks.
     rng = np.random.default_rng(int(beta * 1e5))
     for n in [1, 2, 15, 16, 17, 255, 256, 257, 4097, 70_000]:
         values = rng.normal(size=n) * 10 ** rng.uniform(-3, 3) + rng.normal() * 5
-        expected = _loop_ema(values, beta)
+        expected = loop_ema(values, beta)
         scale = np.max(np.abs(values))
         np.testing.assert_allclose(ema(values, beta), expected, rtol=1e-10, atol=1e-13 * scale)
-        backward = _loop_ema(values[::-1], beta)[::-1]
+        backward = loop_ema(values[::-1], beta)[::-1]
         np.testing.assert_allclose(
             ema(values, beta, centred=True),
             0.5 * (expected + backward),
@@ -105,7 +97,7 @@ def test_vectorised_ema_after_nan_or_inf_is_what_the_loop_gives(beta: float) -> 
         for k, value in enumerate(bad):
             values[100 + 50 * k] = value
         with np.errstate(invalid="ignore"):
-            expected = _loop_ema(values, beta)
+            expected = loop_ema(values, beta)
         got = ema(values, beta)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
         np.testing.assert_array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
@@ -117,7 +109,7 @@ def test_vectorised_ema_at_the_float_maximum_neither_overflows_nor_warns() -> No
     for beta in (0.5, 0.95, 0.99):
         got = ema(values, beta)  # warnings are errors in the suite
         assert np.all(np.isfinite(got))
-        np.testing.assert_allclose(got, _loop_ema(values, beta), rtol=1e-10, atol=1e295)
+        np.testing.assert_allclose(got, loop_ema(values, beta), rtol=1e-10, atol=1e295)
 
 
 def test_a_flat_curve_stays_exactly_flat() -> None:

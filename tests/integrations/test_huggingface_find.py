@@ -9,30 +9,11 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
 import lrfinder  # noqa: E402
+from _tiny_bert import tiny_bert as _model  # noqa: E402
+from _tiny_bert import token_data as _data  # noqa: E402
 from lrfinder.huggingface import find_lr  # noqa: E402
 
 STEPS_PER_EPOCH = 6
-
-
-def _model():
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=40,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=16,
-        num_labels=2,
-    )
-    return transformers.BertForSequenceClassification(config)
-
-
-def _data(n: int, seed: int):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, 40, (n, 10), generator=g)
-    labels = (ids[:, 1] < 20).long()
-    return [{"input_ids": i, "labels": y} for i, y in zip(ids, labels, strict=True)]
 
 
 class FirstStep(transformers.TrainerCallback):

@@ -137,7 +137,11 @@ BAD_TUNE_ARGUMENTS = [
     ("batches", "one-shot", r"`batches` must be re-iterable"),
     ("eval_fn", None, r"`eval_fn` must be a callable eval_fn\(params\)"),
     ("total_steps", 0, r"`total_steps` must be an integer of at least 1"),
-    ("for_schedule", "nope", r"`for_schedule` must be one of constant, one_cycle, cosine_annealing"),
+    (
+        "for_schedule",
+        "nope",
+        r"`for_schedule` must be one of constant, one_cycle, cosine_annealing",
+    ),
     ("result", "x", r"`result` must be a RangeTestResult .* Received: str"),
     ("rates", [1e-3], r"`rates` must be 2 or more finite rates above 0"),
     ("num", 1, r"`num` must be an integer of at least 2"),

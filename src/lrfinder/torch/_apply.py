@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from .._core._apply import rate_of, register_applier
-from .._core._errors import LRFinderError
 from .._core._rangetest import ratios_to_first
+from ._find import as_optimizers
 
 
 @register_applier("torch")
@@ -37,17 +37,10 @@ def apply(
         [0.05, 0.5]
     """
     rate = rate_of(lr)
-    optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer
-    if (
-        not isinstance(optimizers, Sequence)
-        or not optimizers
-        or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
-    ):
-        raise LRFinderError(
-            "`optimizer` must be a torch.optim.Optimizer or a list of them. Received: "
-            f"{type(optimizer).__name__}. To set the rate of a model's training, pass its "
-            "optimizer."
-        )
+    optimizers = as_optimizers(
+        optimizer,
+        "Pass it, or a list of them: to set the rate of a model's training, pass its optimizer.",
+    )
     groups = [g for o in optimizers for g in o.param_groups]
     current = [float(g["lr"]) for g in groups]
     ratios = ratios_to_first(current, what="parameter group's `lr`", name="lr")

@@ -31,7 +31,11 @@ from ._step import (
 _AMP_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+def as_optimizers(
+    optimizer: Any, fix: str = "Pass several optimizers as a non-empty list."
+) -> list[torch.optim.Optimizer]:
+    """``optimizer`` as a list: one optimizer, or a non-empty list of them; else the error,
+    ending with ``fix``."""
     optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer
     if (
         not isinstance(optimizers, Sequence)
@@ -40,8 +44,13 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     ):
         raise LRFinderError(
             "`optimizer` must be a torch.optim.Optimizer. "
-            f"Received: {type(optimizer).__name__}. Pass several optimizers as a non-empty list."
+            f"Received: {type(optimizer).__name__}. {fix}"
         )
+    return list(optimizers)
+
+
+def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    optimizers = as_optimizers(optimizer)
     params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
     if not any(p.requires_grad for p in params):
         raise LRFinderError(
