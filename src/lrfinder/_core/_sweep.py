@@ -44,7 +44,11 @@ def sweep_lr(
     """
     check_sweep(start_lr, end_lr, num_steps, mode)
     check_count("step", step, minimum=0)
-    start_lr, end_lr = float(start_lr), float(end_lr)
+    return rate_at(step, float(start_lr), float(end_lr), num_steps, mode)
+
+
+def rate_at(step: int, start_lr: float, end_lr: float, num_steps: int, mode: str) -> float:
+    """:func:`sweep_lr` on settings already checked: the range test asks once a step."""
     if step <= 0:
         return start_lr
     if step >= num_steps - 1:
