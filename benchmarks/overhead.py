@@ -9,7 +9,8 @@ ratio to the plain loop's, with lrfinder's snapshot and restore times.
 A second table times a tiny MLP (64-32-10, batch 16), where the training step is short enough
 for lrfinder's own per-step work to show: the plain loop against lrfinder with its progress bar
 (the default), without it, and with the loss read one step late (``defer_loss=True``), at 100,
-1,000 and 10,000 steps, as a ratio and as microseconds a step over the plain loop.
+1,000 and 10,000 steps, as a ratio and as microseconds a step over the plain loop. It counts the
+process's CPU time, which other jobs on a shared machine do not inflate.
 
     python -m benchmarks.overhead     # writes benchmarks/overhead_results.md and BENCHMARKS.md
     python -m benchmarks.overhead --part tiny --rounds 9
@@ -232,16 +233,17 @@ def measure_tiny(steps: int, rounds: int) -> dict[str, list[float]]:
             names = list(TINY)[r % len(TINY) :] + list(TINY)[: r % len(TINY)]
             for name in names:
                 args = make_tiny(steps, seed=r)
-                started = time.perf_counter()
+                started = time.process_time()
                 TINY[name](*args)
-                times[name].append(time.perf_counter() - started)
+                times[name].append(time.process_time() - started)
     return times
 
 
 def report_tiny(by_steps: dict[int, dict[str, list[float]]], rounds: int) -> str:
     lines = [
-        "A tiny MLP (64-32-10, AdamW, batch 16) on one CPU thread; median of "
-        f"{rounds} interleaved rounds at each length (fewer at 10,000 steps: see the command).",
+        "A tiny MLP (64-32-10, AdamW, batch 16) on one CPU thread; the process's CPU time "
+        "(a shared machine's other jobs add wall time at random, not CPU time), median of "
+        f"{rounds} interleaved rounds at each length ({max(3, rounds // 3)} at 10,000 steps).",
         "",
         "| steps | variant | us a step | extra us a step | ratio of medians | median of per-round"
         " ratios |",

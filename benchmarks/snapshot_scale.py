@@ -46,7 +46,7 @@ def measure(rounds: int) -> list[tuple[str, int, str, float, float, int]]:
                 takes.append(time.perf_counter() - started)
                 held = sum(b.numel() * b.element_size() for b in snap.store.buffers)
                 if snap.store.file is not None:
-                    held = snap.store.file.tell()
+                    held += snap.store.file.tell()
                 started = time.perf_counter()
                 snap.restore()
                 restores.append(time.perf_counter() - started)

@@ -130,14 +130,23 @@ def test_a_killed_process_leaves_no_disk_snapshot_behind(tmp_path: Path, signal_
     assert left_in(tmp) == []
 
 
-def test_memory_snapshot_packs_tensors_into_one_buffer_per_dtype() -> None:
+def grad_bytes(model: torch.nn.Module) -> int:
+    return sum(p.grad.numel() * p.grad.element_size() for p in model.parameters())
+
+
+def test_memory_snapshot_packs_tensors_into_one_buffer_per_dtype(private_tmp: Path) -> None:
     model, opt, _ = setup()
     before = capture(model, opt)
     snap = lt.Snapshot(model, opt)
     buffers = snap.store.buffers
-    # float32 (parameters, gradients, Adam's moments and step) and int64 (BatchNorm's count)
+    # float32 (parameters, Adam's moments and step) and int64 (BatchNorm's count)
     assert sorted(str(b.dtype) for b in buffers) == ["torch.float32", "torch.int64"]
-    assert sum(b.numel() * b.element_size() for b in buffers) == tensor_bytes(model, opt)
+    held = sum(b.numel() * b.element_size() for b in buffers)
+    assert held == tensor_bytes(model, opt) - grad_bytes(model)
+    # The gradients, read only at the restore, sit in an unlinked file (the page cache).
+    info = os.fstat(snap.store.file.fileno())
+    assert info.st_size == grad_bytes(model) and info.st_nlink == 0
+    assert left_in(private_tmp / "tmp") == []
     starts = {b.untyped_storage().data_ptr() for b in buffers}
     stored = [s for _, s, _, _ in snap.params] + [s for _, s in snap.buffers]
     assert all(s.value.untyped_storage().data_ptr() in starts for s in stored)
@@ -147,6 +156,26 @@ def test_memory_snapshot_packs_tensors_into_one_buffer_per_dtype() -> None:
     snap.restore()
     snap.close()
     assert snap.store.buffers == []
+    assert_same(capture(model, opt), before)
+
+
+def test_without_a_writable_temp_dir_the_gradients_stay_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model, opt, data = setup()
+    before = capture(model, opt)
+
+    def no_temp_dir(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temp_dir)
+    snap = lt.Snapshot(model, opt)
+    assert snap.store.file is None
+    held = sum(b.numel() * b.element_size() for b in snap.store.buffers)
+    assert held == tensor_bytes(model, opt)
+    lt.find_lr(model, opt, data, loss_fn=F.mse_loss, num_steps=5, progress=False)
+    snap.restore()
+    snap.close()
     assert_same(capture(model, opt), before)
 
 

@@ -86,9 +86,14 @@ class _Store:
     :meth:`save` only registers a tensor; :meth:`seal` copies every registered tensor at once,
     so that memory holds one buffer per dtype instead of one block per tensor (freed blocks of
     many mid-sized tensors stay in the process until the allocator trims them; one large
-    buffer goes back to the system when freed). The disk file is unlinked as soon as it is
-    created, so nothing is left in ``$TMPDIR`` even when the process is killed; ``close()``
-    closes it.
+    buffer goes back to the system when freed). The file is unlinked as soon as it is created,
+    so nothing is left in ``$TMPDIR`` even when the process is killed; ``close()`` closes it.
+
+    In memory, gradients go to that file too: they are read once, at the restore, and the
+    sweep's own gradients sit beside them meanwhile, so in the process's heap they would cost a
+    third copy of the model next to the live one and the snapshot's. In the file they sit in the
+    kernel's page cache, which it can write out under memory pressure. When no temporary file
+    can be written, they stay in memory.
     """
 
     def __init__(self, place: str) -> None:
@@ -100,11 +105,9 @@ class _Store:
         self.place = place
         self.file: Any = None
         if place == "disk":
-            # Never the working directory: it may be read-only or shared by parallel jobs.
-            # TemporaryFile has no name on POSIX: the kernel frees it when the process ends.
-            self.file = tempfile.TemporaryFile(prefix="lrfinder-", buffering=0)
+            self.file = _unnamed_file()
         self.buffers: list[torch.Tensor] = []
-        self._pending: list[tuple[_Stored, torch.Tensor]] = []
+        self._pending: list[tuple[_Stored, torch.Tensor, bool]] = []
 
     def save(self, value: Any, *, grad: bool = False) -> Any:
         """A tensor becomes a :class:`_Stored` (filled by :meth:`seal`); anything else is
@@ -114,28 +117,44 @@ class _Store:
         if grad and _all_zero_bits(value):
             return _Zeros(value, self)
         stored = _Stored(value, self)
-        self._pending.append((stored, value.detach()))
+        self._pending.append((stored, value.detach(), grad or self.place == "disk"))
         return stored
 
     def seal(self) -> None:
         """Copy every tensor registered since the last call."""
         pending, self._pending = self._pending, []
-        if self.file is not None:
-            for stored, tensor in pending:
+        in_memory = [(stored, tensor) for stored, tensor, to_file in pending if not to_file]
+        to_file = [(stored, tensor) for stored, tensor, to_file in pending if to_file]
+        if to_file and self.place == "memory":
+            try:
+                if self.file is None:
+                    self.file = _unnamed_file()
+                start = self.file.tell()
+                for stored, tensor in to_file:
+                    self._write(stored, tensor)
+            except OSError:  # no writable temporary directory, or it is full
+                if self.file is not None:
+                    self.file.truncate(start)
+                    self.file.seek(start)
+                in_memory += to_file
+        else:
+            for stored, tensor in to_file:
                 self._write(stored, tensor)
-            return
+        self._pack(in_memory)
+
+    def _pack(self, items: list[tuple[_Stored, torch.Tensor]]) -> None:
         by_dtype: dict[torch.dtype, list[tuple[_Stored, torch.Tensor]]] = {}
-        for stored, tensor in pending:
+        for stored, tensor in items:
             if _packable(tensor):
                 by_dtype.setdefault(tensor.dtype, []).append((stored, tensor))
             else:
                 # Straight to host memory, never a second copy on the accelerator.
                 stored.value = tensor.to("cpu", copy=True)
-        for dtype, items in by_dtype.items():
-            buffer = torch.empty(sum(t.numel() for _, t in items), dtype=dtype)
+        for dtype, group in by_dtype.items():
+            buffer = torch.empty(sum(t.numel() for _, t in group), dtype=dtype)
             self.buffers.append(buffer)
             offset = 0
-            for stored, tensor in items:
+            for stored, tensor in group:
                 n = tensor.numel()
                 view = buffer[offset : offset + n].view(tensor.shape)
                 view.copy_(tensor)
@@ -176,6 +195,12 @@ class _Store:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def _unnamed_file() -> Any:
+    # Never the working directory: it may be read-only or shared by parallel jobs.
+    # TemporaryFile has no name on POSIX: the kernel frees it when the process ends.
+    return tempfile.TemporaryFile(prefix="lrfinder-", buffering=0)
 
 
 def _bytes_of(tensor: torch.Tensor) -> np.ndarray:
