@@ -70,6 +70,22 @@ class _Stored:
         assert self.store is not None
         return self.store.read(self)
 
+    def load_into(self, current: torch.Tensor) -> None:
+        """Copy the saved value into ``current`` (same shape, dtype and device); from the file
+        straight into a contiguous CPU tensor's memory, with no tensor-sized copy between."""
+        if (
+            self.value is None
+            and not self.serialised
+            and not isinstance(self, _Zeros)
+            and current.device.type == "cpu"
+            and type(current.detach()) is torch.Tensor
+            and current.is_contiguous()
+        ):
+            assert self.store is not None
+            self.store.read(self, into=current.detach())
+            return
+        current.copy_(self.load())
+
 
 class _Zeros(_Stored):
     """A tensor of all zero bits (a gradient after ``zero_grad(set_to_none=False)``)."""
@@ -173,14 +189,16 @@ class _Store:
             data = data[self.file.write(data) :]
         stored.nbytes = self.file.tell() - stored.offset
 
-    def read(self, stored: _Stored) -> torch.Tensor:
+    def read(self, stored: _Stored, into: torch.Tensor | None = None) -> torch.Tensor:
+        """The stored tensor, read from the file (into ``into`` when given: a contiguous CPU
+        tensor of its shape and dtype)."""
         assert self.file is not None, "the snapshot was closed"
         fd = self.file.fileno()
         if stored.serialised:
             raw = os.pread(fd, stored.nbytes, stored.offset)
             loaded: torch.Tensor = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
             return loaded
-        out = torch.empty(stored.shape, dtype=stored.dtype)
+        out = torch.empty(stored.shape, dtype=stored.dtype) if into is None else into
         view, done = memoryview(_bytes_of(out)), 0
         while done < stored.nbytes:
             got = os.preadv(fd, [view[done:]], stored.offset + done)
@@ -229,16 +247,15 @@ def _put_back(current: Any, saved: Any) -> Any:
         return saved.value
     if not isinstance(saved, _Stored):
         return copy.deepcopy(saved)
-    value = saved.load()
     if (
         torch.is_tensor(current)
         and current.shape == saved.shape
         and current.dtype == saved.dtype
         and current.device == saved.device
     ):
-        current.copy_(value)
+        saved.load_into(current)
         return current
-    return value.to(saved.device, copy=True)
+    return saved.load().to(saved.device, copy=True)
 
 
 def _restore_attrs(obj: Any, saved: dict[str, Any], kinds: tuple[type, ...] | None) -> None:
@@ -344,11 +361,11 @@ class Snapshot:
         """Put everything back as it was when the snapshot was taken."""
         with torch.no_grad():
             for p, value, requires_grad, grad in self.params:
-                p.copy_(value.load())
+                value.load_into(p)
                 p.requires_grad_(requires_grad)
                 p.grad = _put_back(p.grad, grad)
             for b, value in self.buffers:
-                b.copy_(value.load())
+                value.load_into(b)
             for m, training in self.modes:
                 m.training = training
             for opt, groups, saved_state, flags in self.opts:

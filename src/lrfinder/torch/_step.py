@@ -229,7 +229,7 @@ class TorchStep:
             if batch is None:
                 return None
             loss = self._forward(batch)
-            value = float(loss.detach().item())
+            value = loss.item()
             if math.isfinite(value):
                 self._backward(loss)
             return value
