@@ -170,7 +170,7 @@ def main() -> None:
     for place, run in kept.items():
         print(
             f'| `snapshot="{place}"` | {run["before"] / mib:.0f} | {run["during"] / mib:.0f} | '
-            f'{run["after"] / mib:.0f} | {(run["after"] - run["before"]) / mib:+.0f} |'
+            f"{run['after'] / mib:.0f} | {(run['after'] - run['before']) / mib:+.0f} |"
         )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

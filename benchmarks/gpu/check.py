@@ -61,7 +61,7 @@ def same(a: Any, b: Any) -> bool:
             and a.dtype == b.dtype
             and a.shape == b.shape
             and a.device == b.device
-            and torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8))
+            and torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
         )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
@@ -73,12 +73,20 @@ def same(a: Any, b: Any) -> bool:
 def problem(width: int = 256, seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
     torch.manual_seed(seed)
     model = nn.Sequential(
-        nn.Linear(64, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, 10)
+        nn.Linear(64, width),
+        nn.BatchNorm1d(width),
+        nn.ReLU(),
+        nn.Linear(width, width),
+        nn.ReLU(),
+        nn.Linear(width, 10),
     ).cuda()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     g = torch.Generator(device="cuda").manual_seed(seed)
     data = [
-        (torch.randn(64, 64, device="cuda", generator=g), torch.randint(0, 10, (64,), device="cuda"))
+        (
+            torch.randn(64, 64, device="cuda", generator=g),
+            torch.randint(0, 10, (64,), device="cuda"),
+        )
         for _ in range(8)
     ]
     F.cross_entropy(model(data[0][0]), data[0][1]).backward()
@@ -94,8 +102,18 @@ def check_amp(dtype: torch.dtype, defer: bool) -> tuple[bool, str]:
     extras = [scaler] if scaler is not None else []
     before = capture(model, opt, *extras)
     result = lrfinder.torch.find_lr(
-        model, opt, data, loss_fn=F.cross_entropy, amp=True, amp_dtype=dtype, scaler=scaler,
-        start_lr=1e-5, end_lr=10.0, num_steps=60, defer_loss=defer, progress=False,
+        model,
+        opt,
+        data,
+        loss_fn=F.cross_entropy,
+        amp=True,
+        amp_dtype=dtype,
+        scaler=scaler,
+        start_lr=1e-5,
+        end_lr=10.0,
+        num_steps=60,
+        defer_loss=defer,
+        progress=False,
     )
     ok = same(capture(model, opt, *extras), before)
     return ok, f"{result.steps} steps, stop: {result.stop_reason}"
@@ -105,11 +123,20 @@ def check_skips() -> tuple[bool, str]:
     import lrfinder.torch
 
     model, opt, data = problem()
-    scaler = torch.amp.GradScaler("cuda", init_scale=2.0**60)  # overflows fp16 at first
+    scaler = torch.amp.GradScaler("cuda", init_scale=2.0**24)  # overflows fp16 at first
     before = capture(model, opt, scaler)
     result = lrfinder.torch.find_lr(
-        model, opt, data, loss_fn=F.cross_entropy, scaler=scaler, amp_dtype=torch.float16,
-        start_lr=1e-5, end_lr=1e-2, num_steps=20, progress=False,
+        model,
+        opt,
+        data,
+        loss_fn=F.cross_entropy,
+        scaler=scaler,
+        amp_dtype=torch.float16,
+        start_lr=1e-5,
+        end_lr=1e-2,
+        num_steps=20,
+        diverge_threshold=None,
+        progress=False,
     )
     skipped = result.settings["skipped_steps"]
     ok = (
@@ -140,8 +167,16 @@ def finder(defer: bool, snapshot: str = "memory") -> Any:
 
     def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
         result = lrfinder.torch.find_lr(
-            model, opt, data, loss_fn=F.cross_entropy, start_lr=1e-6, end_lr=1e-3,
-            num_steps=STEPS, diverge_threshold=None, defer_loss=defer, snapshot=snapshot,
+            model,
+            opt,
+            data,
+            loss_fn=F.cross_entropy,
+            start_lr=1e-6,
+            end_lr=1e-3,
+            num_steps=STEPS,
+            diverge_threshold=None,
+            defer_loss=defer,
+            snapshot=snapshot,
             progress=False,
         )
         assert result.steps == STEPS
@@ -176,7 +211,7 @@ def peak_memory() -> dict[str, int]:
         ("memory snapshot", finder(False)),
         ("disk snapshot", finder(False, "disk")),
     ):
-        args = problem(width=2048)
+        args = problem(width=4096)  # 17 M parameters: a device copy would show
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         fn(*args)
@@ -198,8 +233,14 @@ def check_compile() -> tuple[bool, str]:
     before = capture(model, opt)
     torch._dynamo.utils.counters.clear()
     result = lrfinder.torch.find_lr(
-        compiled, opt, data, loss_fn=F.cross_entropy, start_lr=1e-5, end_lr=1e-2,
-        num_steps=30, progress=False,
+        compiled,
+        opt,
+        data,
+        loss_fn=F.cross_entropy,
+        start_lr=1e-5,
+        end_lr=1e-2,
+        num_steps=30,
+        progress=False,
     )
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     ok = same(capture(model, opt), before) and graphs <= 2 and result.steps == 30

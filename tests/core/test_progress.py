@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("tqdm")
 
-import lrfinder  # noqa: E402
-from lrfinder._core import _progress  # noqa: E402
+import lrfinder
+from lrfinder._core import _progress
 
 
 def test_the_bar_ticks_every_step_but_formats_its_figures_a_few_times_a_second(

@@ -197,8 +197,10 @@ def _states():
         },
         {"w1": "hidden", "b1": "hidden", "w2": "head", "b2": "head"},
     )
-    return {name: tx.init(params) for name, tx in
-            {"single": single, "chained": chained, "several": several}.items()}
+    return {
+        name: tx.init(params)
+        for name, tx in {"single": single, "chained": chained, "several": several}.items()
+    }
 
 
 @pytest.mark.parametrize("name", ["single", "chained", "several"])

@@ -638,8 +638,6 @@ def test_defer_loss_is_checked() -> None:
         lrfinder.LRFinderError,
         match=r"`defer_loss=True` reads each loss one step late, but a validation loss needs",
     ):
-        lt.find_lr(
-            model, opt, data, loss_fn=F.mse_loss, defer_loss=True, val_data=data, **SWEEP
-        )
+        lt.find_lr(model, opt, data, loss_fn=F.mse_loss, defer_loss=True, val_data=data, **SWEEP)
     result = lt.find_lr(model, opt, data, loss_fn=F.mse_loss, num_steps=5, **SWEEP)
     assert result.settings["defer_loss"] is False  # the default on CPU

@@ -50,9 +50,7 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
 Reader = Callable[[], float]
 
 
-def drive_deferred(
-    rt: RangeTest, launch: Callable[[int], Reader | str], *, progress: bool
-) -> None:
+def drive_deferred(rt: RangeTest, launch: Callable[[int], Reader | str], *, progress: bool) -> None:
     """:func:`drive` with each loss read one step late, so the host never waits for it.
 
     ``launch(ahead)`` trains the step ``ahead`` steps past the last recorded one (0 or 1) at that

@@ -187,7 +187,10 @@ class RangeTestCallback(keras.callbacks.Callback):
         # the metrics keep averaging over these batches, all at this rate and these weights;
         # a NaN/inf loss still stops the test at once.
         # The count read here is the next batch's starting count: one host read a batch.
-        iterations, self._iterations = self._iterations, int(_numpy(self.model.optimizer.iterations))
+        iterations, self._iterations = (
+            self._iterations,
+            int(_numpy(self.model.optimizer.iterations)),
+        )
         self._waiting = math.isfinite(loss) and self._iterations == iterations
         if self._waiting:
             self._skips += 1

@@ -205,7 +205,9 @@ class _Store:
         fd = self.file.fileno()
         if stored.serialised:
             raw = os.pread(fd, stored.nbytes, stored.offset)
-            loaded: torch.Tensor = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+            loaded: torch.Tensor = torch.load(
+                io.BytesIO(raw), map_location="cpu", weights_only=True
+            )
             return loaded
         out = torch.empty(stored.shape, dtype=stored.dtype) if into is None else into
         view, done = memoryview(_bytes_of(out)), 0
@@ -233,7 +235,9 @@ def _unnamed_file() -> Any:
 def _bytes_of(tensor: torch.Tensor) -> np.ndarray:
     """A contiguous CPU tensor's bytes as a numpy array sharing its memory (any dtype)."""
     flat = tensor.reshape(-1)
-    return (flat.view(torch.uint8) if flat.numel() else flat.new_empty(0, dtype=torch.uint8)).numpy()
+    return (
+        flat.view(torch.uint8) if flat.numel() else flat.new_empty(0, dtype=torch.uint8)
+    ).numpy()
 
 
 class _Ref:
