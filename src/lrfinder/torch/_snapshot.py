@@ -189,7 +189,7 @@ class _Store:
     def _write(self, stored: _Stored, tensor: torch.Tensor) -> None:
         stored.offset = self.file.tell()
         if _packable(tensor):
-            data = memoryview(_bytes_of(tensor.to("cpu").contiguous()))
+            data = _bytes_of(tensor.to("cpu").contiguous())
         else:
             serialised = io.BytesIO()
             torch.save(tensor, serialised)
@@ -210,7 +210,7 @@ class _Store:
             )
             return loaded
         out = torch.empty(stored.shape, dtype=stored.dtype) if into is None else into
-        view, done = memoryview(_bytes_of(out)), 0
+        view, done = _bytes_of(out), 0
         while done < stored.nbytes:
             got = os.preadv(fd, [view[done:]], stored.offset + done)
             if got <= 0:
@@ -232,12 +232,11 @@ def _unnamed_file() -> Any:
     return tempfile.TemporaryFile(prefix="lrfinder-", buffering=0)
 
 
-def _bytes_of(tensor: torch.Tensor) -> np.ndarray:
-    """A contiguous CPU tensor's bytes as a numpy array sharing its memory (any dtype)."""
+def _bytes_of(tensor: torch.Tensor) -> memoryview:
+    """A contiguous CPU tensor's bytes, sharing its memory (any dtype)."""
     flat = tensor.reshape(-1)
-    return (
-        flat.view(torch.uint8) if flat.numel() else flat.new_empty(0, dtype=torch.uint8)
-    ).numpy()
+    as_bytes = flat.view(torch.uint8) if flat.numel() else flat.new_empty(0, dtype=torch.uint8)
+    return memoryview(as_bytes.numpy())  # type: ignore[arg-type]
 
 
 class _Ref:

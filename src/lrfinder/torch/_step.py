@@ -149,7 +149,7 @@ class _Readback:
         if self.host is None:
             return [float(t.item()) for t in self.losses]
         self.event.synchronize()
-        return self.host.tolist()  # type: ignore[no-any-return]
+        return list(self.host.tolist())
 
     def value(self) -> float:
         total = 0.0
@@ -229,21 +229,21 @@ class TorchStep:
             if batch is None:
                 return None
             loss = self._forward(batch)
-            value = loss.item()
-            if math.isfinite(value):
+            read = float(loss.item())
+            if math.isfinite(read):
                 self._backward(loss)
-            return value
+            return read
         total = 0.0
         for micro in range(self.accumulation):
             batch = next(self.batches, None)
             with no_sync(self.model, last=micro == self.accumulation - 1):
-                loss = None if batch is None else self._forward(batch)
-                value = None if loss is None else float(loss.detach().item())
+                micro_loss = None if batch is None else self._forward(batch)
+                value = None if micro_loss is None else float(micro_loss.detach().item())
                 mean = agree(value, self.device)
-                if mean is None or loss is None or not math.isfinite(mean):
+                if mean is None or micro_loss is None or not math.isfinite(mean):
                     return mean
                 total += mean
-                self._backward(loss)
+                self._backward(micro_loss)
         return total / self.accumulation
 
     def _window_deferred(self) -> _Readback | None:
