@@ -12,6 +12,7 @@ as a ratio to (a).
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from typing import Any
@@ -30,7 +31,7 @@ def problem(layers: int) -> tuple[Any, Any, Any, list[Any]]:
     key = jax.random.PRNGKey(0)
     sizes = [64] + [64] * (layers - 1) + [10] if layers > 2 else [64, 32, 10]
     params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         key, sub = jax.random.split(key)
         params.append(
             {"w": jax.random.normal(sub, (fan_in, fan_out)) / fan_in**0.5, "b": jnp.zeros(fan_out)}
