@@ -14,10 +14,10 @@ import torch
 
 from .._core._checks import check_count
 from .._core._errors import LRFinderError
-from .._core._find import cycle, drive
+from .._core._find import cycle, drive, drive_deferred
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
-from ._ddp import rank, world_size
+from ._ddp import is_distributed, rank, world_size
 from ._snapshot import Snapshot
 from ._step import (
     StepFn,
@@ -91,6 +91,25 @@ def _materialize(model: torch.nn.Module, compute_loss: StepFn, batch: Any, devic
     finally:
         for m, training in modes:
             m.training = training
+
+
+def _deferred(defer_loss: bool | None, device: torch.device, val_data: Any) -> bool:
+    """Whether to read the losses one step late (see ``find_lr``'s ``defer_loss``)."""
+    if defer_loss is not None and not isinstance(defer_loss, bool):
+        raise LRFinderError(
+            f"`defer_loss` must be True, False or None (on for CUDA). Received: {defer_loss!r}"
+        )
+    if defer_loss and (val_data is not None or is_distributed()):
+        raise LRFinderError(
+            "`defer_loss=True` reads each loss one step late, but "
+            + ("a validation loss" if val_data is not None else "torch.distributed")
+            + " needs every step's loss at once. Received: defer_loss=True with "
+            + ("val_data" if val_data is not None else "an initialised process group")
+            + ". Leave defer_loss=None."
+        )
+    if defer_loss is None:
+        return device.type == "cuda" and val_data is None and not is_distributed()
+    return defer_loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +194,7 @@ def find_lr(
     val_batches: int = 1,
     val_every: int = 1,
     snapshot: str = "memory",
+    defer_loss: bool | None = None,
     **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
@@ -232,6 +252,12 @@ def find_lr(
         snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
             removed when the test ends, also on error; for models too large to copy in memory).
             Nothing is ever copied to accelerator memory.
+        defer_loss: read each step's loss one step late, so the host queues the next step
+            before it waits for the accelerator (on CUDA through a non-blocking copy to pinned
+            memory). The stopping rule then decides one step later; the step trained past the
+            stop is not recorded and the restore undoes it, so the curve is the same. Default
+            (None): on for CUDA, off elsewhere; it is never used with ``val_data`` or under
+            ``torch.distributed``, where every step's loss is needed at once.
 
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
@@ -259,6 +285,7 @@ def find_lr(
     )
     check_count("val_batches", val_batches)
     check_count("val_every", val_every)
+    deferred = _deferred(defer_loss, run.device, val_data)
     optimizers, device, compute_loss = run.optimizers, run.device, run.compute_loss
     rt = RangeTest(
         **sweep_options(sweep),
@@ -302,7 +329,10 @@ def find_lr(
                 val_every=val_every,
             )
             model.train()
-            drive(rt, step, progress=progress and rank() == 0)
+            if deferred:
+                drive_deferred(rt, step.launch, progress=progress and rank() == 0)
+            else:
+                drive(rt, step, progress=progress and rank() == 0)
         finally:
             restore_started = time.perf_counter()
             snap.restore()
@@ -328,6 +358,7 @@ def find_lr(
         "snapshot": snapshot,
         "world_size": world_size(),
         "lazy_initialised": lazy,
+        "defer_loss": deferred,
     }
     timings = {"snapshot_s": snapshot_s, "restore_s": restore_s}
     if held_out:
