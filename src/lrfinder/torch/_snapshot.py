@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .._core._errors import LRFinderError
+from ._sharded import layout, local, rebuild
 
 SNAPSHOT_PLACES = ("memory", "disk")
 # Plain attributes of an optimizer that training flips, e.g. `_opt_called`, which an attached LR
@@ -23,11 +24,16 @@ _PLAIN = (bool, int, float, str, type(None))
 
 
 class _Stored:
-    """One tensor put aside on the host; ``load()`` gives it back as a CPU tensor."""
+    """One tensor put aside on the host; ``load()`` gives it back as a CPU tensor.
 
-    __slots__ = ("device", "dtype", "path", "shape", "value")
+    Of a sharded tensor (DTensor) only this rank's shard is kept, with its ``layout``.
+    """
+
+    __slots__ = ("device", "dtype", "layout", "path", "shape", "value")
 
     def __init__(self, tensor: torch.Tensor, folder: Path | None, index: int) -> None:
+        self.layout = layout(tensor)
+        tensor = local(tensor)
         self.device = tensor.device
         self.dtype = tensor.dtype
         self.shape = tensor.shape
@@ -96,15 +102,18 @@ def _put_back(current: Any, saved: Any) -> Any:
     if not isinstance(saved, _Stored):
         return copy.deepcopy(saved)
     value = saved.load()
+    target = local(current) if torch.is_tensor(current) else None
     if (
-        torch.is_tensor(current)
-        and current.shape == saved.shape
-        and current.dtype == saved.dtype
-        and current.device == saved.device
+        target is not None
+        and layout(current) == saved.layout
+        and target.shape == saved.shape
+        and target.dtype == saved.dtype
+        and target.device == saved.device
     ):
-        current.copy_(value)
+        target.copy_(value)
         return current
-    return value.to(saved.device, copy=True)
+    moved = value.to(saved.device, copy=True)
+    return moved if saved.layout is None else rebuild(moved, saved.layout)
 
 
 def _restore_attrs(obj: Any, saved: dict[str, Any], kinds: tuple[type, ...] | None) -> None:
@@ -205,11 +214,11 @@ class Snapshot:
         """Put everything back as it was when the snapshot was taken."""
         with torch.no_grad():
             for p, value, requires_grad, grad in self.params:
-                p.copy_(value.load())
+                local(p).copy_(value.load())
                 p.requires_grad_(requires_grad)
                 p.grad = _put_back(p.grad, grad)
             for b, value in self.buffers:
-                b.copy_(value.load())
+                local(b).copy_(value.load())
             for m, training in self.modes:
                 m.training = training
             for opt, groups, saved_state, flags in self.opts:
