@@ -17,6 +17,13 @@ from .._core._errors import LRFinderError
 from .._core._find import cycle, drive
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
+from ._accelerate import (
+    Hooks,
+    loader_state,
+    refuse_unprepared_step,
+    unwrap_optimizer,
+    unwrap_scheduler,
+)
 from ._ddp import rank, world_size
 from ._snapshot import Snapshot
 from ._step import (
@@ -105,6 +112,21 @@ class Prepared:
     autocast_dtype: torch.dtype | None
     scaler: Any
     compute_loss: StepFn
+    # Hugging Face Accelerate: the Accelerator's backward and autocast, None without one.
+    accelerate: Hooks | None = None
+
+    def step_hooks(self) -> dict[str, Any]:
+        """TorchStep's ``backward`` and ``autocast``: the Accelerator's, or its own."""
+        if self.accelerate is None:
+            return {}
+        return {"backward": self.accelerate.backward, "autocast": self.accelerate.autocast}
+
+    def extras(self, schedulers: Sequence[Any], scaler: Any) -> list[Any]:
+        """What the snapshot keeps beside the model and optimizers: the schedulers (the ones
+        inside Accelerate's prepared schedulers) and the user's or the Accelerator's scaler."""
+        if scaler is None and self.accelerate is not None:
+            scaler = self.accelerate.scaler
+        return [*map(unwrap_scheduler, schedulers), *([scaler] if scaler is not None else [])]
 
 
 def prepare(
@@ -118,6 +140,7 @@ def prepare(
     amp: bool,
     amp_dtype: torch.dtype | None,
     scaler: Any,
+    accelerator: Any = None,
 ) -> Prepared:
     """Check the arguments every PyTorch entry point shares, and derive what the steps need."""
     if not isinstance(model, torch.nn.Module):
@@ -134,6 +157,8 @@ def prepare(
             f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
         )
     optimizers = _optimizers(optimizer)
+    refuse_unprepared_step(optimizers, accelerator)
+    optimizers = [unwrap_optimizer(o) for o in optimizers]
     closure = [type(o).__name__ for o in optimizers if isinstance(o, torch.optim.LBFGS)]
     if closure:
         raise LRFinderError(
@@ -142,6 +167,17 @@ def prepare(
             "drive your own loop with lrfinder.find_lr(step)."
         )
     accumulation = check_count("accumulation_steps", accumulation_steps)
+    hooks = None
+    if accelerator is not None:
+        hooks = Hooks(accelerator, accumulation)
+        if amp or amp_dtype is not None:
+            raise LRFinderError(
+                "With `accelerator`, mixed precision is the Accelerator's (`mixed_precision=`), "
+                "run through accelerator.autocast(). Received: "
+                f"amp={amp!r}, amp_dtype={amp_dtype!r}. Leave `amp` and `amp_dtype` out."
+            )
+        accumulation = hooks.accumulation
+        device = hooks.device if device is None else device
     base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
     ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
     if device is None:
@@ -150,10 +186,21 @@ def prepare(
             raise LRFinderError("`model` has no parameters to train.")
         device = first.device
     device = torch.device(device)
-    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    if hooks is None:
+        autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    else:  # accelerator.backward scales by the Accelerator's scaler, which steps here too
+        autocast_dtype, amp_scaler = None, scaler if scaler is not None else hooks.scaler
     compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
     return Prepared(
-        optimizers, accumulation, base_lrs, ratios, device, autocast_dtype, amp_scaler, compute_loss
+        optimizers,
+        accumulation,
+        base_lrs,
+        ratios,
+        device,
+        autocast_dtype,
+        amp_scaler,
+        compute_loss,
+        hooks,
     )
 
 
@@ -175,6 +222,7 @@ def find_lr(
     val_batches: int = 1,
     val_every: int = 1,
     snapshot: str = "memory",
+    accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
@@ -230,7 +278,15 @@ def find_lr(
         val_batches, val_every: see ``val_data``.
         snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
             removed when the test ends, also on error; for models too large to copy in memory).
-            Nothing is ever copied to accelerator memory.
+            Nothing is ever copied to accelerator memory. Under FSDP each rank keeps only its
+            own shards.
+        accelerator: the Hugging Face ``accelerate.Accelerator`` that prepared ``model``,
+            ``optimizer`` and ``data``: each step's forward runs under
+            ``accelerator.autocast()``, its backward is ``accelerator.backward(loss)`` and its
+            micro-batches are the Accelerator's ``gradient_accumulation_steps``. A prepared
+            scheduler in ``schedulers`` is restored through the scheduler it wraps and never
+            stepped; the prepared loader's epoch counter and the Accelerator's gradient state
+            are put back.
 
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
@@ -255,6 +311,7 @@ def find_lr(
         amp=amp,
         amp_dtype=amp_dtype,
         scaler=scaler,
+        accelerator=accelerator,
     )
     check_count("val_batches", val_batches)
     check_count("val_every", val_every)
@@ -278,30 +335,31 @@ def find_lr(
         _materialize(model, compute_loss, first_batch, device)
 
     started = time.perf_counter()
-    extras = [*schedulers, *([scaler] if scaler is not None else [])]
-    snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
+    snap = Snapshot(model, optimizers, extras=run.extras(schedulers, scaler), place=snapshot)
     snapshot_s = time.perf_counter() - started
     try:
         try:
-            # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
-            held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
-            if val_data is not None and not held_out:
-                raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
-            step = TorchStep(
-                rt,
-                model,
-                optimizers,
-                compute_loss,
-                batches,
-                device=device,
-                accumulation=run.accumulation,
-                autocast_dtype=run.autocast_dtype,
-                scaler=run.scaler,
-                val_batches=held_out,
-                val_every=val_every,
-            )
-            model.train()
-            drive(rt, step, progress=progress and rank() == 0)
+            with loader_state(data, accelerator):
+                # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
+                held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
+                if val_data is not None and not held_out:
+                    raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
+                step = TorchStep(
+                    rt,
+                    model,
+                    optimizers,
+                    compute_loss,
+                    batches,
+                    device=device,
+                    accumulation=run.accumulation,
+                    autocast_dtype=run.autocast_dtype,
+                    scaler=run.scaler,
+                    val_batches=held_out,
+                    val_every=val_every,
+                    **run.step_hooks(),
+                )
+                model.train()
+                drive(rt, step, progress=progress and rank() == 0)
         finally:
             restore_started = time.perf_counter()
             snap.restore()

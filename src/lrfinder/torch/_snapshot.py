@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .._core._errors import LRFinderError
+from ._accelerate import unwrap_scheduler
 from ._sharded import layout, local, rebuild
 
 SNAPSHOT_PLACES = ("memory", "disk")
@@ -129,9 +130,10 @@ def _restore_attrs(obj: Any, saved: dict[str, Any], kinds: tuple[type, ...] | No
 
 
 def _expand(extras: Iterable[Any]) -> list[Any]:
-    """The extra objects and, for chained schedulers, the schedulers they drive."""
+    """The extra objects and, for chained schedulers, the schedulers they drive (and for
+    Accelerate's prepared schedulers, the one they wrap)."""
     out: list[Any] = []
-    for obj in extras:
+    for obj in map(unwrap_scheduler, extras):
         out.append(obj)
         out.extend(_expand(getattr(obj, "_schedulers", ())))
     return out

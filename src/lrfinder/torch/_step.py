@@ -130,6 +130,10 @@ class TorchStep:
     window's mean, averaged over the ranks under torch.distributed. When a gradient scaler skips
     the step (inf/NaN gradients), the step is run again on the next batches at the same rate, so
     the sweep advances only on steps that ran; the skipped steps are counted in ``skipped``.
+
+    ``backward`` and ``autocast`` replace ``loss.backward()`` and ``torch.autocast`` (Hugging
+    Face Accelerate's ``accelerator.backward`` and ``accelerator.autocast``); ``backward`` gets
+    each micro-batch's loss as computed and does the accumulation and gradient scaling itself.
     """
 
     def __init__(
@@ -146,6 +150,8 @@ class TorchStep:
         scaler: Any,
         val_batches: Sequence[Any] = (),
         val_every: int = 1,
+        backward: Callable[[torch.Tensor], None] | None = None,
+        autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.rt = rt
         self.model = model
@@ -158,12 +164,16 @@ class TorchStep:
         self.scaler = scaler
         self.val_batches = val_batches
         self.val_every = val_every
+        self.backward = backward
+        self.autocast = autocast
         self.skipped: list[int] = []
         self.gave_up = False
         self.val_losses: list[float] = []
         self.val_s = 0.0
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast is not None:
+            return self.autocast()
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
@@ -187,6 +197,9 @@ class TorchStep:
                 if mean is None or loss is None or not math.isfinite(mean):
                     return mean
                 total += mean
+                if self.backward is not None:
+                    self.backward(loss)
+                    continue
                 if self.accumulation > 1:  # no extra autograd node on the common path
                     loss = loss / self.accumulation
                 (loss if self.scaler is None else self.scaler.scale(loss)).backward()
