@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,22 +15,43 @@ import torch.multiprocessing as mp
 WORLD = 2
 
 
-def spawn(worker: Callable[..., None], tmp_path: Path, *args: Any) -> list[Any]:
-    """Run ``worker(rank, *args)`` on ``WORLD`` gloo ranks; each rank's ``save(out)`` comes back.
+def spawn(worker: Callable[..., Any], tmp_path: Path, *args: Any, init: bool = True) -> list[Any]:
+    """Run ``worker(rank, *args)`` on ``WORLD`` gloo ranks; what each rank returns comes back.
 
+    With ``init=False`` the ranks get torchrun's environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``...) instead of a process group, for engines that start their own (Accelerate).
     Spawned, not forked: by then other tests have started threads (Lightning, transformers,
     Keras), and a forked child can inherit one of their locks held and hang forever.
     """
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    port = _free_port() if not init else 0
     mp.start_processes(
-        _run, args=(worker, str(tmp_path), args), nprocs=WORLD, start_method="spawn"
+        _run, args=(worker, str(tmp_path), args, init, port), nprocs=WORLD, start_method="spawn"
     )
     return [torch.load(tmp_path / f"{r}.out", weights_only=False) for r in range(WORLD)]
 
 
-def _run(rank: int, worker: Callable[..., Any], folder: str, args: tuple[Any, ...]) -> None:
-    init = f"file://{folder}/init"
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(
+    rank: int, worker: Callable[..., Any], folder: str, args: tuple[Any, ...], init: bool, port: int
+) -> None:
+    if init:
+        init_method = f"file://{folder}/init"
+        dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=WORLD)
+    else:
+        os.environ.update(
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE=str(WORLD),
+            LOCAL_WORLD_SIZE=str(WORLD),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+        )
     try:
         out = worker(rank, *args)
         torch.save(out, Path(folder) / f"{rank}.out")
@@ -37,7 +59,8 @@ def _run(rank: int, worker: Callable[..., Any], folder: str, args: tuple[Any, ..
         # the other still talks to it can abort.
         dist.barrier()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def shard(batches: list[tuple[Any, Any]], rank: int) -> list[tuple[Any, Any]]:

@@ -74,9 +74,7 @@ def fsdp2_sweep(rank: int, place: str) -> dict[str, Any]:
     ]
     stored, files = snapshot_shapes(model, opt, place)
     before = capture(model, opt)
-    result = lt.find_lr(
-        model, opt, shard(data[:6], rank), progress=False, snapshot=place, **SWEEP
-    )
+    result = lt.find_lr(model, opt, shard(data[:6], rank), progress=False, snapshot=place, **SWEEP)
     assert_same(capture(model, opt), before)  # this rank's shards, grads and moments, bit for bit
     assert all(type(p).__name__ == "DTensor" for p in model.parameters())
     return {
