@@ -201,3 +201,50 @@ def test_prepared_model_optimizer_and_loader_sweep_like_one_process(tmp_path: Pa
     assert np.array_equal(ranks[0]["losses"], ranks[1]["losses"])  # one averaged curve
     assert ranks[0]["race"] == ranks[1]["race"]
     assert ranks[0]["history"] == ranks[1]["history"]
+
+
+class FakeAccelerator:
+    """What lrfinder reads of an Accelerator, for the argument checks (no processes)."""
+
+    device = torch.device("cpu")
+    gradient_accumulation_steps = 1
+    scaler = None
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def autocast(self) -> Any:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def test_accelerate_arguments_are_checked() -> None:
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = regression()
+    with pytest.raises(LRFinderError, match=r"must be an accelerate.Accelerator .*Received: str"):
+        lt.find_lr(model, opt, data, loss_fn=F.mse_loss, accelerator="cpu")
+    with pytest.raises(LRFinderError, match=r"mixed precision is the Accelerator's .*amp=True"):
+        lt.find_lr(model, opt, data, loss_fn=F.mse_loss, accelerator=FakeAccelerator(), amp=True)
+
+
+def test_a_fake_accelerator_backward_and_autocast_run_every_micro_batch() -> None:
+    accelerator = FakeAccelerator()
+    calls: list[str] = []
+    accelerator.backward = lambda loss: (calls.append("backward"), loss.backward())  # type: ignore[method-assign]
+    model = mlp()
+    dtypes: list[torch.dtype] = []
+    model[0].register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = capture(model, opt)
+    result = lt.find_lr(
+        model,
+        opt,
+        regression(),
+        loss_fn=F.mse_loss,
+        accelerator=accelerator,
+        progress=False,
+        **SWEEP,
+    )
+    assert_same(capture(model, opt), before)
+    assert len(calls) == result.steps
+    assert set(dtypes) == {torch.bfloat16}
