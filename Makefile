@@ -51,3 +51,4 @@ $(VENV)/.bench: benchmarks/requirements.txt constraints.txt $(VENV)/.dev
 benchmarks: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.quality.run all
 	$(BIN)/python -m benchmarks.overhead
+	$(BIN)/python -m benchmarks.scale

@@ -6,7 +6,7 @@ under DistributedDataParallel and under FSDP2 (``fully_shard`` per layer), each 
 every global batch. The table reports, per engine, the largest absolute and relative difference
 between its curve and the single process's over the steps both ran, and where each stopped.
 
-    python -m benchmarks.scale     # writes benchmarks/scale_results.md
+    python -m benchmarks.scale     # writes benchmarks/scale_results.md and BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ WORLD = 2
 BATCH = 64
 SWEEP: dict[str, Any] = {"start_lr": 1e-6, "end_lr": 10.0, "num_steps": 100, "progress": False}
 OUT = Path(__file__).parent / "scale_results.md"
+BENCHMARKS = Path(__file__).parent.parent / "BENCHMARKS.md"
+MARKERS = ("<!-- scale:begin -->", "<!-- scale:end -->")
 
 
 def batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -115,11 +117,16 @@ def main() -> None:
             *rows,
         ]
     )
-    OUT.write_text(
-        "Two gloo CPU processes against one (`python -m benchmarks.scale`), one run:\n\n"
-        + table
-        + "\n"
+    text = (
+        f"{SWEEP['num_steps']} steps of an MLP (64-128-128-10, AdamW) on digits, global batches of "
+        f"{BATCH}; {WORLD} gloo CPU processes against one, one run:\n\n{table}\n"
     )
+    OUT.write_text(text)
+    doc = BENCHMARKS.read_text()
+    begin, end = MARKERS
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        BENCHMARKS.write_text(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")
     print(table)
 
 

@@ -96,7 +96,7 @@ def loader_state(data: Any, accelerator: Any) -> Iterator[None]:
             vars(state).update(saved)
         if iteration is not None:
             data.iteration = iteration
-        if rng is not None:
+        if rng is not None and isinstance(generator, torch.Generator):
             generator.set_state(rng)
 
 

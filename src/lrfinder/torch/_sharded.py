@@ -7,10 +7,11 @@ from typing import Any, NamedTuple
 
 import torch
 
+_DTensor: Any
 try:
-    from torch.distributed.tensor import DTensor
+    from torch.distributed.tensor import DTensor as _DTensor
 except ImportError:  # a torch built without torch.distributed
-    DTensor = None
+    _DTensor = None
 
 
 class Layout(NamedTuple):
@@ -23,7 +24,7 @@ class Layout(NamedTuple):
 
 
 def is_sharded(tensor: Any) -> bool:
-    return DTensor is not None and isinstance(tensor, DTensor)
+    return _DTensor is not None and isinstance(tensor, _DTensor)
 
 
 def local(tensor: torch.Tensor) -> torch.Tensor:
@@ -31,19 +32,22 @@ def local(tensor: torch.Tensor) -> torch.Tensor:
     it writes the DTensor), else the tensor itself."""
     if not is_sharded(tensor):
         return tensor
+    sharded: Any = tensor
     with torch.no_grad():  # a plain view, no autograd node
-        return tensor.to_local()  # type: ignore[no-any-return]
+        shard: torch.Tensor = sharded.to_local()
+    return shard
 
 
 def layout(tensor: torch.Tensor) -> Layout | None:
     if not is_sharded(tensor):
         return None
-    return Layout(tensor.device_mesh, tuple(tensor.placements), tensor.shape, tensor.stride())
+    sharded: Any = tensor
+    return Layout(sharded.device_mesh, tuple(sharded.placements), tensor.shape, tensor.stride())
 
 
 def rebuild(shard: torch.Tensor, where: Layout) -> torch.Tensor:
     """A DTensor over ``where`` from this rank's ``shard`` (no communication)."""
-    return DTensor.from_local(  # type: ignore[union-attr,no-any-return]
+    built: torch.Tensor = _DTensor.from_local(
         shard,
         where.mesh,
         where.placements,
@@ -51,3 +55,4 @@ def rebuild(shard: torch.Tensor, where: Layout) -> torch.Tensor:
         shape=where.shape,
         stride=where.stride,
     )
+    return built
