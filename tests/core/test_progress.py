@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-tqdm = pytest.importorskip("tqdm")
+pytest.importorskip("tqdm")
 
 import lrfinder
 from lrfinder._core import _progress

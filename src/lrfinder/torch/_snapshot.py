@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from .._core._errors import LRFinderError
+from ._accelerate import unwrap_scheduler
+from ._sharded import layout, local, rebuild
 
 SNAPSHOT_PLACES = ("memory", "disk")
 # Plain attributes of an optimizer that training flips, e.g. `_opt_called`, which an attached LR
@@ -58,12 +60,25 @@ class _Stored:
 
     In memory it is a view into one of the store's buffers, one per dtype; on disk a range of
     bytes in the store's one unlinked file. ``zeros`` marks a gradient of all zero bits, kept as
-    its shape alone.
+    its shape alone. Of a sharded tensor (DTensor) only this rank's shard is kept, as a plain
+    tensor, with its ``layout``.
     """
 
-    __slots__ = ("device", "dtype", "nbytes", "offset", "serialised", "shape", "store", "value")
+    __slots__ = (
+        "device",
+        "dtype",
+        "layout",
+        "nbytes",
+        "offset",
+        "serialised",
+        "shape",
+        "store",
+        "value",
+    )
 
     def __init__(self, tensor: torch.Tensor, store: _Store) -> None:
+        self.layout = layout(tensor)
+        tensor = local(tensor)
         self.device = tensor.device
         self.dtype = tensor.dtype
         self.shape = tensor.shape
@@ -80,8 +95,10 @@ class _Stored:
         return self.store.read(self)
 
     def load_into(self, current: torch.Tensor) -> None:
-        """Copy the saved value into ``current`` (same shape, dtype and device); from the file
-        straight into a contiguous CPU tensor's memory, with no tensor-sized copy between."""
+        """Copy the saved value into ``current`` (same shape, dtype and device; of a DTensor,
+        into its local shard); from the file straight into a contiguous CPU tensor's memory,
+        with no tensor-sized copy between."""
+        current = local(current)
         if (
             self.value is None
             and not self.serialised
@@ -136,13 +153,15 @@ class _Store:
 
     def save(self, value: Any, *, grad: bool = False) -> Any:
         """A tensor becomes a :class:`_Stored` (filled by :meth:`seal`); anything else is
-        deep-copied. A gradient of all zero bits is kept as its shape."""
+        deep-copied. A gradient of all zero bits is kept as its shape. Of a DTensor, only this
+        rank's shard is kept."""
         if not torch.is_tensor(value):
             return copy.deepcopy(value)
-        if grad and _all_zero_bits(value):
+        shard = local(value)
+        if grad and _all_zero_bits(shard):
             return _Zeros(value, self)
         stored = _Stored(value, self)
-        self._pending.append((stored, value.detach(), grad or self.place == "disk"))
+        self._pending.append((stored, shard.detach(), grad or self.place == "disk"))
         return stored
 
     def seal(self) -> None:
@@ -259,15 +278,18 @@ def _put_back(current: Any, saved: Any) -> Any:
         return saved.value
     if not isinstance(saved, _Stored):
         return copy.deepcopy(saved)
+    target = local(current) if torch.is_tensor(current) else None
     if (
-        torch.is_tensor(current)
-        and current.shape == saved.shape
-        and current.dtype == saved.dtype
-        and current.device == saved.device
+        target is not None
+        and layout(current) == saved.layout
+        and target.shape == saved.shape
+        and target.dtype == saved.dtype
+        and target.device == saved.device
     ):
-        saved.load_into(current)
+        saved.load_into(target)
         return current
-    return saved.load().to(saved.device, copy=True)
+    moved = saved.load().to(saved.device, copy=True)
+    return moved if saved.layout is None else rebuild(moved, saved.layout)
 
 
 def _restore_attrs(obj: Any, saved: dict[str, Any], kinds: tuple[type, ...] | None) -> None:
@@ -283,9 +305,10 @@ def _restore_attrs(obj: Any, saved: dict[str, Any], kinds: tuple[type, ...] | No
 
 
 def _expand(extras: Iterable[Any]) -> list[Any]:
-    """The extra objects and, for chained schedulers, the schedulers they drive."""
+    """The extra objects and, for chained schedulers, the schedulers they drive (and for
+    Accelerate's prepared schedulers, the one they wrap)."""
     out: list[Any] = []
-    for obj in extras:
+    for obj in map(unwrap_scheduler, extras):
         out.append(obj)
         out.extend(_expand(getattr(obj, "_schedulers", ())))
     return out
@@ -300,9 +323,10 @@ class Snapshot:
     numpy and torch (CPU and CUDA) random number generators. Device tensors are copied to host
     memory (``place="memory"``: one buffer per dtype) or to one temporary file that has no name
     (``place="disk"``: unlinked at once, so a killed process leaves nothing behind), never to a
-    second copy on the accelerator. A gradient of all zero bits is kept as its shape; a missing
-    one as ``None``. Call :meth:`restore`, then :meth:`close` to free the buffers or the file
-    (also when restoring fails).
+    second copy on the accelerator. Of a sharded tensor (FSDP2's DTensor) each rank keeps only its
+    own shard and writes it back through the local view. A gradient of all zero bits is kept as
+    its shape; a missing one as ``None``. Call :meth:`restore`, then :meth:`close` to free the
+    buffers or the file (also when restoring fails).
 
     Examples:
         >>> import torch

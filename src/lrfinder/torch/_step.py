@@ -169,6 +169,10 @@ class TorchStep:
     window's mean, averaged over the ranks under torch.distributed. When a gradient scaler skips
     the step (inf/NaN gradients), the step is run again on the next batches at the same rate, so
     the sweep advances only on steps that ran; the skipped steps are counted in ``skipped``.
+
+    ``backward`` and ``autocast`` replace ``loss.backward()`` and ``torch.autocast`` (Hugging
+    Face Accelerate's ``accelerator.backward`` and ``accelerator.autocast``); ``backward`` gets
+    each micro-batch's loss as computed and does the accumulation and gradient scaling itself.
     """
 
     def __init__(
@@ -185,6 +189,8 @@ class TorchStep:
         scaler: Any,
         val_batches: Sequence[Any] = (),
         val_every: int = 1,
+        backward: Callable[[torch.Tensor], None] | None = None,
+        autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.rt = rt
         self.model = model
@@ -197,6 +203,8 @@ class TorchStep:
         self.scaler = scaler
         self.val_batches = val_batches
         self.val_every = val_every
+        self.backward = backward
+        self.autocast = autocast
         self.skipped: list[int] = []
         self.gave_up = False
         self.val_losses: list[float] = []
@@ -204,17 +212,22 @@ class TorchStep:
         self._distributed = is_distributed()
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast is not None:
+            return self.autocast()
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _forward(self, batch: Any) -> torch.Tensor:
-        if self.autocast_dtype is None:
+        if self.autocast is None and self.autocast_dtype is None:
             return _check_loss(self.compute_loss(self.model, to_device(batch, self.device)))
         with self._autocast():
             return _check_loss(self.compute_loss(self.model, to_device(batch, self.device)))
 
     def _backward(self, loss: torch.Tensor) -> None:
+        if self.backward is not None:  # it accumulates and scales by itself
+            self.backward(loss)
+            return
         if self.accumulation > 1:  # no extra autograd node on the common path
             loss = loss / self.accumulation
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
