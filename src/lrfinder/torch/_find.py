@@ -306,10 +306,10 @@ def find_lr(
             reads the training loss.
         val_batches: see ``val_data``.
         val_every: see ``val_data``.
-        snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
-            removed when the test ends, also on error; for models too large to copy in memory).
-            Nothing is ever copied to accelerator memory. Under FSDP each rank keeps only its
-            own shards.
+        snapshot: ``"memory"`` (host memory) or ``"disk"`` (one temporary file with no name,
+            which the kernel frees however the process ends; for models too large to copy in
+            memory). Nothing is ever copied to accelerator memory. Under FSDP each rank keeps
+            only its own shards.
         defer_loss: read each step's loss one step late, so the host queues the next step
             before it waits for the accelerator (on CUDA through a non-blocking copy to pinned
             memory). The stopping rule then decides one step later; the step trained past the
