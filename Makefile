@@ -62,3 +62,4 @@ benchmarks: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.quality.run all
 	$(BIN)/python -m benchmarks.overhead
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m benchmarks.reading
+	$(BIN)/python -m benchmarks.scale

@@ -6,7 +6,14 @@ The same model, optimizer and batches, 100 steps with the rate growing exponenti
 slow phases of a shared machine hit them alike; each one's median wall time is reported as a
 ratio to the plain loop's, with lrfinder's snapshot and restore times.
 
+A second table times a tiny MLP (64-32-10, batch 16), where the training step is short enough
+for lrfinder's own per-step work to show: the plain loop against lrfinder with its progress bar
+(the default), without it, and with the loss read one step late (``defer_loss=True``), at 100,
+1,000 and 10,000 steps, as a ratio and as microseconds a step over the plain loop. It counts the
+process's CPU time, which other jobs on a shared machine do not inflate.
+
     python -m benchmarks.overhead     # writes benchmarks/overhead_results.md and BENCHMARKS.md
+    python -m benchmarks.overhead --part tiny --rounds 9
 """
 
 from __future__ import annotations
@@ -168,15 +175,116 @@ def report(times: dict[str, list[float]], extra: dict[str, list[float]], rounds:
     return "\n".join(lines) + "\n"
 
 
+def make_tiny(steps: int, seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    opt = torch.optim.AdamW(model.parameters(), lr=START_LR)
+    g = torch.Generator().manual_seed(seed)
+    data = [(torch.randn(16, 64, generator=g), torch.randint(0, 10, (16,), generator=g))]
+    return model, opt, data * steps
+
+
+def plain_steps(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
+    steps = len(data)
+    ratio = (END_LR / START_LR) ** (1 / (steps - 1))
+    for i, (x, y) in enumerate(data):
+        for group in opt.param_groups:
+            group["lr"] = START_LR * ratio**i
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.item()
+        loss.backward()
+        opt.step()
+
+
+def tiny_finder(**options: Any) -> Callable[..., None]:
+    def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
+        result = lrfinder.torch.find_lr(
+            model,
+            opt,
+            data,
+            loss_fn=F.cross_entropy,
+            start_lr=START_LR,
+            end_lr=END_LR,
+            num_steps=len(data),
+            diverge_threshold=None,
+            **options,
+        )
+        assert result.steps == len(data)
+
+    return run
+
+
+TINY: dict[str, Callable[..., None]] = {
+    "plain loop": plain_steps,
+    "lrfinder, progress bar (default)": tiny_finder(progress=True),
+    "lrfinder, no bar": tiny_finder(progress=False),
+    "lrfinder, bar, defer_loss=True": tiny_finder(progress=True, defer_loss=True),
+}
+
+
+def measure_tiny(steps: int, rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in TINY}
+    # The bar writes to stderr; a buffer takes it, the same for every variant.
+    with contextlib.redirect_stderr(io.StringIO()):
+        for fn in TINY.values():
+            fn(*make_tiny(steps))
+        for r in range(rounds):
+            names = list(TINY)[r % len(TINY) :] + list(TINY)[: r % len(TINY)]
+            for name in names:
+                args = make_tiny(steps, seed=r)
+                started = time.process_time()
+                TINY[name](*args)
+                times[name].append(time.process_time() - started)
+    return times
+
+
+def report_tiny(by_steps: dict[int, dict[str, list[float]]], rounds: int) -> str:
+    lines = [
+        "A tiny MLP (64-32-10, AdamW, batch 16) on one CPU thread; the process's CPU time "
+        "(a shared machine's other jobs add wall time at random, not CPU time), median of "
+        f"{rounds} interleaved rounds at each length ({max(3, rounds // 3)} at 10,000 steps).",
+        "",
+        "| steps | variant | us a step | extra us a step | ratio of medians | median of per-round"
+        " ratios |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for steps, times in by_steps.items():
+        base = statistics.median(times["plain loop"])
+        for name, values in times.items():
+            median = statistics.median(values)
+            paired = statistics.median(
+                v / p for v, p in zip(values, times["plain loop"], strict=True)
+            )
+            lines.append(
+                f"| {steps:,} | {name} | {median / steps * 1e6:.1f} | "
+                f"{(median - base) / steps * 1e6:+.1f} | {median / base:.3f} | {paired:.3f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--part", choices=["all", "medium", "tiny"], default="all")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    times, extra = measure(args.rounds)
-    text = report(times, extra, args.rounds)
+    parts = []
+    if args.part in ("all", "medium"):
+        times, extra = measure(args.rounds)
+        parts.append(report(times, extra, args.rounds))
+    if args.part in ("all", "tiny"):
+        by_steps = {
+            steps: measure_tiny(steps, args.rounds if steps < 10_000 else max(3, args.rounds // 3))
+            for steps in (100, 1_000, 10_000)
+        }
+        parts.append(report_tiny(by_steps, args.rounds))
+    text = "\n".join(parts)
+    if args.part != "all":
+        print(text)
+        return
     OUT.write_text(text)
     from benchmarks.quality.report import fill_section
 

@@ -14,7 +14,7 @@ def test_import_loads_no_framework_and_no_matplotlib() -> None:
     code = (
         "import sys, lrfinder, lrfinder.cli\n"
         "heavy = {'torch', 'keras', 'jax', 'tensorflow', 'optax', 'flax', 'matplotlib',"
-        " 'sklearn', 'tqdm', 'lightning', 'pytorch_lightning', 'transformers'}\n"
+        " 'sklearn', 'tqdm', 'lightning', 'pytorch_lightning', 'transformers', 'ray'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -48,6 +48,7 @@ NEEDS = {
     "lrfinder.optax": ["jax", "optax"],
     "lrfinder.lightning": ["lightning"],
     "lrfinder.huggingface": ["transformers"],
+    "lrfinder.ray": ["ray.train"],
 }
 
 
@@ -59,6 +60,7 @@ def test_the_public_modules_are_the_documented_ones() -> None:
         "lrfinder.keras",
         "lrfinder.lightning",
         "lrfinder.optax",
+        "lrfinder.ray",
         "lrfinder.schedules",
         "lrfinder.torch",
         "lrfinder.trackers",
@@ -87,6 +89,7 @@ MISSING = [
     ("lrfinder.optax", "optax", "JAX and Optax", "jax"),
     ("lrfinder.lightning", "lightning", "PyTorch Lightning", "trainers"),
     ("lrfinder.huggingface", "transformers", "Hugging Face transformers", "trainers"),
+    ("lrfinder.ray", "ray", "Ray Train", "ray"),
 ]
 
 

@@ -10,9 +10,15 @@ import numpy as np
 import torch
 
 
+def _plain(tensor: torch.Tensor) -> torch.Tensor:
+    """This rank's shard of a sharded tensor (DTensor), compared without any collective."""
+    to_local = getattr(tensor, "to_local", None)
+    return tensor if to_local is None else to_local()
+
+
 def _clone(value: Any) -> Any:
     if torch.is_tensor(value):
-        return value.detach().clone()
+        return _plain(value.detach()).clone()
     if isinstance(value, dict):
         return {k: _clone(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -31,10 +37,10 @@ def capture(
         optimizers = [optimizers]
     return {
         "params": [
-            (name, p.detach().clone(), p.requires_grad, _clone(p.grad), type(p).__name__)
+            (name, _clone(p), p.requires_grad, _clone(p.grad), type(p).__name__)
             for name, p in model.named_parameters()
         ],
-        "buffers": [(name, b.clone()) for name, b in model.named_buffers()],
+        "buffers": [(name, _clone(b)) for name, b in model.named_buffers()],
         "modes": [m.training for m in model.modules()],
         "optimizers": [
             (

@@ -249,3 +249,65 @@ def test_the_global_python_and_numpy_random_states_come_back() -> None:
     assert random.getstate() == python
     assert np.array_equal(np.random.get_state()[1], numpy_state[1])  # noqa: NPY002
     assert np.random.get_state()[2] == numpy_state[2]  # noqa: NPY002
+
+
+def _states():
+    params = jax.tree.map(jnp.asarray, init_params())
+    single = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+    chained = optax.chain(
+        optax.clip_by_global_norm(1.0), optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    )
+    several = optax.multi_transform(
+        {
+            "hidden": optax.inject_hyperparams(optax.adamw)(learning_rate=0.1),
+            "head": optax.inject_hyperparams(optax.sgd)(learning_rate=0.01),
+        },
+        {"w1": "hidden", "b1": "hidden", "w2": "head", "b2": "head"},
+    )
+    return {
+        name: tx.init(params)
+        for name, tx in {"single": single, "chained": chained, "several": several}.items()
+    }
+
+
+@pytest.mark.parametrize("name", ["single", "chained", "several"])
+def test_the_rate_writer_rebuilds_only_the_path_to_each_rate(name: str) -> None:
+    from lrfinder.optax._find import RateWriter, _rates, _with_rates_everywhere
+
+    state = _states()[name]
+    write = RateWriter(state, "learning_rate")
+    assert write.direct
+    rates = [0.5 * (i + 1) for i in range(len(write.paths))]
+    new = write(state, rates)
+    everywhere = _with_rates_everywhere(state, "learning_rate", rates)
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    jax.tree.map(np.testing.assert_array_equal, new, everywhere)
+    assert [leaf.dtype for leaf in jax.tree.leaves(new)] == [
+        leaf.dtype for leaf in jax.tree.leaves(state)
+    ]
+    assert _rates(new, "learning_rate") == pytest.approx(rates)
+    assert _rates(state, "learning_rate") != _rates(new, "learning_rate")  # state untouched
+    # The optimizer's moments are the very same arrays: nothing beside the path was rebuilt.
+    old_leaves = {id(leaf) for leaf in jax.tree.leaves(state)}
+    new_leaves = [leaf for leaf in jax.tree.leaves(new)]
+    assert sum(id(leaf) not in old_leaves for leaf in new_leaves) == len(rates)
+    if name == "single":
+        assert new.inner_state is state.inner_state
+
+
+def test_the_rate_writer_falls_back_to_every_leaf_for_nodes_it_cannot_rebuild() -> None:
+    from lrfinder.optax._find import RateWriter, _rates
+
+    class Box:  # a pytree node with keys, but no _replace and not a dataclass
+        def __init__(self, inner):
+            self.inner = inner
+
+    jax.tree_util.register_pytree_with_keys(
+        Box,
+        lambda b: (((jax.tree_util.GetAttrKey("inner"), b.inner),), None),
+        lambda _, children: Box(*children),
+    )
+    state = Box(_states()["single"])
+    write = RateWriter(state, "learning_rate")
+    assert not write.direct
+    assert _rates(write(state, [0.25]), "learning_rate") == pytest.approx([0.25])

@@ -200,3 +200,19 @@ def test_docstring_examples():
 
     failed, attempted = doctest.testmod(lrfinder.torch._refind, optionflags=doctest.ELLIPSIS)
     assert (failed, attempted > 0) == (0, True)
+
+
+def test_loop_refinder_takes_a_schedule_or_a_scheduler_not_both() -> None:
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    with pytest.raises(LRFinderError, match=r"Pass one of `schedule`.*Received both"):
+        LoopRefinder(
+            model,
+            opt,
+            [(torch.randn(4, 4), torch.randn(4, 1))],
+            loss_fn=F.mse_loss,
+            schedule=lambda step: 1.0,
+            scheduler=sched,
+            initial=False,
+        )

@@ -561,3 +561,83 @@ def test_docstring_examples_of_the_private_torch_modules(name: str) -> None:
 
     failed, attempted = doctest.testmod(importlib.import_module(name))
     assert failed == 0 and attempted > 0
+
+
+# -- the loss read one step late ------------------------------------------------------------------
+def _run(defer: bool, case: str) -> tuple[Any, list[int], dict[str, Any], dict[str, Any]]:
+    """One sweep of ``case``, read at once or one step late: its result, the batches its steps
+    trained on, the state before and the state after."""
+    model = mlp(seed=3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    trained(model, opt)
+    seen: list[int] = []
+    options: dict[str, Any] = {"start_lr": 1e-4, "end_lr": 10.0, "num_steps": 30}
+    extras: list[Any] = []
+    data: Any = [(i, x, y) for i, (x, y) in enumerate(batches(40))]
+
+    def step(m: torch.nn.Module, batch: Any) -> torch.Tensor:
+        index, x, y = batch
+        seen.append(index)
+        loss = F.mse_loss(m(x).float(), y)
+        if case == "nan" and index == 7:
+            return loss * math.nan
+        if case == "scaler" and index in (2, 5):
+            return loss + InfGrad.apply(m[0].weight)
+        return loss
+
+    if case == "one-shot":
+        data = iter(data[:9])
+    if case == "accumulation":
+        options["accumulation_steps"] = 2
+    if case == "scaler":
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+        options.update(scaler=scaler, end_lr=1e-2, num_steps=8)
+        extras.append(scaler)
+    if case == "completed":
+        options.update(end_lr=1e-2, diverge_threshold=None)
+    before = capture(model, opt, *extras)
+    result = lt.find_lr(model, opt, data, step_fn=step, defer_loss=defer, progress=False, **options)
+    return result, seen, before, capture(model, opt, *extras)
+
+
+@pytest.mark.parametrize(
+    "case", ["diverged", "nan", "one-shot", "accumulation", "scaler", "completed"]
+)
+def test_a_deferred_readback_records_the_same_curve_and_restores(case: str) -> None:
+    now, seen_now, _, _ = _run(False, case)
+    late, seen_late, before, after = _run(True, case)
+    assert_same(after, before)
+    assert late.settings["defer_loss"] is True and now.settings["defer_loss"] is False
+    assert late.stop_reason == now.stop_reason
+    assert np.array_equal(late.lrs, now.lrs)
+    assert np.array_equal(late.losses, now.losses, equal_nan=True)
+    assert np.array_equal(late.smoothed_losses, now.smoothed_losses, equal_nan=True)
+    assert late.settings["skipped_steps"] == now.settings["skipped_steps"]
+    # At most one step is trained past the stop, and none past the end of the sweep.
+    extra = int(now.stop_reason != "data_exhausted" and now.steps < now.settings["num_steps"])
+    per_step = 2 if case == "accumulation" else 1
+    more = [(len(seen_now) + k) % 40 for k in range(extra * per_step)]  # 40 batches, cycled
+    assert seen_late == seen_now + more
+
+
+def test_the_scaler_skips_and_the_stop_reasons_are_the_ones_read_at_once() -> None:
+    now, _, _, _ = _run(False, "scaler")
+    assert now.settings["skipped_steps"] == [2, 4]  # the case the comparison above covers
+    nan, _, _, _ = _run(False, "nan")
+    assert nan.stop_reason == "nonfinite" and nan.steps == 8
+
+
+def test_defer_loss_is_checked() -> None:
+    model, data = mlp(), batches(4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(
+        lrfinder.LRFinderError, match=r"`defer_loss` must be True, False or None.*Received: 'yes'"
+    ):
+        lt.find_lr(model, opt, data, loss_fn=F.mse_loss, defer_loss="yes", **SWEEP)  # type: ignore[arg-type]
+    with pytest.raises(
+        lrfinder.LRFinderError,
+        match=r"`defer_loss=True` reads each loss one step late, but a validation loss needs",
+    ):
+        lt.find_lr(model, opt, data, loss_fn=F.mse_loss, defer_loss=True, val_data=data, **SWEEP)
+    result = lt.find_lr(model, opt, data, loss_fn=F.mse_loss, num_steps=5, **SWEEP)
+    assert result.settings["defer_loss"] is False  # the default on CPU

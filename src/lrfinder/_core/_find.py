@@ -45,6 +45,39 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
         bar.close()
 
 
+# What a deferred step hands back: a reader of its loss, or why there is none ("data_exhausted",
+# "nonfinite"), known at once.
+Reader = Callable[[], float]
+
+
+def drive_deferred(rt: RangeTest, launch: Callable[[int], Reader | str], *, progress: bool) -> None:
+    """:func:`drive` with each loss read one step late, so the host never waits for it.
+
+    ``launch(ahead)`` trains the step ``ahead`` steps past the last recorded one (0 or 1) at that
+    step's rates and returns a reader of its loss, or a stop reason. The next step is launched
+    before the last one's loss is read; when that loss stops the test, the step trained past it
+    is not recorded (the caller's restore undoes it), so the curve is the one :func:`drive`
+    records. Nothing is launched past ``num_steps``.
+    """
+    bar = progress_bar(progress, rt.num_steps)
+    try:
+        pending: Reader | None = None
+        while not rt.done:
+            ahead = 0 if pending is None else 1
+            launched = launch(ahead) if rt.step + ahead < rt.num_steps else None
+            if pending is not None:
+                rt.record(float(pending()))
+                bar.step(rt)
+                if rt.done:
+                    break
+            if isinstance(launched, str):
+                rt.stop(launched)
+                break
+            pending = launched
+    finally:
+        bar.close()
+
+
 def user_result(rt: RangeTest) -> RangeTestResult:
     """The result of a test driven by the caller's own ``step``, whose first ``None`` (no loss)
     is a missing ``return`` far more often than data running out before the first batch."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -12,12 +13,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lrfinder")
 
+# How often the rate and loss beside the bar are rewritten: formatting them costs more than a
+# small model's training step, and nobody reads them faster than a few times a second.
+POSTFIX_EVERY_S = 0.25
+
 
 class StepBar:
     """The range test's progress: one tick per recorded step, with its rate and smoothed loss.
 
-    Silent when disabled or when tqdm is missing. The figures beside the bar are redrawn at tqdm's
-    own pace, not on every step, so a fast sweep does not spend its time printing.
+    Silent when disabled or when tqdm is missing. The figures beside the bar are formatted at most
+    every ``POSTFIX_EVERY_S`` seconds and redrawn at tqdm's own pace, not on every step, so a fast
+    sweep does not spend its time printing.
     """
 
     def __init__(self, enabled: bool, total: int, desc: str = "range test") -> None:
@@ -34,12 +40,15 @@ class StepBar:
             logger.info("Install tqdm (pip install tqdm) to see the range test's progress.")
             return
         self._bar = tqdm(total=total, desc=desc, unit="step", leave=False)
+        self._postfix_due = 0.0
 
     def step(self, rt: RangeTest) -> None:
         """Tick once for the step ``rt`` just recorded."""
         if self._bar is None:
             return
-        if math.isfinite(rt.smoothed_loss):
+        now = time.perf_counter()
+        if now >= self._postfix_due and math.isfinite(rt.smoothed_loss):
+            self._postfix_due = now + POSTFIX_EVERY_S
             self._bar.set_postfix(
                 lr=f"{rt.last_lr:.2e}", loss=f"{rt.smoothed_loss:.4g}", refresh=False
             )

@@ -140,6 +140,9 @@ class RangeTest:
         self._best = math.inf
         self._stop_reason: str | None = None
         self._started = time.perf_counter()
+        # The next step's rate, worked out once per step: a loop reads it several times.
+        self._next_lr = self.start_lr
+        self._next_group_lrs = tuple(self._next_lr * r for r in ratios)
 
     @property
     def step(self) -> int:
@@ -149,7 +152,7 @@ class RangeTest:
     @property
     def lr(self) -> float:
         """The rate to train the next step at."""
-        return rate_at(len(self._losses), self.start_lr, self.end_lr, self.num_steps, self.mode)
+        return self._next_lr
 
     @property
     def last_lr(self) -> float:
@@ -173,7 +176,12 @@ class RangeTest:
     @property
     def group_lrs(self) -> tuple[float, ...]:
         """The rate of every parameter group for the next step."""
-        lr = self.lr
+        return self._next_group_lrs
+
+    def group_lrs_at(self, step: int) -> tuple[float, ...]:
+        """The rate of every parameter group at step ``step`` (0-based), for a loop that trains
+        a step before recording the one before it."""
+        lr = rate_at(step, self.start_lr, self.end_lr, self.num_steps, self.mode)
         return tuple(lr * r for r in self.group_ratios)
 
     def record(self, loss: float) -> bool:
@@ -184,8 +192,10 @@ class RangeTest:
                 " Start a new RangeTest to sweep again."
             )
         loss = float(loss)
-        self._lrs.append(self.lr)
+        self._lrs.append(self._next_lr)
         self._losses.append(loss)
+        self._next_lr = rate_at(self.step, self.start_lr, self.end_lr, self.num_steps, self.mode)
+        self._next_group_lrs = tuple(self._next_lr * r for r in self.group_ratios)
         if not math.isfinite(loss):
             self._smoothed.append(math.nan)
             self._stop_reason = "nonfinite"

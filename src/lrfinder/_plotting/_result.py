@@ -201,8 +201,9 @@ def plot_loss(
         ax: the axes to draw on; a new figure when None.
         methods: the suggestion methods to mark (default: the default method).
         label: the legend's name for the smoothed curve; one per result for a list.
-        skip_start, skip_end: steps left out at the start and at the end of the curve (the
-            drawn part and the loss axis only; suggestions still read the whole curve).
+        skip_start: steps left out at the start of the curve (the drawn part and the loss
+            axis only; suggestions still read the whole curve).
+        skip_end: steps left out at the end of the curve, likewise.
 
     Examples:
         >>> import lrfinder

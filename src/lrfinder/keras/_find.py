@@ -170,6 +170,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._skips = 0
         self._waiting = False
         self._base_lr = float(_numpy(optimizer.learning_rate))
+        self._iterations = int(_numpy(optimizer.iterations))
         started = time.perf_counter()
         self._snapshot = _Snapshot(model) if self.restore_after else None
         self._timings = {"snapshot_s": time.perf_counter() - started}
@@ -182,7 +183,6 @@ class RangeTestCallback(keras.callbacks.Callback):
         if not self._waiting:
             model.reset_metrics()
         model.optimizer.learning_rate = self.range_test.lr
-        self._iterations = int(_numpy(model.optimizer.iterations))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not logs or "loss" not in logs:
@@ -196,9 +196,12 @@ class RangeTestCallback(keras.callbacks.Callback):
         # the update (overflowing gradients). The weights have not moved, so the sweep waits and
         # the metrics keep averaging over these batches, all at this rate and these weights;
         # a NaN/inf loss still stops the test at once.
-        self._waiting = (
-            math.isfinite(loss) and int(_numpy(self.model.optimizer.iterations)) == self._iterations
+        # The count read here is the next batch's starting count: one host read a batch.
+        iterations, self._iterations = (
+            self._iterations,
+            int(_numpy(self.model.optimizer.iterations)),
         )
+        self._waiting = math.isfinite(loss) and self._iterations == iterations
         if self._waiting:
             self._skips += 1
             if self._skips >= MAX_SKIPS_IN_A_ROW + _accumulation(self.model.optimizer):

@@ -9,7 +9,7 @@ import optax
 from .._core._apply import rate_of, register_applier
 from .._core._errors import LRFinderError
 from .._core._rangetest import ratios_to_first
-from ._find import _rates, _with_rates
+from ._find import RateWriter, _rates
 
 
 @register_applier("optax")
@@ -38,4 +38,4 @@ def apply(opt_state: optax.OptState, lr: Any, *, hyperparam: str = "learning_rat
             f"optax.inject_hyperparams(optax.adam)({hyperparam}=1e-3) and pass its state."
         )
     ratios = ratios_to_first(current, what=f"injected {hyperparam!r}", name=hyperparam)
-    return _with_rates(opt_state, hyperparam, [rate * r for r in ratios])
+    return RateWriter(opt_state, hyperparam)(opt_state, [rate * r for r in ratios])

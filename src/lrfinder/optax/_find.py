@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Unpack
@@ -36,14 +38,86 @@ def _rates(opt_state: optax.OptState, name: str) -> list[float]:
     return [float(leaf) for path, leaf in leaves if _is_rate(path, name)]
 
 
-def _with_rates(opt_state: optax.OptState, name: str, rates: Sequence[float]) -> optax.OptState:
-    """A copy of ``opt_state`` with each injected rate replaced, keeping its dtype (no retrace)."""
+def _with_rates_everywhere(
+    opt_state: optax.OptState, name: str, rates: Sequence[float]
+) -> optax.OptState:
+    """``opt_state`` with each injected rate replaced, through every leaf: for states whose path
+    to a rate has a node that :func:`_replace_at` cannot rebuild."""
     values = iter(rates)
 
     def put(path: Sequence[PathKey], leaf: Any) -> Any:
         return jnp.asarray(next(values), dtype=leaf.dtype) if _is_rate(path, name) else leaf
 
     return jax.tree_util.tree_map_with_path(put, opt_state)
+
+
+def _child(node: Any, key: PathKey) -> Any:
+    if isinstance(key, jax.tree_util.GetAttrKey):
+        return getattr(node, key.name)
+    if isinstance(key, jax.tree_util.DictKey):
+        return node[key.key]
+    return node[key.idx]
+
+
+def _replace_at(node: Any, path: Sequence[PathKey], value: Any) -> Any:
+    """``node`` with the leaf at ``path`` replaced; only the nodes on the path are rebuilt, so
+    the cost does not grow with the model (the parameters' trees sit beside the path)."""
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    new = _replace_at(_child(node, key), rest, value)
+    if isinstance(key, jax.tree_util.GetAttrKey):
+        if dataclasses.is_dataclass(node):
+            return dataclasses.replace(node, **{key.name: new})  # type: ignore[type-var]
+        return node._replace(**{key.name: new})
+    if isinstance(key, jax.tree_util.DictKey):
+        out = copy.copy(node)
+        out[key.key] = new
+        return out
+    if hasattr(node, "_replace"):
+        return node._replace(**{node._fields[key.idx]: new})
+    items = list(node)
+    items[key.idx] = new
+    return type(node)(items)
+
+
+def _rebuildable(opt_state: optax.OptState, path: Sequence[PathKey]) -> bool:
+    """Whether :func:`_replace_at` can rebuild every node on ``path`` as it was."""
+    node = opt_state
+    for key in path:
+        if isinstance(key, jax.tree_util.GetAttrKey):
+            if not (dataclasses.is_dataclass(node) or hasattr(node, "_replace")):
+                return False
+        elif isinstance(key, jax.tree_util.DictKey):
+            if not isinstance(node, dict):
+                return False
+        elif isinstance(key, jax.tree_util.SequenceKey):
+            if not (type(node) in (tuple, list) or hasattr(node, "_replace")):
+                return False
+        else:
+            return False
+        node = _child(node, key)
+    return True
+
+
+class RateWriter:
+    """Writes the sweep's rates into an ``inject_hyperparams`` state, keeping each one's dtype
+    (no retrace). The rates' paths are found once; each write rebuilds only the nodes on them,
+    not every leaf of the state."""
+
+    def __init__(self, opt_state: optax.OptState, name: str) -> None:
+        leaves = jax.tree_util.tree_leaves_with_path(opt_state)
+        self.name = name
+        self.paths = [tuple(path) for path, _ in leaves if _is_rate(path, name)]
+        self.dtypes = [leaf.dtype for path, leaf in leaves if _is_rate(path, name)]
+        self.direct = all(_rebuildable(opt_state, path) for path in self.paths)
+
+    def __call__(self, opt_state: optax.OptState, rates: Sequence[float]) -> optax.OptState:
+        if not self.direct:
+            return _with_rates_everywhere(opt_state, self.name, rates)
+        for path, dtype, rate in zip(self.paths, self.dtypes, rates, strict=True):
+            opt_state = _replace_at(opt_state, path, jnp.asarray(rate, dtype=dtype))
+        return opt_state
 
 
 def _copy(leaf: Any) -> Any:
@@ -130,13 +204,14 @@ def find_lr(
     )
     data = cycle(batches)
     state = {"params": jax.tree.map(_copy, params), "opt_state": jax.tree.map(_copy, opt_state)}
+    write = RateWriter(opt_state, hyperparam)
 
     def step(lr: float) -> Any:
         batch = next(data, None)
         if batch is None:
             return None
         sent = rt.group_lrs
-        out = train_step(state["params"], _with_rates(state["opt_state"], hyperparam, sent), batch)
+        out = train_step(state["params"], write(state["opt_state"], sent), batch)
         if not (isinstance(out, tuple) and len(out) == 3):
             raise LRFinderError(
                 "`train_step` must return (params, opt_state, loss). Received: "

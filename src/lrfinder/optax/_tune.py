@@ -25,7 +25,7 @@ from .._tuning._trial import (
     runs_range_test,
     trial_schedule,
 )
-from ._find import TrainStep, _copy, _rates, _with_rates, check_inputs, find_lr
+from ._find import RateWriter, TrainStep, _copy, _rates, check_inputs, find_lr
 
 
 def tune_lr(
@@ -120,6 +120,8 @@ def tune_lr(
             **sweep,
         )
 
+    write = RateWriter(opt_state, hyperparam)
+
     def trial(lr: float, steps: int) -> float:
         schedule = trial_schedule(for_schedule, lr, steps)
         # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
@@ -130,9 +132,7 @@ def tune_lr(
             if batch is None:
                 raise LRFinderError("`batches` yielded no batch; pass at least one.")
             rate = schedule(i)
-            p, s, loss = train_step(
-                p, _with_rates(s, hyperparam, [rate * r for r in ratios]), batch
-            )
+            p, s, loss = train_step(p, write(s, [rate * r for r in ratios]), batch)
             if not math.isfinite(float(np.asarray(loss).reshape(()))):
                 return math.inf
         return float(np.asarray(eval_fn(p)).reshape(()))

@@ -15,11 +15,18 @@ import torch
 
 from .._core._checks import check_count
 from .._core._errors import LRFinderError, LRFinderWarning
-from .._core._find import cycle, drive
+from .._core._find import cycle, drive, drive_deferred
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
 from .._core._signals import signals_held, terminate_cleanly
-from ._ddp import rank, world_size
+from ._accelerate import (
+    Hooks,
+    loader_state,
+    refuse_unprepared_step,
+    unwrap_optimizer,
+    unwrap_scheduler,
+)
+from ._ddp import is_distributed, rank, world_size
 from ._snapshot import Snapshot
 from ._step import (
     StepFn,
@@ -124,6 +131,34 @@ def _loader_generators(data: Any) -> list[tuple[torch.Generator, torch.Tensor]]:
     return [(g, g.get_state()) for g in found.values()]
 
 
+def _deferred(
+    defer_loss: bool | None, device: torch.device, val_data: Any, accelerated: bool = False
+) -> bool:
+    """Whether to read the losses one step late (see ``find_lr``'s ``defer_loss``)."""
+    if defer_loss is not None and not isinstance(defer_loss, bool):
+        raise LRFinderError(
+            f"`defer_loss` must be True, False or None (on for CUDA). Received: {defer_loss!r}"
+        )
+    blocker = (
+        ("a validation loss", "val_data")
+        if val_data is not None
+        else ("torch.distributed", "an initialised process group")
+        if is_distributed()
+        else ("Accelerate's backward and gradient accumulation", "accelerator")
+        if accelerated
+        else None
+    )
+    if defer_loss and blocker is not None:
+        raise LRFinderError(
+            f"`defer_loss=True` reads each loss one step late, but {blocker[0]} needs every "
+            f"step's loss at once. Received: defer_loss=True with {blocker[1]}. "
+            "Leave defer_loss=None."
+        )
+    if defer_loss is None:
+        return device.type == "cuda" and blocker is None
+    return defer_loss
+
+
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """What find_lr and tune_lr both check and derive from their PyTorch arguments."""
@@ -136,6 +171,21 @@ class Prepared:
     autocast_dtype: torch.dtype | None
     scaler: Any
     compute_loss: StepFn
+    # Hugging Face Accelerate: the Accelerator's backward and autocast, None without one.
+    accelerate: Hooks | None = None
+
+    def step_hooks(self) -> dict[str, Any]:
+        """TorchStep's ``backward`` and ``autocast``: the Accelerator's, or its own."""
+        if self.accelerate is None:
+            return {}
+        return {"backward": self.accelerate.backward, "autocast": self.accelerate.autocast}
+
+    def extras(self, schedulers: Sequence[Any], scaler: Any) -> list[Any]:
+        """What the snapshot keeps beside the model and optimizers: the schedulers (the ones
+        inside Accelerate's prepared schedulers) and the user's or the Accelerator's scaler."""
+        if scaler is None and self.accelerate is not None:
+            scaler = self.accelerate.scaler
+        return [*map(unwrap_scheduler, schedulers), *([scaler] if scaler is not None else [])]
 
 
 def prepare(
@@ -149,6 +199,7 @@ def prepare(
     amp: bool,
     amp_dtype: torch.dtype | None,
     scaler: Any,
+    accelerator: Any = None,
 ) -> Prepared:
     """Check the arguments every PyTorch entry point shares, and derive what the steps need."""
     if not isinstance(model, torch.nn.Module):
@@ -165,6 +216,8 @@ def prepare(
             f"(for any batch). Received: loss_fn={loss_fn!r}, step_fn={step_fn!r}"
         )
     optimizers = _optimizers(optimizer)
+    refuse_unprepared_step(optimizers, accelerator)
+    optimizers = [unwrap_optimizer(o) for o in optimizers]
     closure = [type(o).__name__ for o in optimizers if isinstance(o, torch.optim.LBFGS)]
     if closure:
         raise LRFinderError(
@@ -173,6 +226,17 @@ def prepare(
             "drive your own loop with lrfinder.find_lr(step)."
         )
     accumulation = check_count("accumulation_steps", accumulation_steps)
+    hooks = None
+    if accelerator is not None:
+        hooks = Hooks(accelerator, accumulation)
+        if amp or amp_dtype is not None:
+            raise LRFinderError(
+                "With `accelerator`, mixed precision is the Accelerator's (`mixed_precision=`), "
+                "run through accelerator.autocast(). Received: "
+                f"amp={amp!r}, amp_dtype={amp_dtype!r}. Leave `amp` and `amp_dtype` out."
+            )
+        accumulation = hooks.accumulation
+        device = hooks.device if device is None else device
     base_lrs = [float(g["lr"]) for opt in optimizers for g in opt.param_groups]
     ratios = ratios_to_first(base_lrs, what="parameter group's `lr`", name="lr")
     if device is None:
@@ -181,10 +245,21 @@ def prepare(
             raise LRFinderError("`model` has no parameters to train.")
         device = first.device
     device = torch.device(device)
-    autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    if hooks is None:
+        autocast_dtype, amp_scaler = _amp(amp, amp_dtype, scaler, device)
+    else:  # accelerator.backward scales by the Accelerator's scaler, which steps here too
+        autocast_dtype, amp_scaler = None, scaler if scaler is not None else hooks.scaler
     compute_loss = step_fn if step_fn is not None else pair_step(loss_fn)  # type: ignore[arg-type]
     return Prepared(
-        optimizers, accumulation, base_lrs, ratios, device, autocast_dtype, amp_scaler, compute_loss
+        optimizers,
+        accumulation,
+        base_lrs,
+        ratios,
+        device,
+        autocast_dtype,
+        amp_scaler,
+        compute_loss,
+        hooks,
     )
 
 
@@ -208,6 +283,8 @@ def find_lr(
     val_batches: int = 1,
     val_every: int = 1,
     snapshot: str = "memory",
+    defer_loss: bool | None = None,
+    accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) on a PyTorch model.
@@ -268,9 +345,24 @@ def find_lr(
             reads the training loss.
         val_batches: see ``val_data``.
         val_every: see ``val_data``.
-        snapshot: ``"memory"`` (host memory) or ``"disk"`` (a private temporary directory,
-            removed when the test ends, also on error; for models too large to copy in memory).
-            Nothing is ever copied to accelerator memory.
+        snapshot: ``"memory"`` (host memory) or ``"disk"`` (one temporary file with no name,
+            which the kernel frees however the process ends; for models too large to copy in
+            memory). Nothing is ever copied to accelerator memory. Under FSDP each rank keeps
+            only its own shards.
+        defer_loss: read each step's loss one step late, so the host queues the next step
+            before it waits for the accelerator (on CUDA through a non-blocking copy to pinned
+            memory). The stopping rule then decides one step later; the step trained past the
+            stop is not recorded and the restore undoes it, so the curve is the same. Default
+            (None): on for CUDA, off elsewhere; it is never used with ``val_data``, under
+            ``torch.distributed`` or with ``accelerator``, where every step's loss is needed at
+            once.
+        accelerator: the Hugging Face ``accelerate.Accelerator`` that prepared ``model``,
+            ``optimizer`` and ``data``: each step's forward runs under
+            ``accelerator.autocast()``, its backward is ``accelerator.backward(loss)`` and its
+            micro-batches are the Accelerator's ``gradient_accumulation_steps``. A prepared
+            scheduler in ``schedulers`` is restored through the scheduler it wraps and never
+            stepped; the prepared loader's epoch counter and the Accelerator's gradient state
+            are put back.
 
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
@@ -295,9 +387,11 @@ def find_lr(
         amp=amp,
         amp_dtype=amp_dtype,
         scaler=scaler,
+        accelerator=accelerator,
     )
     check_count("val_batches", val_batches)
     check_count("val_every", val_every)
+    deferred = _deferred(defer_loss, run.device, val_data, run.accelerate is not None)
     optimizers, device, compute_loss = run.optimizers, run.device, run.compute_loss
     rt = RangeTest(
         **sweep_options(sweep),
@@ -326,30 +420,34 @@ def find_lr(
                 torch.set_rng_state(rng)
 
     started = time.perf_counter()
-    extras = [*schedulers, *([scaler] if scaler is not None else [])]
-    snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
+    snap = Snapshot(model, optimizers, extras=run.extras(schedulers, scaler), place=snapshot)
     snapshot_s = time.perf_counter() - started
     try:
         try:
-            # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
-            held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
-            if val_data is not None and not held_out:
-                raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
-            step = TorchStep(
-                rt,
-                model,
-                optimizers,
-                compute_loss,
-                batches,
-                device=device,
-                accumulation=run.accumulation,
-                autocast_dtype=run.autocast_dtype,
-                scaler=run.scaler,
-                val_batches=held_out,
-                val_every=val_every,
-            )
-            model.train()
-            drive(rt, step, progress=progress and rank() == 0)
+            with loader_state(data, accelerator):
+                # Taken after the snapshot: a shuffling loader draws from the RNG being restored.
+                held_out = [] if val_data is None else list(itertools.islice(val_data, val_batches))
+                if val_data is not None and not held_out:
+                    raise LRFinderError("`val_data` yielded no batch; pass at least one batch.")
+                step = TorchStep(
+                    rt,
+                    model,
+                    optimizers,
+                    compute_loss,
+                    batches,
+                    device=device,
+                    accumulation=run.accumulation,
+                    autocast_dtype=run.autocast_dtype,
+                    scaler=run.scaler,
+                    val_batches=held_out,
+                    val_every=val_every,
+                    **run.step_hooks(),
+                )
+                model.train()
+                if deferred:
+                    drive_deferred(rt, step.launch, progress=progress and rank() == 0)
+                else:
+                    drive(rt, step, progress=progress and rank() == 0)
         finally:
             restore_started = time.perf_counter()
             with signals_held():  # a second Ctrl-C waits until everything is back
@@ -379,6 +477,7 @@ def find_lr(
         "snapshot": snapshot,
         "world_size": world_size(),
         "lazy_initialised": lazy,
+        "defer_loss": deferred,
     }
     timings = {"snapshot_s": snapshot_s, "restore_s": restore_s}
     if held_out:

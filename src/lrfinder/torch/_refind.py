@@ -30,6 +30,7 @@ import torch
 
 from .._core._errors import LRFinderError
 from .._tuning._refind import Refind, Refinder, RefinderView, RefindPolicy, Schedule
+from ._accelerate import unwrap_optimizer, unwrap_scheduler
 from ._find import find_lr
 from ._step import StepFn
 
@@ -100,8 +101,11 @@ def refind(
     exactly) and, with ``apply``, rescale the optimizer and ``scheduler`` to its answer.
 
     The sweep's group ratios come from ``scheduler.base_lrs``, else ``peaks``, else the groups'
-    current rates; ``find_options`` go to ``find_lr``.
+    current rates; ``find_options`` go to ``find_lr``. A scheduler or optimizer prepared by
+    Hugging Face Accelerate is rescaled through the one it wraps.
     """
+    scheduler = unwrap_scheduler(scheduler)
+    optimizer = unwrap_optimizer(optimizer)
     old = first_lr(optimizer, scheduler)
     groups = optimizer.param_groups
     current = [float(g["lr"]) for g in groups]
@@ -162,7 +166,8 @@ class LoopRefinder(RefinderView):
     epoch; each re-runs the test when the policy says so (from the current weights, restored
     exactly afterwards) and sets the optimizer's rate for the steps that follow. Without a
     ``schedule`` the rate is constant between re-runs; with one, the rate at step ``t`` is
-    ``schedule(t) * lr / peak``, so each re-run moves the schedule's peak.
+    ``schedule(t) * lr / peak``, so each re-run moves the schedule's peak. With a ``scheduler``
+    instead, the scheduler keeps setting the rate and each re-run rescales it (its base rates).
 
     Args:
         model: as for ``lrfinder.torch.find_lr``.
@@ -177,6 +182,10 @@ class LoopRefinder(RefinderView):
             ``peak`` with a schedule, or the optimizer's rate.
         schedule: a function of the optimizer step giving the rate (e.g. a one-cycle shape).
         peak: the schedule's peak, the rate the policy re-finds (default 1.0: a shape).
+        scheduler: your PyTorch LR scheduler, also one prepared by Accelerate (step it
+            yourself): each re-run rescales the rates it computes from (see :func:`rescale`).
+        accelerator: the ``accelerate.Accelerator`` that prepared the model, optimizer and
+            data; every re-run goes through it (see ``lrfinder.torch.find_lr``).
 
     Example: see the module docstring.
     """
@@ -194,15 +203,30 @@ class LoopRefinder(RefinderView):
         schedule: Schedule | None = None,
         peak: float = 1.0,
         device: torch.device | str | None = None,
+        scheduler: Any = None,
+        accelerator: Any = None,
     ) -> None:
         if isinstance(data, Iterator):  # not iter(data): a DataLoader's iter() draws RNG
             raise LRFinderError(
                 "`data` must be re-iterable (a DataLoader, a list): each re-run reads it anew, "
                 f"and a one-shot iterator would lose the batches. Received: {type(data).__name__}"
             )
+        if scheduler is not None and schedule is not None:
+            raise LRFinderError(
+                "Pass one of `schedule` (a function of the step that lrfinder applies) and "
+                "`scheduler` (a PyTorch scheduler you step). Received both: "
+                f"schedule={schedule!r}, scheduler={scheduler!r}"
+            )
         self.model, self.optimizer, self.data = model, optimizer, data
-        self._find_options = {"loss_fn": loss_fn, "step_fn": step_fn, "device": device}
-        start = None if initial else (peak if schedule is not None else first_lr(optimizer))
+        self.scheduler = scheduler
+        self._find_options = {
+            "loss_fn": loss_fn,
+            "step_fn": step_fn,
+            "device": device,
+            "accelerator": accelerator,
+        }
+        reference = first_lr(unwrap_optimizer(optimizer), unwrap_scheduler(scheduler))
+        start = None if initial else (peak if schedule is not None else reference)
         self.refinder = Refinder(policy, lr=start)
         self._schedule = None if schedule is None else self.refinder.scaled(schedule, peak=peak)
         self._ratios = [float(g["lr"]) / first_lr(optimizer) for g in optimizer.param_groups]
@@ -242,12 +266,15 @@ class LoopRefinder(RefinderView):
             trigger=trigger,
             epoch=self.epoch,
             step=self.step,
+            scheduler=self.scheduler,
             peaks=[self.lr * r for r in self._ratios] if self.refinder.lr else None,
-            apply=False,
+            apply=self.scheduler is not None,
             **self._find_options,
         )
 
     def _apply(self) -> None:
+        if self.scheduler is not None:
+            return  # the scheduler sets the rate; each re-run rescaled it
         lr = self.lr if self._schedule is None else self._schedule(self.step)
         for group, ratio in zip(self.optimizer.param_groups, self._ratios, strict=True):
             _put_lr(group, lr * ratio)

@@ -14,7 +14,7 @@ import torch
 from .._core._errors import LRFinderError
 from .._core._find import MAX_SKIPS_IN_A_ROW
 from .._core._rangetest import RangeTest
-from ._ddp import Skip, agree, no_sync, tell_failure
+from ._ddp import SKIP, Skip, agree, is_distributed, no_sync, tell_failure
 
 logger = logging.getLogger("lrfinder")
 
@@ -23,7 +23,8 @@ StepFn = Callable[[torch.nn.Module, Any], Any]
 
 def to_device(batch: Any, device: torch.device) -> Any:
     if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
+        # `.to` on a tensor already there returns it too, but costs a dispatch through torch.
+        return batch if batch.device == device else batch.to(device, non_blocking=True)
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
@@ -115,11 +116,49 @@ def set_lrs(optimizers: Sequence[torch.optim.Optimizer], lrs: Sequence[float]) -
     groups = [g for opt in optimizers for g in opt.param_groups]
     for group, lr in zip(groups, lrs, strict=True):
         current = group.get("lr")
-        if torch.is_tensor(current):
+        if isinstance(current, torch.Tensor):
             with torch.no_grad():
                 current.copy_(torch.as_tensor(lr, dtype=current.dtype))
         else:
             group["lr"] = lr
+
+
+class _Readback:
+    """The losses of one optimizer step's micro-batches, read on the host only when asked.
+
+    On CUDA they are copied without blocking into pinned host memory behind an event, so reading
+    waits for this step alone, not for the steps queued after it. :meth:`value` combines them as
+    :meth:`TorchStep._window` does, so a deferred curve equals an immediate one.
+    """
+
+    __slots__ = ("event", "host", "losses")
+
+    def __init__(self, losses: list[torch.Tensor]) -> None:
+        self.losses = losses
+        self.host: torch.Tensor | None = None
+        self.event: Any = None
+        first = losses[0]
+        if first.device.type == "cuda":
+            stacked = torch.stack([t.reshape(()) for t in losses])
+            self.host = torch.empty(stacked.shape, dtype=stacked.dtype, pin_memory=True)
+            self.host.copy_(stacked, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+
+    def values(self) -> list[float]:
+        if self.host is None:
+            return [float(t.item()) for t in self.losses]
+        self.event.synchronize()
+        return list(self.host.tolist())
+
+    def value(self) -> float:
+        total = 0.0
+        values = self.values()
+        for v in values:
+            if not math.isfinite(v):
+                return v
+            total += v
+        return total / len(values)
 
 
 class TorchStep:
@@ -130,6 +169,10 @@ class TorchStep:
     window's mean, averaged over the ranks under torch.distributed. When a gradient scaler skips
     the step (inf/NaN gradients), the step is run again on the next batches at the same rate, so
     the sweep advances only on steps that ran; the skipped steps are counted in ``skipped``.
+
+    ``backward`` and ``autocast`` replace ``loss.backward()`` and ``torch.autocast`` (Hugging
+    Face Accelerate's ``accelerator.backward`` and ``accelerator.autocast``); ``backward`` gets
+    each micro-batch's loss as computed and does the accumulation and gradient scaling itself.
     """
 
     def __init__(
@@ -146,6 +189,8 @@ class TorchStep:
         scaler: Any,
         val_batches: Sequence[Any] = (),
         val_every: int = 1,
+        backward: Callable[[torch.Tensor], None] | None = None,
+        autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.rt = rt
         self.model = model
@@ -158,44 +203,93 @@ class TorchStep:
         self.scaler = scaler
         self.val_batches = val_batches
         self.val_every = val_every
+        self.backward = backward
+        self.autocast = autocast
         self.skipped: list[int] = []
         self.skipped_batches: list[int] = []  # the step returned None: the step they delayed
         self.gave_up = False
         self.val_losses: list[float] = []
         self.val_s = 0.0
+        self._distributed = is_distributed()
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast is not None:
+            return self.autocast()
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _forward(self, batch: Any) -> torch.Tensor | None:
+        """The loss of one batch, or None when the step returned None (skip this batch)."""
+        if self.autocast is None and self.autocast_dtype is None:
+            output = self.compute_loss(self.model, to_device(batch, self.device))
+        else:
+            with self._autocast():
+                output = self.compute_loss(self.model, to_device(batch, self.device))
+        return None if output is None else _check_loss(output)
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self.backward is not None:  # it accumulates and scales by itself
+            self.backward(loss)
+            return
+        if self.accumulation > 1:  # no extra autograd node on the common path
+            loss = loss / self.accumulation
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
 
     def _window(self) -> float | Skip | None:
         """One optimizer step's micro-batches and backward passes; the mean loss, None when the
         data ran out, or SKIP when the step returned None for a batch (the window is dropped)."""
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
+        if self.accumulation == 1 and not self._distributed:
+            # The common case without the accumulation and all-reduce bookkeeping.
+            batch = next(self.batches, None)
+            if batch is None:
+                return None
+            loss = self._forward(batch)
+            if loss is None:  # the step skips this batch
+                return SKIP
+            read = float(loss.item())
+            if math.isfinite(read):
+                self._backward(loss)
+            return read
         total = 0.0
         for micro in range(self.accumulation):
             with no_sync(self.model, last=micro == self.accumulation - 1):
                 with tell_failure(self.device):  # an error here reaches every rank
                     batch = next(self.batches, None)
-                    loss = output = None
-                    if batch is not None:
-                        with self._autocast():
-                            output = self.compute_loss(self.model, to_device(batch, self.device))
-                        loss = None if output is None else _check_loss(output)
-                    value = None if loss is None else float(loss.detach().item())
+                    micro_loss = None if batch is None else self._forward(batch)
+                    value = None if micro_loss is None else float(micro_loss.detach().item())
                 # A step that returns None skips its batch (as in Lightning), on every rank.
-                mean = agree(value, self.device, skip=batch is not None and output is None)
+                mean = agree(value, self.device, skip=batch is not None and micro_loss is None)
                 if isinstance(mean, Skip):
                     return mean
-                if mean is None or loss is None or not math.isfinite(mean):
+                if mean is None or micro_loss is None or not math.isfinite(mean):
                     return mean
                 total += mean
-                if self.accumulation > 1:  # no extra autograd node on the common path
-                    loss = loss / self.accumulation
-                (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+                self._backward(micro_loss)
         return total / self.accumulation
+
+    def _window_deferred(self) -> _Readback | None:
+        """:meth:`_window` without reading the loss: backward runs whatever it is (a NaN step is
+        never recorded past, and the restore undoes it); None when the data ran out."""
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        losses = []
+        for micro in range(self.accumulation):
+            batch = next(self.batches, None)
+            if batch is None:
+                return None
+            with no_sync(self.model, last=micro == self.accumulation - 1):
+                loss = self._forward(batch)
+                if loss is None:
+                    raise LRFinderError(
+                        "The step returned None (skip this batch), which a loss read one step "
+                        "late cannot follow. Pass defer_loss=False to skip batches."
+                    )
+                losses.append(loss.detach())
+                self._backward(loss)
+        return _Readback(losses)
 
     def _optimizer_step(self) -> bool:
         """Step every optimizer; False when the gradient scaler skipped the step."""
@@ -221,6 +315,38 @@ class TorchStep:
             due = math.isfinite(loss) and rt.step % self.val_every == 0
             self.val_losses.append(self.evaluate() if due else math.nan)
         return loss
+
+    def launch(self, ahead: int) -> Callable[[], float] | str:
+        """One optimizer step, ``ahead`` steps past the last recorded one, whose loss is read
+        later (:func:`lrfinder._core._find.drive_deferred`); or why the test stops now.
+
+        A step the gradient scaler skips is known at once (reading the scale waits anyway), and
+        is retried as :meth:`train` does; a skip with a non-finite loss ends the window there,
+        as an immediate read would have.
+        """
+        rt = self.rt
+        assert rt is not None, "a TorchStep without a RangeTest only trains (see train())"
+        at = rt.step + ahead
+        group_lrs = rt.group_lrs if ahead == 0 else rt.group_lrs_at(at)
+        set_lrs(self.optimizers, group_lrs)
+        skips_in_a_row = 0
+        while True:
+            window = self._window_deferred()
+            if window is None:
+                return "data_exhausted"
+            if self._optimizer_step():
+                return window.value
+            value = window.value()
+            if not math.isfinite(value):
+                return lambda: value
+            self.skipped.append(at)
+            logger.info(
+                "Gradient scaler skipped a step at lr=%.3g (inf/NaN gradients).", group_lrs[0]
+            )
+            skips_in_a_row += 1
+            if skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
+                self.gave_up = True
+                return "nonfinite"
 
     def train(self, group_lrs: Sequence[float], *, at: int) -> float | None:
         """One optimizer step with each group at its rate; its loss, or None when the data ran

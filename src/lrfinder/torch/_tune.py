@@ -19,6 +19,7 @@ from .._core._signals import signals_held, terminate_cleanly
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
+from ._accelerate import loader_state
 from ._ddp import rank
 from ._find import find_lr, prepare
 from ._snapshot import Snapshot
@@ -70,6 +71,7 @@ def tune_lr(
     schedulers: Sequence[Any] = (),
     snapshot: str = "memory",
     progress: bool = True,
+    accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
     """Find the rate that trains best on held-out loss: a range test, then a race around it.
@@ -100,6 +102,7 @@ def tune_lr(
         scaler: as for :func:`find_lr`.
         schedulers: as for :func:`find_lr`.
         snapshot: as for :func:`find_lr`.
+        accelerator: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
         val_data: held-out batches; the first ``val_batches`` score every trial (``eval()``,
@@ -151,6 +154,7 @@ def tune_lr(
         amp=amp,
         amp_dtype=amp_dtype,
         scaler=scaler,
+        accelerator=accelerator,
     )
     if iter(data) is data:
         raise LRFinderError(
@@ -164,7 +168,7 @@ def tune_lr(
     optimizers = run.optimizers
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
 
-    extras = [*schedulers, *([scaler] if scaler is not None else [])]
+    extras = run.extras(schedulers, scaler)
     snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
     # With keep="winner": the trained state of the best full-length trial so far.
     best: dict[str, Any] = {"loss": math.inf, "lr": None, "state": None}
@@ -184,14 +188,17 @@ def tune_lr(
             autocast_dtype=run.autocast_dtype,
             scaler=run.scaler,
             val_batches=held_out,
+            **run.step_hooks(),
         )
         model.train()
-        for i in range(steps):
-            rate = schedule(i)
-            loss = step.train([rate * r for r in run.ratios], at=i)
-            if loss is None or not math.isfinite(loss):
-                return math.inf  # diverged, or the scaler found no finite step
-        score = step.evaluate()
+        # Every trial reads the same passes of a prepared loader (Accelerate).
+        with loader_state(data, accelerator):
+            for i in range(steps):
+                rate = schedule(i)
+                loss = step.train([rate * r for r in run.ratios], at=i)
+                if loss is None or not math.isfinite(loss):
+                    return math.inf  # diverged, or the scaler found no finite step
+            score = step.evaluate()
         if keep == "winner" and steps == total_steps and score < best["loss"]:
             if best["state"] is not None:
                 best["state"].close()
@@ -203,7 +210,8 @@ def tune_lr(
             held_out = list(itertools.islice(val_data, val_batches))
             train_data: Iterable[Any] = data
         else:
-            held_out = list(itertools.islice(data, val_batches))
+            with loader_state(data, accelerator):
+                held_out = list(itertools.islice(data, val_batches))
             train_data = _Reiterable(lambda: _held_out_first(data, len(held_out)))
         if not held_out:
             raise LRFinderError(
@@ -224,6 +232,7 @@ def tune_lr(
                 schedulers=schedulers,
                 snapshot=snapshot,
                 progress=progress,
+                accelerator=accelerator,
                 **sweep,
             )
         tuned = run_race(
