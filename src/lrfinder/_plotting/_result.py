@@ -9,6 +9,7 @@ sizes, optimizers), drawn on the same axes in colours of their own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -104,13 +105,15 @@ def _window(result: RangeTestResult, skip_start: int, skip_end: int) -> tuple[fl
     """The range of rates drawn once ``skip_start`` and ``skip_end`` steps are left out."""
     skip_start = check_count("skip_start", skip_start, minimum=0)
     skip_end = check_count("skip_end", skip_end, minimum=0)
-    if skip_start + skip_end > result.steps - 2:
+    if (skip_start or skip_end) and skip_start + skip_end > result.steps - 2:
         raise LRFinderError(
             "`skip_start` + `skip_end` must leave at least 2 of the result's steps to draw. "
             f"Received: skip_start={skip_start}, skip_end={skip_end} for {result.steps} steps. "
             "Skip fewer steps."
         )
     lrs = result.lrs[skip_start : result.steps - skip_end]
+    if lrs.size == 0:  # nothing recorded: nothing to leave out
+        return -math.inf, math.inf
     return float(lrs.min()), float(lrs.max())
 
 
