@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if stage in ("race", "all"):
         from . import race
 
-        execute_all(race.race_tasks(setups), caches)
+        execute_all(race.race_tasks(caches, setups), caches)
         execute_all(race.search_tasks(caches, setups), caches)
         execute_all(race_train_tasks(caches, setups), caches)
     if stage in ("report", "all"):

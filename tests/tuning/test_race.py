@@ -131,20 +131,42 @@ def test_candidates_never_go_below_the_sweep_and_say_so(caplog: pytest.LogCaptur
     assert not caplog.text
 
 
-def test_a_curve_without_suggestion_centres_on_a_tenth_of_its_lowest_loss(
-    caplog: pytest.LogCaptureFixture,
+def noise_curve(n: int = 100, *, diverge_at: int | None = 80, seed: int = 2) -> RangeTestResult:
+    """A loss that only wanders around 1 and blows up at ``diverge_at``; the reading flags its
+    fall as noise (it does for about half of such curves: seed 2 is one)."""
+    lrs = np.logspace(-7, 1, n)
+    losses = 1 + 0.2 * np.random.default_rng(seed).standard_normal(n)
+    if diverge_at is not None:
+        losses[diverge_at:] = np.nan
+    return RangeTestResult(lrs=lrs, losses=losses)
+
+
+@pytest.mark.parametrize("curve", ["noise", "flat"])
+def test_a_curve_that_tells_nothing_races_below_where_the_sweep_stopped(
+    curve: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    curve = flat_curve()
-    with pytest.raises(NoSuggestionError, match="flat"):
-        suggest(curve)
+    result = noise_curve() if curve == "noise" else flat_curve()
+    stop = 80 if curve == "noise" else 100
+    last = math.log10(result.lrs[stop - 1])
     with caplog.at_level(logging.WARNING, logger="lrfinder"):
-        rates = candidates(curve)
-    lowest = float(curve.lrs[70])
-    assert rates[-1] == pytest.approx(lowest) and lowest / 10 in rates
-    assert candidates(curve, span=2.0)[-1] == pytest.approx(CAP_FACTOR * lowest)
-    assert "The range test gave no suggestion (The curve is flat" in caplog.text
-    tuned = tune_lr(bowl(lowest / 10), result=curve, budget_steps=8, progress=False)
-    assert tuned.warnings[0].startswith("The range test gave no suggestion")
+        rates = candidates(result)
+    logs = np.log10(rates)
+    assert logs[0] == pytest.approx(last - 3.5) and logs[-1] == pytest.approx(last - 0.5)
+    assert len(rates) == 7 and np.allclose(np.diff(logs), 0.5)  # the spacing of num=5, span=1
+    said = "times its step-to-step noise" if curve == "noise" else "no suggestion (The curve is"
+    assert said in caplog.text and "2 more than `num`, so the race costs more" in caplog.text
+    assert ("where the sweep diverged" if curve == "noise" else "where the sweep ended") in caplog.text
+    assert len(candidates(result, num=3, span=1.0)) == 4  # 1 decade apart
+    assert len(candidates(result, num=5, span=0.1)) == 9  # at most 2 * num - 1
+    tuned = tune_lr(bowl(10 ** (last - 1.5)), result=result, budget_steps=8, progress=False)
+    assert tuned.lr == pytest.approx(10 ** (last - 1.5)) and len(tuned.rates) == 7
+    assert "instead, 3.5 to 0.5 decades below where the sweep" in tuned.warnings[0]
+
+
+def test_a_trusted_curve_keeps_the_race_around_its_suggestion() -> None:
+    clear = sigmoid_curve(noise=0.01)
+    assert len(candidates(clear)) == 5
+    assert suggest(clear).lr in candidates(clear)
 
 
 def test_an_unusable_curve_raises() -> None:
@@ -155,6 +177,11 @@ def test_an_unusable_curve_raises() -> None:
     losses[:3] = [1.0, 0.5, 0.4]
     with pytest.raises(NoSuggestionError, match=r"cannot place the race: Too few points.*`rates`"):
         candidates((lrs, losses))
+    # A flat curve from a test that stopped early: where it stopped bounds nothing.
+    flat = flat_curve()
+    stopped = RangeTestResult(lrs=flat.lrs, losses=flat.losses, stop_reason="data_exhausted")
+    with pytest.raises(NoSuggestionError, match="cannot place the race: The loss had not fallen"):
+        candidates(stopped)
 
 
 @pytest.mark.parametrize(
@@ -623,5 +650,5 @@ def test_candidates_never_crash_on_odd_curves(losses: list[float], span: float, 
         return
     finite = np.isfinite(losses)
     stop = len(losses) if finite.all() else int(np.argmin(finite))
-    assert 2 <= len(rates) <= num and list(rates) == sorted(set(rates))
+    assert 2 <= len(rates) <= 2 * num - 1 and list(rates) == sorted(set(rates))
     assert lrs[0] <= rates[0] and rates[-1] <= lrs[stop - 1]

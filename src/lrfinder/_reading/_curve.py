@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -49,6 +49,11 @@ class _Curve:
     def drop(self) -> float:
         """How far the smoothed loss fell from its start to its lowest point."""
         return self.start - float(self.smooth[self.argmin])
+
+    @property
+    def too_noisy(self) -> bool:
+        """Whether the fall is under :data:`NOISY_SNR` times the step-to-step noise."""
+        return self.noise > 0 and self.drop < NOISY_SNR * self.noise
 
 
 # Losses larger than this (in absolute value) are divided by a power of two before any sum or
@@ -262,22 +267,23 @@ def _read(result: RangeTestResult) -> _Curve:
             f"The loss diverged almost at once (lowest at step {argmin} of {stop}); lower "
             "`start_lr` by a few decades so the sweep starts where the loss is flat."
         )
-    fall = start - float(smooth[argmin])
-    if noise > 0 and fall < NOISY_SNR * noise:
-        warnings.append(
-            f"Too noisy: the loss fell by {fall * unit:.3g}, only {fall / noise:.1f} times its "
-            "step-to-step noise; use larger batches, more `num_steps`, or `repeats`."
-        )
-    return _Curve(
+    curve = _Curve(
         lrs=lrs,
         raw=_frozen(raw),
         smooth=_frozen(smooth),
         argmin=argmin,
-        warnings=tuple(warnings),
+        warnings=(),
         start=start,
         noise=noise,
         scale=unit,
     )
+    if curve.too_noisy:
+        warnings.append(
+            f"Too noisy: the loss fell by {curve.drop * unit:.3g}, only "
+            f"{curve.drop / noise:.1f} times its step-to-step noise; use larger batches, more "
+            "`num_steps`, or `repeats`."
+        )
+    return replace(curve, warnings=tuple(warnings))
 
 
 def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult, as_result
 from .._core._suggestion import quiet_suggest
+from .._reading._curve import EARLY_STOPS, MIN_POINTS, NOISY_SNR, read_curve
 
 logger = logging.getLogger("lrfinder")
 
@@ -22,6 +23,11 @@ logger = logging.getLogger("lrfinder")
 # rate trained there for a whole run climbs out of the fall; the factor leaves room for what one
 # sweep cannot see (each rate ran one step, and a one-cycle peak is held only briefly).
 CAP_FACTOR = 2.0
+# A curve whose suggestion is noise (a fall under NOISY_SNR times the noise, or no suggestion)
+# places the race by where its sweep stopped instead: the candidates run from WIDE_BELOW to
+# WIDE_ABOVE decades under the last finite rate, as closely spaced as around a suggestion.
+# Chosen on the development split, where the grid's good rates lay 0.6 to 3.3 decades under it.
+WIDE_BELOW, WIDE_ABOVE = 3.5, 0.5
 
 
 def _reading(for_schedule: Any) -> str:
@@ -34,25 +40,58 @@ def _reading(for_schedule: Any) -> str:
     return "one_cycle" if canonical_schedule(for_schedule) == "one_cycle" else "constant"
 
 
-def _place(result: RangeTestResult, use: str, stop: int) -> tuple[float, float, str | None]:
-    """The centre of the candidates, their cap, and a warning when the curve had no suggestion."""
+def _untrusted(result: RangeTestResult, stop: int) -> str | None:
+    """Why the curve's suggestion cannot place the race (it is noise, or there is none), else
+    None. A curve without a suggestion that still tells something (it rose from the start, or
+    the test stopped early) raises instead."""
     try:
-        s = quiet_suggest(result, for_schedule=use)
+        curve = read_curve(result)
     except NoSuggestionError as exc:
-        # A flat curve still bounds the race: centred a decade below its lowest loss (fastai's
-        # `minimum`). A curve too short, or lowest at its start, has nothing to centre on.
-        lowest = int(np.argmin(result.losses[:stop])) if stop else 0
-        if stop < 5 or lowest < max(2, stop // 10):
+        if stop < MIN_POINTS or result.stop_reason in EARLY_STOPS:
+            refuse = True
+        else:  # the middle of the sweep stands clear above its start
+            raw, h = result.losses[:stop], max(2, stop // 10)
+            step = np.diff(raw)
+            noise = 1.4826 * float(np.median(np.abs(step - np.median(step)))) / math.sqrt(2)
+            middle = float(np.median(raw[stop // 2 - h // 2 : stop // 2 + h // 2 + 1]))
+            refuse = middle > float(np.median(raw[:h])) + NOISY_SNR * noise
+        if refuse:
             raise NoSuggestionError(
                 f"The range test cannot place the race: {exc} Or pass `rates` yourself."
             ) from None
-        lr_min = float(result.lrs[lowest])
-        note = (
-            f"The range test gave no suggestion ({exc}) The candidates are centred on a tenth of "
-            f"the rate at the lowest loss ({lr_min:.3g}) instead; check the curve."
+        return f"The range test gave no suggestion ({exc})"
+    if curve.too_noisy:
+        return (
+            f"The range test's fall ({curve.drop * curve.scale:.3g}) is only "
+            f"{curve.drop / curve.noise:.1f} times its step-to-step noise, so its suggestion "
+            "is noise."
         )
-        return lr_min / 10, lr_min * CAP_FACTOR, note
-    return s.lr, s.high * CAP_FACTOR, None
+    return None
+
+
+def _wide(
+    result: RangeTestResult, stop: int, num: int, span: float, why: str
+) -> tuple[tuple[float, ...], list[str], bool]:
+    """Candidates from WIDE_BELOW to WIDE_ABOVE decades under the sweep's last finite rate,
+    as far apart as ``num`` candidates over ``span`` decades either side of a suggestion, and at
+    most ``2 * num - 1``: where a curve that tells nothing still bounds the good rates."""
+    first, last = math.log10(float(result.lrs[0])), math.log10(float(result.lrs[stop - 1]))
+    lo, hi = max(last - WIDE_BELOW, first), max(last - WIDE_ABOVE, first)
+    n = min(max(2, round((hi - lo) * (num - 1) / (2 * span)) + 1), 2 * num - 1)
+    rates = tuple(sorted({float(r) for r in np.logspace(lo, hi, n)}))
+    if len(rates) < 2:
+        raise NoSuggestionError(
+            f"{why} The sweep is too short to race below it: it ran from {10**first:.3g} to "
+            f"{10**last:.3g}. Lower `start_lr` by a few decades, or pass `rates` yourself."
+        )
+    where = "ended" if result.stop_reason == "completed" and stop == result.losses.size else "diverged"
+    cost = f", {len(rates) - num} more than `num`, so the race costs more" if len(rates) > num else ""
+    note = (
+        f"{why} The {len(rates)} candidates span {rates[0]:.3g}..{rates[-1]:.3g} instead, "
+        f"{WIDE_BELOW:g} to {WIDE_ABOVE:g} decades below where the sweep {where} "
+        f"({10**last:.3g}){cost}; check the curve."
+    )
+    return rates, [note], True
 
 
 def _candidates(
@@ -65,7 +104,11 @@ def _candidates(
     result = as_result(result)
     finite = np.isfinite(result.losses)
     stop = result.losses.size if finite.all() else int(np.argmin(finite))
-    centre, cap, note = _place(result, _reading(for_schedule), stop)
+    why = _untrusted(result, stop)
+    if why is not None:
+        return _wide(result, stop, num, span, why)
+    s = quiet_suggest(result, for_schedule=_reading(for_schedule))
+    centre, cap = s.lr, s.high * CAP_FACTOR
     first, last = float(result.lrs[0]), min(cap, float(result.lrs[stop - 1]))
     centre = min(max(centre, first), last)
     floor, top, c = math.log10(first), math.log10(last), math.log10(centre)
@@ -83,7 +126,7 @@ def _candidates(
             f"The range test leaves no room for a race: its swept start {10**floor:.3g} and its "
             f"cap {10**top:.3g} coincide. Lower `start_lr`, or pass `rates` yourself."
         )
-    notes = [] if note is None else [note]
+    notes = []
     if c - span < floor - 1e-9:  # the cap cuts the top by design; a cut bottom is the sweep's
         notes.append(
             f"The sweep starts only {c - floor:.2f} decades below the suggestion {centre:.3g}, "
@@ -106,8 +149,12 @@ def candidates(
     for_schedule=...)`` (which is one of them), never below the sweep's first rate, never
     above the last rate with a finite loss, and never above twice the top of the suggestion's
     range: for the default rule the rate at the lowest smoothed loss, past which the loss rose
-    at every step of the sweep. A curve without a suggestion but with a fall (a flat
-    one) centres them on a tenth of the rate at its lowest loss, with a logged warning.
+    at every step of the sweep.
+
+    A curve whose suggestion is noise (its fall is under twice its step-to-step noise) or that
+    has none (it is flat) places them by where the sweep stopped instead: from 3.5 to 0.5
+    decades below its last finite rate, as closely spaced as around a suggestion (7 rates for
+    the defaults, at most ``2 * num - 1``), with a logged warning.
 
     Args:
         result: a finished range test, or an ``(lrs, losses)`` pair.
@@ -117,7 +164,8 @@ def candidates(
         span: decades each side of the suggestion.
 
     Raises:
-        NoSuggestionError: the curve is too short, or lowest at its start: nothing to centre on.
+        NoSuggestionError: the curve has too few points, rose from its start (the sweep began
+            too high), or has no suggestion and stopped early: nothing to place them by.
 
     Examples:
         >>> import numpy as np, lrfinder
