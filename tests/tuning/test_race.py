@@ -155,7 +155,8 @@ def test_a_curve_that_tells_nothing_races_below_where_the_sweep_stopped(
     assert len(rates) == 7 and np.allclose(np.diff(logs), 0.5)  # the spacing of num=5, span=1
     said = "times its step-to-step noise" if curve == "noise" else "no suggestion (The curve is"
     assert said in caplog.text and "2 more than `num`, so the race costs more" in caplog.text
-    assert ("where the sweep diverged" if curve == "noise" else "where the sweep ended") in caplog.text
+    where = "diverged" if curve == "noise" else "ended"
+    assert f"where the sweep {where}" in caplog.text
     assert len(candidates(result, num=3, span=1.0)) == 4  # 1 decade apart
     assert len(candidates(result, num=5, span=0.1)) == 9  # at most 2 * num - 1
     tuned = tune_lr(bowl(10 ** (last - 1.5)), result=result, budget_steps=8, progress=False)

@@ -84,8 +84,10 @@ def _wide(
             f"{why} The sweep is too short to race below it: it ran from {10**first:.3g} to "
             f"{10**last:.3g}. Lower `start_lr` by a few decades, or pass `rates` yourself."
         )
-    where = "ended" if result.stop_reason == "completed" and stop == result.losses.size else "diverged"
-    cost = f", {len(rates) - num} more than `num`, so the race costs more" if len(rates) > num else ""
+    ended = result.stop_reason == "completed" and stop == result.losses.size
+    where = "ended" if ended else "diverged"
+    extra = len(rates) - num
+    cost = f", {extra} more than `num`, so the race costs more" if extra > 0 else ""
     note = (
         f"{why} The {len(rates)} candidates span {rates[0]:.3g}..{rates[-1]:.3g} instead, "
         f"{WIDE_BELOW:g} to {WIDE_ABOVE:g} decades below where the sweep {where} "
@@ -160,7 +162,7 @@ def candidates(
         result: a finished range test, or an ``(lrs, losses)`` pair.
         for_schedule: ``"one_cycle"`` (or the older ``"onecycle"``) centres on the one-cycle
             peak; any other name on the constant rate.
-        num: how many rates (at least 2).
+        num: how many rates (at least 2); more for a curve whose fall is noise (see above).
         span: decades each side of the suggestion.
 
     Raises:

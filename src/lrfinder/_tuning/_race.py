@@ -264,7 +264,8 @@ def tune_lr(
         step: where the candidates come from (see above): a ``step(lr) -> loss`` to run one.
         rates: where the candidates come from (see above): the candidates themselves.
         for_schedule: how the rate is used; see :func:`candidates`.
-        num: how many candidates; read only when the candidates come from a range test.
+        num: how many candidates; read only when the candidates come from a range test (a
+            curve whose fall is noise gets up to ``2 * num - 1``; see :func:`candidates`).
         span: over how many decades either side of the suggestion; read only when the
             candidates come from a range test.
         rounds: ``(count, fraction)`` pairs; the first count is the number of candidates,
