@@ -159,6 +159,8 @@ def test_a_curve_that_tells_nothing_races_below_where_the_sweep_stopped(
     assert f"where the sweep {where}" in caplog.text
     assert len(candidates(result, num=3, span=1.0)) == 4  # 1 decade apart
     assert len(candidates(result, num=5, span=0.1)) == 9  # at most 2 * num - 1
+    with pytest.raises(LRFinderError, match="`for_schedule` must be a schedule's name"):
+        candidates(result, for_schedule="")
     tuned = tune_lr(bowl(10 ** (last - 1.5)), result=result, budget_steps=8, progress=False)
     assert tuned.lr == pytest.approx(10 ** (last - 1.5)) and len(tuned.rates) == 7
     assert "instead, 3.5 to 0.5 decades below where the sweep" in tuned.warnings[0]

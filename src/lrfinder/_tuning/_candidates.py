@@ -103,13 +103,14 @@ def _candidates(
     num = check_count("num", num, minimum=2)
     if not is_real(span) or not 0 < span < math.inf:
         raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
+    use = _reading(for_schedule)
     result = as_result(result)
     finite = np.isfinite(result.losses)
     stop = result.losses.size if finite.all() else int(np.argmin(finite))
     why = _untrusted(result, stop)
     if why is not None:
         return _wide(result, stop, num, span, why)
-    s = quiet_suggest(result, for_schedule=_reading(for_schedule))
+    s = quiet_suggest(result, for_schedule=use)
     centre, cap = s.lr, s.high * CAP_FACTOR
     first, last = float(result.lrs[0]), min(cap, float(result.lrs[stop - 1]))
     centre = min(max(centre, first), last)
