@@ -291,9 +291,11 @@ def _stale(value: Any, shared: Any, protocol: str, name: str) -> bool:
     from lrfinder import NoSuggestionError, RangeTestResult
     from lrfinder._tuning._candidates import _candidates
 
+    if value is None:
+        return False
     _, num, span, with_val = VARIANTS[name]
-    test = shared if with_val else (value or {}).get("range_test")
-    if value is None or test is None:
+    test = shared if with_val else value.get("range_test")
+    if test is None:
         return False
     try:
         rates = list(_candidates(RangeTestResult.from_dict(test), protocol, num, span)[0])
