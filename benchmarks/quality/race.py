@@ -5,7 +5,7 @@ Per setup, seed (``run.SEEDS``) and protocol (``run.PROTOCOLS``):
 - the race variants (``VARIANTS``): ``lrfinder.torch.tune_lr`` on the setup's model, optimizer
   and batches for that seed (the batches ``train.train`` uses), ``total_steps = setup.steps``,
   ``for_schedule = protocol``, the setup's loss, scored on ``val_batches(setup)`` (a fixed subset
-  of the validation data), with a range test of ``train.RANGE_TEST_STEPS`` steps. The variants
+  of the validation data; `VAL_SIZES` for a variant scored on more), with a range test of ``train.RANGE_TEST_STEPS`` steps. The variants
   with ``val_data`` share one range test per seed (run once by ``lrfinder.torch.find_lr`` with the
   same arguments tune_lr would use, then passed as ``result=``, so its steps are still counted);
   ``race_noval`` runs its own inside tune_lr on the training batches left after the held-out ones.
@@ -47,7 +47,10 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_num7": (((None, 0.25), (2, 1.0)), 7, 1.0, True),
     "race_span1.5": (None, 5, 1.5, True),
     "race_eighth": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
+    "race_val32": (None, 5, 1.0, True),
 }
+# The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
+VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
 BUDGET_FROM = "race_full"  # the baselines get the steps this variant spent
 VAL_BATCHES = 8  # the validation subset: up to 8 batches of the setup's batch size
@@ -61,11 +64,11 @@ def race_key(variant: str, protocol: str, seed: int) -> str:
     return f"{variant}|{protocol}|{seed}"
 
 
-def val_batches(setup: Setup) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``VAL_BATCHES x batch_size`` validation examples (the validation split is already
+def val_batches(setup: Setup, count: int = VAL_BATCHES) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``count x batch_size`` validation examples (the validation split is already
     a random permutation), in batches of the setup's size; all of them where there are fewer."""
     data = setup.data()
-    n = min(VAL_BATCHES * setup.batch_size, data.x_val.shape[0])
+    n = min(count * setup.batch_size, data.x_val.shape[0])
     b = setup.batch_size
     return [(data.x_val[i : i + b], data.y_val[i : i + b]) for i in range(0, n, b)]
 
@@ -111,7 +114,8 @@ def run_races(
                 n = len(_candidates(test, protocol, num, span)[0])
                 tuned: TuneResult = lrfinder.torch.tune_lr(
                     model, opt, batches, total_steps=setup.steps, loss_fn=loss_fn,
-                    val_data=val, for_schedule=protocol, result=test, num=num, span=span,
+                    val_data=val_batches(setup, VAL_SIZES[name]) if name in VAL_SIZES else val,
+                    val_batches=VAL_SIZES.get(name, VAL_BATCHES), for_schedule=protocol, result=test, num=num, span=span,
                     rounds=_rounds(spec, n), progress=False,
                 )  # fmt: skip
                 value = tuned.to_dict()
