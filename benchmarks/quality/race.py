@@ -5,9 +5,10 @@ Per setup, seed (``run.SEEDS``) and protocol (``run.PROTOCOLS``):
 - the race variants (``VARIANTS``): ``lrfinder.torch.tune_lr`` on the setup's model, optimizer
   and batches for that seed (the batches ``train.train`` uses), ``total_steps = setup.steps``,
   ``for_schedule = protocol``, the setup's loss, scored on ``val_batches(setup)`` (a fixed subset
-  of the validation data; `VAL_SIZES` for a variant scored on more), with a range test of ``train.RANGE_TEST_STEPS`` steps. The variants
-  with ``val_data`` share one range test per seed (run once by ``lrfinder.torch.find_lr`` with the
-  same arguments tune_lr would use, then passed as ``result=``, so its steps are still counted);
+  of the validation data; ``VAL_SIZES`` names a variant scored on more), with a range test of
+  ``train.RANGE_TEST_STEPS`` steps. The variants with ``val_data`` share one range test per seed
+  (run once by ``lrfinder.torch.find_lr`` with the same arguments tune_lr would use, then passed
+  as ``result=``, so its steps are still counted);
   ``race_noval`` runs its own inside tune_lr on the training batches left after the held-out ones.
 - ``random``: log-uniform rates over 1e-6..10 (``numpy`` seeded with the benchmark seed), as many
   full-length trainings (the protocol over ``setup.steps``) as ``race_full``'s steps allow, the

@@ -54,6 +54,43 @@ def test_csv_from_another_tool(tmp_path: Path) -> None:
     assert r.smoothed_losses[0] == 2.0  # derived, debiased: starts at the first loss
 
 
+def test_derived_smoothing_is_computed_on_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def counted(values: np.ndarray, beta: float) -> np.ndarray:
+        calls.append(beta)
+        return result_module.ema(values, beta)
+
+    monkeypatch.setattr(result_module, "_causal_smoothing", lambda v, b: counted(v, b))
+    losses = [2.0, 1.8, 1.5, 1.2, 3.0]
+    r = RangeTestResult(np.logspace(-4, 0, 5), losses, settings={"smooth_beta": 0.5})
+    assert calls == []  # building a result derives nothing
+    np.testing.assert_allclose(r.smoothed_losses, result_module.ema(np.array(losses), 0.5))
+    assert r.smoothed_losses is r.smoothed_losses and calls == [0.5]  # once, then kept
+    given = RangeTestResult([0.1, 0.2], [1.0, 2.0], smoothed_losses=[5.0, 6.0])
+    assert given.smoothed_losses.tolist() == [5.0, 6.0] and calls == [0.5]
+
+
+def test_a_bad_smoothing_setting_is_refused_at_once() -> None:
+    with pytest.raises(LRFinderError, match=r"settings\['smooth_beta'\]"):
+        RangeTestResult([0.1, 0.2], [1.0, 2.0], settings={"smooth_beta": 1.5})
+
+
+@pytest.mark.parametrize("read_first", [True, False])
+def test_copies_and_other_processes(read_first: bool) -> None:
+    import copy
+
+    r = make_result()
+    imported = RangeTestResult(r.lrs, r.losses, settings={"smooth_beta": 0.9})
+    if read_first:
+        assert imported.smoothed_losses.size == r.steps
+    for original in (r, imported):
+        for copied in (copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+            assert copied == original and copied is not original
+            np.testing.assert_array_equal(copied.smoothed_losses, original.smoothed_losses)
+            assert not copied.losses.flags.writeable
+
+
 def test_load_never_unpickles(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import doctest
 import importlib
 import json
 import logging
 import math
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -470,6 +472,14 @@ def test_save_and_load_round_trip(tmp_path: Path, with_range_test: bool) -> None
     assert loaded.steps_spent == tuned.steps_spent and str(loaded) == str(tuned)
     assert TuneResult.from_dict(tuned.to_dict()) == tuned
     assert loaded != some_result(not with_range_test)
+
+
+@pytest.mark.parametrize("with_range_test", [True, False])
+def test_copies_and_other_processes(with_range_test: bool) -> None:
+    tuned = some_result(with_range_test)
+    for copied in (copy.deepcopy(tuned), pickle.loads(pickle.dumps(tuned))):
+        assert copied == tuned and copied is not tuned
+        assert copied.settings == tuned.settings and copied.range_test == tuned.range_test
 
 
 def corrupt(**changes: object) -> dict:

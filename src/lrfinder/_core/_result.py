@@ -144,6 +144,44 @@ def check_header(data: Any, *, kind: str, fmt: str, newest: int) -> None:
         )
 
 
+class _Derived:
+    """The ``smoothed_losses`` field: given, or derived from the losses on first read.
+
+    Most results that are built without it (a curve logged elsewhere, a file, a validation
+    curve) are read by rules that never look at it, so the average is not computed until then.
+    A data descriptor, so the dataclass's ``__init__`` (``object.__setattr__``) goes through it.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None  # the field's default: derive
+        value = obj.__dict__.get(self.slot)
+        if value is None:
+            value = _causal_smoothing(obj.losses, obj.__dict__["_smooth_beta"])
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+
+def _causal_smoothing(losses: np.ndarray, beta: float) -> np.ndarray:
+    """The stopping rule's average of ``losses``, read-only: the finite prefix is smoothed, and
+    nothing after a NaN/inf loss is averaged."""
+    # min and max are finite only when every loss is: a cheap test of the usual case.
+    if math.isfinite(losses.min()) and math.isfinite(losses.max()):
+        smoothed = ema(losses, beta)
+    else:
+        smoothed = np.full_like(losses, np.nan)
+        stop = int(np.argmin(np.isfinite(losses)))
+        smoothed[:stop] = ema(losses[:stop], beta)
+    smoothed.flags.writeable = False
+    return smoothed
+
+
 @dataclass(frozen=True, eq=False)
 class RangeTestResult:
     """What a learning-rate range test recorded, one entry per training step.
@@ -154,7 +192,9 @@ class RangeTestResult:
             (reversed, shuffled) are sorted by rate, every per-step field with its row, and an
             :class:`LRFinderWarning` says so; a repeated rate is an error.
         losses: the raw loss each step produced at that rate; NaN/inf kept as recorded.
-        smoothed_losses: the causal, debiased moving average the stopping rule used.
+        smoothed_losses: the causal, debiased moving average the stopping rule used; when not
+            given, the same average of ``losses`` (``settings['smooth_beta']``, default 0.95),
+            computed on first read.
         stop_reason: one of ``completed``, ``diverged``, ``nonfinite``, ``data_exhausted``,
             ``stopped``, ``unknown``.
         group_lrs: shape ``(steps, groups)``, the rate of every parameter group at each step.
@@ -173,7 +213,7 @@ class RangeTestResult:
     lrs: np.ndarray
     losses: np.ndarray
     # None for these two means "derive": the stopping rule's average, one group at `lrs`.
-    smoothed_losses: np.ndarray = None  # type: ignore[assignment]
+    smoothed_losses: np.ndarray = _Derived()  # type: ignore[assignment]
     stop_reason: str = "completed"
     group_lrs: np.ndarray = None  # type: ignore[assignment]
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -211,24 +251,18 @@ class RangeTestResult:
         order = _sort_order(lrs)
         if order is not None:
             lrs, losses = _take(lrs, order), _take(losses, order)
-        if self.smoothed_losses is None:
-            beta = check_real(
+        given = self.__dict__.get("_smoothed_losses")  # not the field: reading it derives it
+        if given is None:
+            # Checked now, derived on first read (see _Derived).
+            self.__dict__["_smooth_beta"] = check_real(
                 "settings['smooth_beta']",
                 dict(self.settings).get("smooth_beta", DEFAULT_SMOOTH_BETA),
                 at_least=0.0,
                 below=1.0,
             )
-            # The curve's finite prefix is smoothed; nothing after a NaN/inf loss is averaged.
-            # (min and max are finite only when every loss is: a cheap test of the usual case.)
-            if math.isfinite(losses.min()) and math.isfinite(losses.max()):
-                smoothed = ema(losses, beta)
-            else:
-                smoothed = np.full_like(losses, np.nan)
-                stop = int(np.argmin(np.isfinite(losses)))
-                smoothed[:stop] = ema(losses[:stop], beta)
-            smoothed.flags.writeable = False
+            smoothed = None
         else:
-            smoothed = _readonly(self.smoothed_losses, "smoothed_losses", 1)
+            smoothed = _readonly(given, "smoothed_losses", 1)
             if smoothed.shape != lrs.shape:
                 raise LRFinderError(
                     "`smoothed_losses` must have one value per step. "
@@ -366,6 +400,20 @@ class RangeTestResult:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # For copy.deepcopy and for passing a result between processes (multiprocessing, Ray):
+        # rebuilt, and checked again, from its fields. Files are JSON or CSV, never pickle.
+        return RangeTestResult, (
+            self.lrs,
+            self.losses,
+            self.__dict__.get("_smoothed_losses"),  # None: still to derive
+            self.stop_reason,
+            self.group_lrs,
+            dict(self.settings),
+            dict(self.timings),
+            self.val_losses,
+        )
 
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

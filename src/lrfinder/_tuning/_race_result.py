@@ -5,6 +5,7 @@ A frozen record that saves to and loads from JSON (never pickle), checked field 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -153,6 +154,11 @@ class TuneResult:
             object.__setattr__(self, name, value)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # For copy.deepcopy and other processes, as RangeTestResult's: rebuilt from its fields.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return _rebuild, ({**values, "settings": dict(self.settings)},)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -326,3 +332,7 @@ def _decode(values: Any, name: str) -> list[float]:
     ):
         raise ResultFileError(f"`{name}` must be a list of numbers. Received: {values!r}")
     return [float(v) for v in values]
+
+
+def _rebuild(fields: dict[str, Any]) -> TuneResult:
+    return TuneResult(**fields)
