@@ -208,21 +208,26 @@ def _read(result: RangeTestResult) -> _Curve:
     # (below), at most 3x the larger of the start and the lowest: when these are too large to
     # sum, every loss is divided by a power of two first. A blow-up alone, however large, is
     # clipped and needs no scaling, so the rest of the curve keeps its precision.
-    pre = loss_scale(raw)  # only to find the start and the lowest without overflow
-    level = max(abs(float(np.median(raw[:head] / pre))), abs(float(np.min(raw / pre)))) * pre
-    unit = math.ldexp(1.0, math.frexp(level)[1] - 1) if level > SAFE_MAGNITUDE else 1.0
-    if unit != 1.0:
+    lowest = float(raw.min())  # every loss here is finite
+    if max(float(raw.max()), -lowest) <= SAFE_MAGNITUDE:  # the usual case: nothing to scale
+        unit, start = 1.0, float(np.median(raw[:head]))
+    else:
+        pre = loss_scale(raw)  # only to find the start and the lowest without overflow
+        level = max(abs(float(np.median(raw[:head] / pre))), abs(lowest / pre)) * pre
+        unit = math.ldexp(1.0, math.frexp(level)[1] - 1) if level > SAFE_MAGNITUDE else 1.0
         raw = raw / unit
-    start = float(np.median(raw[:head]))
-    ceiling = start + max(start - float(np.min(raw)), 0.0)
+        start, lowest = float(np.median(raw[:head])), float(raw.min())
+    ceiling = start + max(start - lowest, 0.0)
     span = smoothing_span(stop)
     smooth = ema(np.minimum(raw, ceiling), 1.0 - 2.0 / (span + 1.0), centred=True)
     argmin = int(np.argmin(smooth))
-    scale = max(abs(float(smooth[0])), float(np.max(np.abs(smooth))), 1e-12)
+    scale = max(abs(float(smooth[0])), float(smooth.max()), -float(smooth.min()), 1e-12)
     drop = float(smooth[0] - smooth[argmin])
     # Clipped far above anything the smoothed curve holds, so no difference can overflow.
-    residual = (np.clip(raw, -(2.0**1020), 2.0**1020) - smooth)[: argmin + 1]
-    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    residual = np.clip(raw[: argmin + 1], -(2.0**1020), 2.0**1020) - smooth[: argmin + 1]
+    # The median absolute deviation, in place: `residual` is this function's own array.
+    residual -= np.median(residual, overwrite_input=True)
+    noise = 1.4826 * float(np.median(np.abs(residual, out=residual), overwrite_input=True))
     # A shallow fall still counts when it stands clear of the noise (a hard problem at the start
     # of training falls by a fraction of a percent); flat means small *and* lost in the noise.
     # A noise-free curve has noise 0; a fall within FLAT_RESOLUTION of the loss is still flat.
