@@ -461,15 +461,7 @@ class RangeTestResult:
                 else _decode_floats(data["val_losses"], "val_losses")
             ),
         }
-        try:
-            return cls(**fields)
-        except ResultFileError:
-            raise
-        except LRFinderError as exc:
-            raise ResultFileError(f"Invalid result: {exc}") from None
-        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-            # Every field is checked above; this is a last guard, so a file never crashes.
-            raise ResultFileError(f"Invalid result: {type(exc).__name__}: {exc}") from None
+        return _build(cls, fields, "Invalid result")
 
     # -- pandas ------------------------------------------------------------------------------
     def to_pandas(self) -> Any:
@@ -615,6 +607,8 @@ def _from_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _build(cls: type[RangeTestResult], fields: dict[str, Any], what: str) -> RangeTestResult:
+    """``cls(**fields)``, any error it raises as a :class:`ResultFileError` led by ``what``: the
+    last guard, so that a file never crashes the reader."""
     try:
         return cls(**fields)
     except ResultFileError:
