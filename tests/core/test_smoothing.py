@@ -47,6 +47,17 @@ def test_sma_against_a_plain_loop() -> None:
         np.testing.assert_allclose(sma(values, w, centred=True), centred, rtol=1e-12)
 
 
+@given(st.lists(st.floats(-1e6, 1e6), max_size=40), st.integers(1, 60), st.booleans())
+def test_sma_matches_the_plain_loop_at_any_length_and_window(
+    values: list[float], window: int, centred: bool
+) -> None:
+    # Windows longer than the curve, and the empty curve, included: both edges cut one window.
+    arr = np.array(values, dtype=float)
+    before, after = (window // 2, (window - 1) // 2) if centred else (window - 1, 0)
+    expected = [arr[max(0, i - before) : i + after + 1].mean() for i in range(arr.size)]
+    np.testing.assert_allclose(sma(arr, window, centred=centred), expected, rtol=1e-9, atol=1e-6)
+
+
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60), st.floats(0, 0.999))
 def test_smoothing_stays_within_the_data(values: list[float], beta: float) -> None:
     arr = np.array(values)

@@ -237,6 +237,39 @@ def test_a_linear_sweep_gets_a_linear_axis() -> None:
     assert lrfinder.plot_loss(exp)[1].get_xscale() == "log"
 
 
+def test_a_wide_log_axis_keeps_minor_ticks_at_2_and_5_only() -> None:
+    from matplotlib.ticker import LogLocator
+
+    wide = sigmoid_curve()  # seven decades
+    assert math.log10(wide.lrs.max() / wide.lrs.min()) > 3
+    _fig, (top, bottom) = lrfinder.plot_result(wide)
+    for ax in (top, bottom):
+        lo, hi = ax.get_xlim()
+        minor = [t for t in ax.xaxis.get_minorticklocs() if lo <= t <= hi]
+        firsts = {round(t / 10 ** math.floor(math.log10(t) + 1e-9), 6) for t in minor}
+        assert firsts == {2.0, 5.0}
+    # Two decades: matplotlib's own minor ticks, 2 to 9.
+    lrs = np.logspace(-3, -1, 60)
+    narrow = lrfinder.RangeTestResult(lrs=lrs, losses=np.linspace(2.0, 1.0, 60))
+    locator = lrfinder.plot_loss(narrow)[1].xaxis.get_minor_locator()
+    assert isinstance(locator, LogLocator)
+    lo, hi = 1e-3, 1e-1
+    minor = [t for t in locator.tick_values(lo, hi) if lo < t < hi]
+    assert len(minor) == 16
+
+
+def test_the_derivative_panel_and_its_rule_share_one_moving_average(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lrfinder._reading import _curve
+
+    calls = []
+    real = _curve.sma
+    monkeypatch.setattr(_curve, "sma", lambda *a, **k: calls.append(a) or real(*a, **k))
+    lrfinder.plot_result(sigmoid_curve())
+    assert len(calls) == 1
+
+
 def _style(line: Any) -> tuple[Any, Any, Any]:
     return (line.get_color(), line.get_linestyle(), line.get_marker())
 

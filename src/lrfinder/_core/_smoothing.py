@@ -164,12 +164,19 @@ def sma(values: Sequence[float] | np.ndarray, window: int, *, centred: bool = Fa
     window = check_count("window", window)
     arr = _as_curve(values)
     n = arr.size
-    csum = np.concatenate(([0.0], np.cumsum(arr)))
-    idx = np.arange(n)
-    if centred:
-        lo = np.maximum(idx - window // 2, 0)
-        hi = np.minimum(idx + (window - 1) // 2 + 1, n)
-    else:
-        lo = np.maximum(idx - window + 1, 0)
-        hi = idx + 1
-    return (csum[hi] - csum[lo]) / (hi - lo)
+    # Point i averages [i - before, i + after], cut to the curve: sums from one cumulative sum
+    # by slices (no index arrays), and counts short by how far each edge reaches past the curve.
+    before, after = (window // 2, (window - 1) // 2) if centred else (window - 1, 0)
+    csum = np.empty(n + 1)
+    csum[0] = 0.0
+    np.cumsum(arr, out=csum[1:])
+    inside = max(n - after, 0)  # points whose window ends inside the curve
+    cut = min(before, n)  # points whose window starts before it
+    total = np.empty(n)
+    total[:inside] = csum[after + 1 :]
+    total[inside:] = csum[n]
+    total[cut:] -= csum[: n - cut]
+    count = np.full(n, float(window))
+    count[:cut] -= np.arange(before, before - cut, -1)
+    count[inside:] -= np.arange(inside + after + 1 - n, after + 1)
+    return total / count

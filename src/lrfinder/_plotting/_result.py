@@ -21,7 +21,7 @@ from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._registry import DEFAULT_METHOD, Suggestion
 from .._core._result import RangeTestResult
 from .._core._suggestion import quiet_suggest
-from .._reading._curve import _Curve, loss_change, loss_scale, read_curve
+from .._reading._curve import _Curve, loss_scale, read_curve
 from ._decimate import decimate
 from ._plot import Plot
 
@@ -127,12 +127,29 @@ def is_linear(result: RangeTestResult) -> bool:
     return bool(result.steps >= 3 and np.allclose(steps, steps[0], rtol=1e-6, atol=0.0))
 
 
+# A log axis wider than this many decades gets minor ticks at 2 and 5 of each decade only:
+# matplotlib's 2..9 draw no labels there, and building their ticks was half of writing a PNG.
+_WIDE_DECADES = 3.0
+
+
 def _set_x(ax: Axes, results: list[RangeTestResult], windows: list[tuple[float, float]]) -> None:
-    ax.set_xscale("linear" if all(is_linear(r) for r in results) else "log")
+    log = not all(is_linear(r) for r in results)
+    ax.set_xscale("log" if log else "linear")
     ax.set_xlabel("learning rate")
     skipped = [w for r, w in zip(results, windows, strict=True) if w != (r.lrs.min(), r.lrs.max())]
     if skipped:
         ax.set_xlim(min(w[0] for w in windows), max(w[1] for w in windows))
+    drawn = [
+        r.lrs[(r.lrs >= lo) & (r.lrs <= hi) & (r.lrs > 0)]
+        for r, (lo, hi) in zip(results, windows, strict=True)
+    ]
+    drawn = [d for d in drawn if d.size]
+    if log and drawn:
+        span = math.log10(max(float(d.max()) for d in drawn) / min(float(d.min()) for d in drawn))
+        if span > _WIDE_DECADES:
+            from matplotlib.ticker import LogLocator
+
+            ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
 
 
 def _suggestions(result: RangeTestResult, methods: Sequence[str] | None) -> list[Suggestion]:
@@ -374,7 +391,7 @@ def _draw_derivative(
     hi: float,
 ) -> float:
     """Draw one result's change per step; return the spread of its falling part."""
-    w, averaged = loss_change(curve.raw, window)
+    w, averaged = curve.averaged_change(window)
     # Scale to the falling part: the blow-up at the end would flatten everything else.
     keep = (curve.lrs >= lo) & (curve.lrs <= hi)
     falling = averaged[: max(curve.argmin + 1, 2)]
@@ -388,7 +405,7 @@ def _draw_derivative(
     # that leaps to 1e308 before the lowest point makes the spread that large).
     spread = min(spread, 2.0**1000)
     reach = 15.0 * spread  # beyond the axis: clipped so no limit overflows
-    change = np.clip(np.diff(curve.raw, prepend=curve.raw[0]), -reach, reach)
+    change = np.clip(curve.change, -reach, reach)
     averaged = np.clip(averaged, -reach, reach)
     if color is None:
         ax.plot(

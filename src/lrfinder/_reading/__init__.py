@@ -7,5 +7,4 @@ core importing upwards.
 
 from . import _classic as _classic
 from . import _fall as _fall
-from ._curve import loss_change as loss_change
 from ._curve import read_curve as read_curve

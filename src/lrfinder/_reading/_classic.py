@@ -14,7 +14,7 @@ from .._core._errors import NoSuggestionError
 from .._core._registry import Suggestion, register
 from .._core._result import DEFAULT_SMOOTH_BETA, RangeTestResult
 from .._core._smoothing import ema
-from ._curve import _descending_part, _make, loss_change, read_curve
+from ._curve import _descending_part, _make, read_curve
 
 
 @register("minimum")
@@ -54,7 +54,7 @@ def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Su
         window = check_count("window", window)
     curve = read_curve(result)
     end = _descending_part(curve, "sma_derivative")
-    w, averaged = loss_change(curve.raw, window)
+    w, averaged = curve.averaged_change(window)
     i = int(np.argmin(averaged[: end + 1]))
     return _make(
         curve,

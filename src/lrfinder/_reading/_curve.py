@@ -45,6 +45,21 @@ class _Curve:
             return self.smooth
         return _frozen(np.gradient(self.smooth, self.log_lrs))
 
+    @cached_property
+    def change(self) -> np.ndarray:
+        """The raw loss's change per step (0 at the first step)."""
+        return _frozen(np.diff(self.raw, prepend=self.raw[0]))
+
+    def averaged_change(self, window: int | None = None) -> tuple[int, np.ndarray]:
+        """The change per step averaged over ``window`` steps (centred; default a tenth of the
+        curve, at least 3), and the window used. Kept per window: the ``sma_derivative`` rule
+        and the derivative panel read the same one."""
+        w = max(3, self.raw.size // 10) if window is None else window
+        kept: dict[int, np.ndarray] = self.__dict__.setdefault("_averaged_change", {})
+        if w not in kept:
+            kept[w] = _frozen(sma(self.change, w, centred=True))
+        return w, kept[w]
+
     @property
     def drop(self) -> float:
         """How far the smoothed loss fell from its start to its lowest point."""
@@ -339,9 +354,3 @@ def _descending_part(curve: _Curve, method: str) -> int:
             "two steps. Lower `start_lr` by a few decades."
         )
     return curve.argmin
-
-
-def loss_change(raw: np.ndarray, window: int | None = None) -> tuple[int, np.ndarray]:
-    """The loss's change per step, averaged over ``window`` steps (centred); the window used."""
-    w = max(3, raw.size // 10) if window is None else window
-    return w, sma(np.diff(raw, prepend=raw[0]), w, centred=True)
