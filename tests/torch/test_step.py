@@ -234,6 +234,41 @@ def test_groups_keep_their_ratios_frozen_parameters_stay_untouched() -> None:
     assert not model[0].weight.requires_grad
 
 
+def test_a_rate_held_as_a_tensor_is_swept_in_place_and_restored() -> None:
+    model = mlp(norm=False)
+    lr = torch.tensor(1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    trained(model, opt)
+    before = capture(model, opt)
+    seen: list[float] = []
+
+    def step(m: torch.nn.Module, batch: Any) -> torch.Tensor:
+        assert opt.param_groups[0]["lr"] is lr  # written into, never replaced by a float
+        seen.append(float(lr))
+        return F.mse_loss(m(batch[0]), batch[1])
+
+    result = lt.find_lr(model, opt, batches(), step_fn=step, num_steps=8, **SWEEP)
+    assert np.allclose(result.lrs, seen, rtol=1e-6)  # float32 holds each rate to 6 digits
+    assert seen[0] == pytest.approx(SWEEP["start_lr"]) and seen[-1] > 100 * seen[0]
+    assert_same(capture(model, opt), before)
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(1e-3)
+
+
+def test_a_step_that_takes_its_list_batch_apart_leaves_the_data_whole() -> None:
+    # Each batch a step sees is its own list, so popping from it cannot empty the data's lists
+    # for the next pass over them.
+    data = [list(pair) for pair in batches(3)]
+
+    def step(m: torch.nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
+        inputs, targets = batch.pop(0), batch.pop(0)
+        return F.mse_loss(m(inputs), targets)
+
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = lt.find_lr(model, opt, data, step_fn=step, num_steps=9, **SWEEP)
+    assert result.steps == 9 and all(len(b) == 2 for b in data)
+
+
 def test_several_optimizers_through_step_fn_are_swept_and_restored() -> None:
     models = torch.nn.ModuleDict({"encoder": mlp(0), "head": torch.nn.Linear(1, 1)})
     enc_opt = torch.optim.SGD(models["encoder"].parameters(), lr=1e-3, momentum=0.9)

@@ -34,12 +34,13 @@ def drive(rt: RangeTest, step: Callable[[float], Any], *, progress: bool) -> Non
     """Run ``step`` at ``rt``'s rates until the test stops; ``None`` from a step means no data."""
     bar = progress_bar(progress, rt.num_steps)
     try:
-        while not rt.done:
+        done = rt.done
+        while not done:
             loss = step(rt.lr)
             if loss is None:
                 rt.stop("data_exhausted")
                 break
-            rt.record(float(loss))
+            done = rt.record(float(loss))
             bar.step(rt)
     finally:
         bar.close()

@@ -186,7 +186,7 @@ class RangeTest:
 
     def record(self, loss: float) -> bool:
         """Record the loss of the step just trained at :attr:`lr`; return :attr:`done`."""
-        if self.done:
+        if self._stop_reason is not None:
             raise LRFinderError(
                 f"The range test has stopped ({self._stop_reason}); no more losses can be recorded."
                 " Start a new RangeTest to sweep again."
@@ -194,23 +194,31 @@ class RangeTest:
         loss = float(loss)
         self._lrs.append(self._next_lr)
         self._losses.append(loss)
-        self._next_lr = rate_at(self.step, self.start_lr, self.end_lr, self.num_steps, self.mode)
-        self._next_group_lrs = tuple(self._next_lr * r for r in self.group_ratios)
+        lr = self._next_lr = rate_at(
+            len(self._losses), self.start_lr, self.end_lr, self.num_steps, self.mode
+        )
+        ratios = self.group_ratios
+        # One group (the common case) needs no generator: lr * 1.0 is lr.
+        self._next_group_lrs = (
+            (lr * ratios[0],) if len(ratios) == 1 else tuple([lr * r for r in ratios])
+        )
         if not math.isfinite(loss):
             self._smoothed.append(math.nan)
             self._stop_reason = "nonfinite"
             return True
-        self._avg = self.smooth_beta * self._avg + (1.0 - self.smooth_beta) * loss
-        smoothed = self._avg / (1.0 - self.smooth_beta ** (len(self._smoothed) + 1))
+        beta = self.smooth_beta
+        self._avg = beta * self._avg + (1.0 - beta) * loss
+        smoothed = self._avg / (1.0 - beta ** (len(self._smoothed) + 1))
         self._smoothed.append(smoothed)
-        self._best = min(self._best, smoothed)
+        if smoothed < self._best:
+            self._best = smoothed
         if self.diverge_threshold is not None and smoothed - self._best > (
             self.diverge_threshold - 1.0
         ) * abs(self._best):
             self._stop_reason = "diverged"
-        elif self.step >= self.num_steps:
+        elif len(self._losses) >= self.num_steps:
             self._stop_reason = "completed"
-        return self.done
+        return self._stop_reason is not None
 
     def stop(self, reason: str = "stopped") -> None:
         """End the test early: ``"data_exhausted"`` when the data ran out, else ``"stopped"``."""

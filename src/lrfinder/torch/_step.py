@@ -22,14 +22,19 @@ StepFn = Callable[[torch.nn.Module, Any], Any]
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
-    if torch.is_tensor(batch):
+    if isinstance(batch, torch.Tensor):
         # `.to` on a tensor already there returns it too, but costs a dispatch through torch.
         return batch if batch.device == device else batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
+        for v in batch:
+            if not (isinstance(v, torch.Tensor) and v.device == device):
+                break
+        else:  # all there (the common batch): a tuple as it is, a list copied, as below
+            return batch if isinstance(batch, tuple) else type(batch)(batch)
         moved = [to_device(v, device) for v in batch]
         return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
     return batch
 
 
@@ -113,7 +118,11 @@ def _check_loss(loss: Any) -> torch.Tensor:
 
 def set_lrs(optimizers: Sequence[torch.optim.Optimizer], lrs: Sequence[float]) -> None:
     """Give every group of every optimizer its rate, in place when it is a tensor (capturable)."""
-    groups = [g for opt in optimizers for g in opt.param_groups]
+    groups = (
+        optimizers[0].param_groups
+        if len(optimizers) == 1
+        else [g for opt in optimizers for g in opt.param_groups]
+    )
     for group, lr in zip(groups, lrs, strict=True):
         current = group.get("lr")
         if isinstance(current, torch.Tensor):
@@ -211,6 +220,12 @@ class TorchStep:
         self.val_losses: list[float] = []
         self.val_s = 0.0
         self._distributed = is_distributed()
+        # The step's loss and backward() as they are (no autocast, no scaler, no hook): run
+        # inline on one process, since a small model's step costs little more than the calls
+        # around it.
+        self._bare = (
+            autocast is None and autocast_dtype is None and scaler is None and backward is None
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast is not None:
@@ -246,12 +261,19 @@ class TorchStep:
             batch = next(self.batches, None)
             if batch is None:
                 return None
-            loss = self._forward(batch)
+            if self._bare:
+                output = self.compute_loss(self.model, to_device(batch, self.device))
+                loss = None if output is None else _check_loss(output)
+            else:
+                loss = self._forward(batch)
             if loss is None:  # the step skips this batch
                 return SKIP
             read = float(loss.item())
             if math.isfinite(read):
-                self._backward(loss)
+                if self._bare:
+                    loss.backward()
+                else:
+                    self._backward(loss)
             return read
         total = 0.0
         for micro in range(self.accumulation):
