@@ -14,6 +14,7 @@ process's CPU time, which other jobs on a shared machine do not inflate.
 
     python -m benchmarks.overhead     # writes benchmarks/overhead_results.md and BENCHMARKS.md
     python -m benchmarks.overhead --part tiny --rounds 9
+    python -m benchmarks.overhead --part plumbing      # lrfinder's own microseconds a step
 """
 
 from __future__ import annotations
@@ -263,11 +264,96 @@ def report_tiny(by_steps: dict[int, dict[str, list[float]]], rounds: int) -> str
     return "\n".join(lines) + "\n"
 
 
+# The plumbing: a step so small (Linear(2, 1), SGD, batch 4) that lrfinder's own work per step
+# is a visible share of it; the fastest of many rounds, which a shared machine can only slow.
+PLUMBING_STEPS = 5_000
+
+
+def make_plumbing(steps: int) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    g = torch.Generator().manual_seed(0)
+    data = [(torch.randn(4, 2, generator=g), torch.randn(4, 1, generator=g))]
+    return model, torch.optim.SGD(model.parameters(), lr=START_LR), data * steps
+
+
+def plumbing_finder(**options: Any) -> Callable[..., None]:
+    def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
+        lrfinder.torch.find_lr(
+            model,
+            opt,
+            data,
+            loss_fn=F.mse_loss,
+            start_lr=START_LR,
+            end_lr=END_LR,
+            num_steps=len(data),
+            diverge_threshold=None,
+            **options,
+        )
+
+    return run
+
+
+def plain_mse(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
+    ratio = (END_LR / START_LR) ** (1 / (len(data) - 1))
+    for i, (x, y) in enumerate(data):
+        for group in opt.param_groups:
+            group["lr"] = START_LR * ratio**i
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(model(x), y)
+        loss.item()
+        loss.backward()
+        opt.step()
+
+
+PLUMBING: dict[str, Callable[..., None]] = {
+    "plain loop": plain_mse,
+    "lrfinder, progress bar (default)": plumbing_finder(progress=True),
+    "lrfinder, no bar": plumbing_finder(progress=False),
+}
+
+
+def measure_plumbing(rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in PLUMBING}
+    with contextlib.redirect_stderr(io.StringIO()):
+        for fn in PLUMBING.values():
+            fn(*make_plumbing(200))
+        for r in range(rounds):
+            names = list(PLUMBING)[r % len(PLUMBING) :] + list(PLUMBING)[: r % len(PLUMBING)]
+            for name in names:
+                args = make_plumbing(PLUMBING_STEPS)
+                started = time.process_time()
+                PLUMBING[name](*args)
+                times[name].append(time.process_time() - started)
+    return times
+
+
+def report_plumbing(times: dict[str, list[float]], rounds: int) -> str:
+    lines = [
+        f"The plumbing: {PLUMBING_STEPS:,} steps of Linear(2, 1) with SGD (batch 4), where "
+        "lrfinder's own work is a visible share of a step; the process's CPU time, fastest and "
+        f"median of {rounds} interleaved rounds (the fastest: the least disturbed by other jobs).",
+        "",
+        "| variant | us a step (fastest) | extra us a step (fastest) | us a step (median) | "
+        "extra us a step (median) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    fastest = min(times["plain loop"]) / PLUMBING_STEPS * 1e6
+    middle = statistics.median(times["plain loop"]) / PLUMBING_STEPS * 1e6
+    for name, values in times.items():
+        low = min(values) / PLUMBING_STEPS * 1e6
+        mid = statistics.median(values) / PLUMBING_STEPS * 1e6
+        lines.append(
+            f"| {name} | {low:.1f} | {low - fastest:+.1f} | {mid:.1f} | {mid - middle:+.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--part", choices=["all", "medium", "tiny"], default="all")
+    parser.add_argument("--part", choices=["all", "medium", "tiny", "plumbing"], default="all")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -281,6 +367,8 @@ def main() -> None:
             for steps in (100, 1_000, 10_000)
         }
         parts.append(report_tiny(by_steps, args.rounds))
+    if args.part in ("all", "plumbing"):
+        parts.append(report_plumbing(measure_plumbing(2 * args.rounds + 1), 2 * args.rounds + 1))
     text = "\n".join(parts)
     if args.part != "all":
         print(text)
