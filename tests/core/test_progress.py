@@ -44,7 +44,7 @@ def test_progress_false_draws_nothing() -> None:
     assert StepBar(False, total=3)._bar is None
 
 
-def test_the_bar_ticks_every_step_but_formats_its_figures_a_few_times_a_second(
+def test_the_bar_counts_every_step_but_hands_them_over_and_formats_a_few_times_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = {"now": 100.0}
@@ -59,15 +59,34 @@ def test_the_bar_ticks_every_step_but_formats_its_figures_a_few_times_a_second(
         real(**kwargs)
 
     bar._bar.set_postfix = spy
-    rt = lrfinder.RangeTest(start_lr=1e-4, end_lr=1.0, num_steps=40)
+    updates: list[int] = []
+    real_update = bar._bar.update
+    bar._bar.update = lambda n=1: updates.append(n) or real_update(n)
+    rt = lrfinder.RangeTest(start_lr=1e-4, end_lr=1.0, num_steps=42)
     for _ in range(40):  # 40 steps, 0.01 s apart: 0.39 s in all
         rt.record(1.0)
         bar.step(rt)
         clock["now"] += 0.01
-    assert bar._bar.n == 40
-    # At the first step, then once POSTFIX_EVERY_S (0.25 s) later.
+    # Handed to tqdm at the first step, then every TICK_EVERY_S (0.05 s): 5 steps at a time.
+    assert updates[:3] == [1, 5, 5] and len(updates) == 8 and bar._bar.n == 36
+    # The figures at the first step, then once POSTFIX_EVERY_S (0.25 s) later.
     assert len(postfixes) == 2
     assert postfixes[0]["lr"] == "1.00e-04" and postfixes[0]["loss"] == "1"
+    bar.close()  # the steps not handed over yet go with the close
+    assert bar._bar.n == 40
+
+
+def test_a_slow_step_ticks_the_bar_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = {"now": 100.0}
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    bar = _progress.StepBar(True, 5)
+    rt = lrfinder.RangeTest(num_steps=5)
+    for k in range(3):
+        rt.record(1.0)
+        bar.step(rt)
+        assert bar._bar.n == k + 1
+        clock["now"] += 1.0
     bar.close()
 
 
