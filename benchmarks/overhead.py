@@ -185,26 +185,32 @@ def make_tiny(steps: int, seed: int = 0) -> tuple[nn.Module, torch.optim.Optimiz
     return model, opt, data * steps
 
 
-def plain_steps(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
-    steps = len(data)
-    ratio = (END_LR / START_LR) ** (1 / (steps - 1))
-    for i, (x, y) in enumerate(data):
-        for group in opt.param_groups:
-            group["lr"] = START_LR * ratio**i
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.item()
-        loss.backward()
-        opt.step()
+def plain_loop(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., None]:
+    """A loop that sets the sweep's rate and reads the loss each step, as a finder does."""
+
+    def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
+        ratio = (END_LR / START_LR) ** (1 / (len(data) - 1))
+        for i, (x, y) in enumerate(data):
+            for group in opt.param_groups:
+                group["lr"] = START_LR * ratio**i
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.item()
+            loss.backward()
+            opt.step()
+
+    return run
 
 
-def tiny_finder(**options: Any) -> Callable[..., None]:
+def finder(loss_fn: Callable[..., torch.Tensor], **options: Any) -> Callable[..., None]:
+    """``lrfinder.torch.find_lr`` over every batch, never stopping early."""
+
     def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
         result = lrfinder.torch.find_lr(
             model,
             opt,
             data,
-            loss_fn=F.cross_entropy,
+            loss_fn=loss_fn,
             start_lr=START_LR,
             end_lr=END_LR,
             num_steps=len(data),
@@ -217,25 +223,32 @@ def tiny_finder(**options: Any) -> Callable[..., None]:
 
 
 TINY: dict[str, Callable[..., None]] = {
-    "plain loop": plain_steps,
-    "lrfinder, progress bar (default)": tiny_finder(progress=True),
-    "lrfinder, no bar": tiny_finder(progress=False),
-    "lrfinder, bar, defer_loss=True": tiny_finder(progress=True, defer_loss=True),
+    "plain loop": plain_loop(F.cross_entropy),
+    "lrfinder, progress bar (default)": finder(F.cross_entropy, progress=True),
+    "lrfinder, no bar": finder(F.cross_entropy, progress=False),
+    "lrfinder, bar, defer_loss=True": finder(F.cross_entropy, progress=True, defer_loss=True),
 }
 
 
-def measure_tiny(steps: int, rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in TINY}
+Problem = Callable[..., tuple[nn.Module, torch.optim.Optimizer, list[Any]]]
+
+
+def measure_interleaved(
+    variants: dict[str, Callable[..., None]], make: Problem, steps: int, rounds: int
+) -> dict[str, list[float]]:
+    """Each variant's process CPU time over ``steps`` steps, round after round in a rotating
+    order, each on a fresh problem (seeded by the round), after one warm-up each."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
     # The bar writes to stderr; a buffer takes it, the same for every variant.
     with contextlib.redirect_stderr(io.StringIO()):
-        for fn in TINY.values():
-            fn(*make_tiny(steps))
+        for fn in variants.values():
+            fn(*make(min(steps, 200)))
         for r in range(rounds):
-            names = list(TINY)[r % len(TINY) :] + list(TINY)[: r % len(TINY)]
+            names = list(variants)[r % len(variants) :] + list(variants)[: r % len(variants)]
             for name in names:
-                args = make_tiny(steps, seed=r)
+                args = make(steps, seed=r)
                 started = time.process_time()
-                TINY[name](*args)
+                variants[name](*args)
                 times[name].append(time.process_time() - started)
     return times
 
@@ -269,63 +282,19 @@ def report_tiny(by_steps: dict[int, dict[str, list[float]]], rounds: int) -> str
 PLUMBING_STEPS = 5_000
 
 
-def make_plumbing(steps: int) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
-    torch.manual_seed(0)
+def make_plumbing(steps: int, seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, list[Any]]:
+    torch.manual_seed(seed)
     model = nn.Linear(2, 1)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     data = [(torch.randn(4, 2, generator=g), torch.randn(4, 1, generator=g))]
     return model, torch.optim.SGD(model.parameters(), lr=START_LR), data * steps
 
 
-def plumbing_finder(**options: Any) -> Callable[..., None]:
-    def run(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
-        lrfinder.torch.find_lr(
-            model,
-            opt,
-            data,
-            loss_fn=F.mse_loss,
-            start_lr=START_LR,
-            end_lr=END_LR,
-            num_steps=len(data),
-            diverge_threshold=None,
-            **options,
-        )
-
-    return run
-
-
-def plain_mse(model: nn.Module, opt: torch.optim.Optimizer, data: list[Any]) -> None:
-    ratio = (END_LR / START_LR) ** (1 / (len(data) - 1))
-    for i, (x, y) in enumerate(data):
-        for group in opt.param_groups:
-            group["lr"] = START_LR * ratio**i
-        opt.zero_grad(set_to_none=True)
-        loss = F.mse_loss(model(x), y)
-        loss.item()
-        loss.backward()
-        opt.step()
-
-
 PLUMBING: dict[str, Callable[..., None]] = {
-    "plain loop": plain_mse,
-    "lrfinder, progress bar (default)": plumbing_finder(progress=True),
-    "lrfinder, no bar": plumbing_finder(progress=False),
+    "plain loop": plain_loop(F.mse_loss),
+    "lrfinder, progress bar (default)": finder(F.mse_loss, progress=True),
+    "lrfinder, no bar": finder(F.mse_loss, progress=False),
 }
-
-
-def measure_plumbing(rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in PLUMBING}
-    with contextlib.redirect_stderr(io.StringIO()):
-        for fn in PLUMBING.values():
-            fn(*make_plumbing(200))
-        for r in range(rounds):
-            names = list(PLUMBING)[r % len(PLUMBING) :] + list(PLUMBING)[: r % len(PLUMBING)]
-            for name in names:
-                args = make_plumbing(PLUMBING_STEPS)
-                started = time.process_time()
-                PLUMBING[name](*args)
-                times[name].append(time.process_time() - started)
-    return times
 
 
 def report_plumbing(times: dict[str, list[float]], rounds: int) -> str:
@@ -363,12 +332,16 @@ def main() -> None:
         parts.append(report(times, extra, args.rounds))
     if args.part in ("all", "tiny"):
         by_steps = {
-            steps: measure_tiny(steps, args.rounds if steps < 10_000 else max(3, args.rounds // 3))
+            steps: measure_interleaved(
+                TINY, make_tiny, steps, args.rounds if steps < 10_000 else max(3, args.rounds // 3)
+            )
             for steps in (100, 1_000, 10_000)
         }
         parts.append(report_tiny(by_steps, args.rounds))
     if args.part in ("all", "plumbing"):
-        parts.append(report_plumbing(measure_plumbing(2 * args.rounds + 1), 2 * args.rounds + 1))
+        rounds = 2 * args.rounds + 1
+        times = measure_interleaved(PLUMBING, make_plumbing, PLUMBING_STEPS, rounds)
+        parts.append(report_plumbing(times, rounds))
     text = "\n".join(parts)
     if args.part != "all":
         print(text)
