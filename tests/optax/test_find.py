@@ -279,7 +279,7 @@ def test_the_rate_writer_rebuilds_only_the_path_to_each_rate(name: str) -> None:
     assert write.direct
     rates = [0.5 * (i + 1) for i in range(len(write.paths))]
     new = write(state, rates)
-    everywhere = _with_rates_everywhere(state, "learning_rate", rates)
+    everywhere = _with_rates_everywhere(state, "learning_rate", rates, jnp.asarray)
     assert jax.tree.structure(new) == jax.tree.structure(state)
     jax.tree.map(np.testing.assert_array_equal, new, everywhere)
     assert [leaf.dtype for leaf in jax.tree.leaves(new)] == [
@@ -293,6 +293,25 @@ def test_the_rate_writer_rebuilds_only_the_path_to_each_rate(name: str) -> None:
     assert sum(id(leaf) not in old_leaves for leaf in new_leaves) == len(rates)
     if name == "single":
         assert new.inner_state is state.inner_state
+
+
+@pytest.mark.parametrize("name", ["single", "chained", "several"])
+def test_the_rate_writer_writes_into_a_state_of_its_own_in_place(name: str) -> None:
+    from lrfinder.optax._find import RateWriter, _rates
+
+    state = _states()[name]
+    before = _rates(state, "learning_rate")
+    own = jax.tree.map(lambda leaf: leaf, state)  # new nodes, as find_lr's copy has
+    write = RateWriter(state, "learning_rate")
+    rates = [0.5 * (i + 1) for i in range(len(write.paths))]
+    written = write.into(own, rates)
+    assert written is own  # each rate sits in inject_hyperparams' dict: set there
+    assert _rates(own, "learning_rate") == pytest.approx(rates)
+    assert _rates(state, "learning_rate") == before  # the state it was copied from: untouched
+    assert jax.tree.structure(written) == jax.tree.structure(state)
+    assert [np.dtype(leaf.dtype) for leaf in jax.tree.leaves(written)] == [
+        np.dtype(leaf.dtype) for leaf in jax.tree.leaves(state)
+    ]
 
 
 def test_the_rate_writer_falls_back_to_every_leaf_for_nodes_it_cannot_rebuild() -> None:
@@ -311,3 +330,5 @@ def test_the_rate_writer_falls_back_to_every_leaf_for_nodes_it_cannot_rebuild() 
     write = RateWriter(state, "learning_rate")
     assert not write.direct
     assert _rates(write(state, [0.25]), "learning_rate") == pytest.approx([0.25])
+    assert _rates(write.into(state, [0.5]), "learning_rate") == pytest.approx([0.5])
+    assert _rates(state, "learning_rate") == pytest.approx([1e-3])  # rebuilt, not written into

@@ -132,7 +132,7 @@ def tune_lr(
             if batch is None:
                 raise LRFinderError("`batches` yielded no batch; pass at least one.")
             rate = schedule(i)
-            p, s, loss = train_step(p, write(s, [rate * r for r in ratios]), batch)
+            p, s, loss = train_step(p, write.into(s, [rate * r for r in ratios]), batch)
             if not math.isfinite(float(np.asarray(loss).reshape(()))):
                 return math.inf
         return float(np.asarray(eval_fn(p)).reshape(()))
