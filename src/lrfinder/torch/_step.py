@@ -220,12 +220,6 @@ class TorchStep:
         self.val_losses: list[float] = []
         self.val_s = 0.0
         self._distributed = is_distributed()
-        # The step's loss and backward() as they are (no autocast, no scaler, no hook): run
-        # inline on one process, since a small model's step costs little more than the calls
-        # around it.
-        self._bare = (
-            autocast is None and autocast_dtype is None and scaler is None and backward is None
-        )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast is not None:
@@ -261,19 +255,12 @@ class TorchStep:
             batch = next(self.batches, None)
             if batch is None:
                 return None
-            if self._bare:
-                output = self.compute_loss(self.model, to_device(batch, self.device))
-                loss = None if output is None else _check_loss(output)
-            else:
-                loss = self._forward(batch)
+            loss = self._forward(batch)
             if loss is None:  # the step skips this batch
                 return SKIP
             read = float(loss.item())
             if math.isfinite(read):
-                if self._bare:
-                    loss.backward()
-                else:
-                    self._backward(loss)
+                self._backward(loss)
             return read
         total = 0.0
         for micro in range(self.accumulation):
