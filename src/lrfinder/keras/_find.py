@@ -18,15 +18,7 @@ from .._core._find import MAX_SKIPS_IN_A_ROW
 from .._core._progress import progress_bar
 from .._core._rangetest import RangeTest, SweepOptions, sweep_options
 from .._core._result import RangeTestResult
-
-
-def _numpy(value: Any) -> np.ndarray:
-    """A host copy (never a view) of a tensor or Variable, without numpy 2's __array__ warning."""
-    if isinstance(value, keras.Variable):
-        value = value.value
-    if hasattr(value, "detach"):  # torch, whose __array__ also lacks numpy 2's `copy` keyword
-        return np.array(value.detach().cpu().numpy())
-    return np.array(keras.ops.convert_to_numpy(value))
+from ._rates import Rates, host, rate_setter
 
 
 def _accumulation(optimizer: Any) -> int:
@@ -81,7 +73,7 @@ class _Snapshot:
         seen: dict[int, Any] = {}
         for v in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:
             seen.setdefault(id(v), v)
-        self.values = [(v, _numpy(v)) for v in seen.values()]
+        self.values = [(v, host(v)) for v in seen.values()]
         self.python_rng = random.getstate()
         self.numpy_rng = np.random.get_state()  # noqa: NPY002 (the global state fit shuffles with)
         # On the torch backend fit shuffles arrays through a DataLoader, with torch's global RNG.
@@ -153,6 +145,14 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._iterations = 0
         self._skips = 0
         self._waiting = False
+        self._rates: Rates | None = None
+        self._rates_kept = contextlib.ExitStack()  # the Rates made here, until restore()
+        # find_lr passes its own Rates and, when no step can be skipped, the batches' logs
+        # unread (see _UnreadLogs), to be read one batch late.
+        self._given_rates: Rates | None = None
+        self._late = False
+        self._launched = 0  # batches started, when reading late
+        self._pending: Any = None  # the last batch's loss, when reading late
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
@@ -167,22 +167,25 @@ class RangeTestCallback(keras.callbacks.Callback):
             )
         self.range_test = RangeTest(**self._sweep)
         self.result = None
+        self._launched, self._pending = 0, None
         self._skips = 0
         self._waiting = False
-        self._base_lr = float(_numpy(optimizer.learning_rate))
-        self._iterations = int(_numpy(optimizer.iterations))
+        self._base_lr = float(host(optimizer.learning_rate))
+        self._iterations = int(host(optimizer.iterations))
         started = time.perf_counter()
         self._snapshot = _Snapshot(model) if self.restore_after else None
         self._timings = {"snapshot_s": time.perf_counter() - started}
         self._bar = progress_bar(self.progress, self.range_test.num_steps)
+        self._rates = self._given_rates or self._rates_kept.enter_context(rate_setter(model))
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # On JAX, reading self.model writes the jitted state back into the variables and makes
-        # fit read them again before this batch, so the rate and the reset below take effect.
-        model = self.model
-        if not self._waiting:
-            model.reset_metrics()
-        model.optimizer.learning_rate = self.range_test.lr
+        # On JAX the rate and the reset must reach fit's jitted state: see rate_setter.
+        assert self._rates is not None  # set in on_train_begin
+        if self._late:  # the losses of the batches launched so far are not all recorded yet
+            self._launched += 1
+            self._rates.set(self.range_test.group_lrs_at(self._launched - 1)[0], reset_metrics=True)
+            return
+        self._rates.set(self.range_test.lr, reset_metrics=not self._waiting)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not logs or "loss" not in logs:
@@ -190,21 +193,27 @@ class RangeTestCallback(keras.callbacks.Callback):
                 "The range test reads the batch loss from logs['loss']. Received logs with keys "
                 f"{sorted(logs or {})}. A custom train_step must return {{'loss': ...}}."
             )
-        rt = self.range_test
-        loss = float(_numpy(logs["loss"]))
+        assert self._rates is not None
+        rt, model = self.range_test, self._rates.model
+        if self._late:
+            # This batch's loss is read one batch later, once the host has launched the next
+            # step, so the host never waits for the step it just launched. The step run past
+            # the stop is undone by the restore, like every other.
+            last, self._pending = self._pending, logs["loss"]
+            if last is not None:
+                self._record(float(host(last)))
+            return
+        loss = float(host(logs["loss"]))
         # The optimizer did not step: it accumulates gradients, or a LossScaleOptimizer skipped
         # the update (overflowing gradients). The weights have not moved, so the sweep waits and
         # the metrics keep averaging over these batches, all at this rate and these weights;
         # a NaN/inf loss still stops the test at once.
         # The count read here is the next batch's starting count: one host read a batch.
-        iterations, self._iterations = (
-            self._iterations,
-            int(_numpy(self.model.optimizer.iterations)),
-        )
+        iterations, self._iterations = self._iterations, self._rates.iterations()
         self._waiting = math.isfinite(loss) and self._iterations == iterations
         if self._waiting:
             self._skips += 1
-            if self._skips >= MAX_SKIPS_IN_A_ROW + _accumulation(self.model.optimizer):
+            if self._skips >= MAX_SKIPS_IN_A_ROW + _accumulation(model.optimizer):
                 if not rt.step:
                     raise LRFinderError(
                         "The optimizer skipped every step: the loss-scaled gradients overflow at "
@@ -212,14 +221,21 @@ class RangeTestCallback(keras.callbacks.Callback):
                         f"{loss:.4g}. Check that the model trains in float32 first."
                     )
                 rt.stop("nonfinite")
-                self.model.stop_training = True
+                model.stop_training = True
             return
         self._skips = 0
-        if rt.record(loss):
-            self.model.stop_training = True
-        self._bar.step(rt)
+        self._record(loss)
+
+    def _record(self, loss: float) -> None:
+        assert self._rates is not None
+        if self.range_test.record(loss):
+            self._rates.model.stop_training = True
+        self._bar.step(self.range_test)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._pending is not None and not self.range_test.done:
+            self._record(float(host(self._pending)))  # the last batch's, still unread
+        self._pending = None
         if self.range_test.step:
             self.range_test.stop("stopped")  # fit ended first; no-op when the test had ended
             self.result = self.range_test.result(
@@ -234,6 +250,7 @@ class RangeTestCallback(keras.callbacks.Callback):
 
     def restore(self) -> None:
         """Put back the state saved when training began (once; later calls do nothing)."""
+        self._rates_kept.close()
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -248,6 +265,26 @@ class RangeTestCallback(keras.callbacks.Callback):
 
     def __exit__(self, *exc_info: object) -> None:
         self.restore()
+
+
+class _UnreadLogs(keras.callbacks.CallbackList):
+    """``fit``'s callbacks, handed each batch's logs as the step returned them: Keras would read
+    them onto the host first, waiting for the step to finish."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_batch_end(batch, logs)
+
+
+def fit_with(
+    model: keras.Model, callback: keras.callbacks.Callback, *, late: bool, **fit: Any
+) -> None:
+    """``model.fit(**fit)`` with ``callback`` alone, which gets the batches' logs unread where
+    ``late`` (it then reads each loss one batch late)."""
+    callbacks: Any = [callback]
+    if late:
+        callbacks = _UnreadLogs(callbacks, add_history=True, model=model, epochs=fit["epochs"])
+    model.fit(**fit, callbacks=callbacks, verbose=0)
 
 
 @contextlib.contextmanager
@@ -333,8 +370,14 @@ def find_lr(
     # Every epoch has a batch, so this is enough for the sweep and any steps a loss-scale
     # optimizer skips; the callback ends fit as soon as the test stops.
     epochs = (callback.range_test.num_steps + MAX_SKIPS_IN_A_ROW) * _accumulation(model.optimizer)
-    with one_batch_per_call(model), callback:
-        model.fit(**data, epochs=epochs, callbacks=[callback], verbose=0)
+    with one_batch_per_call(model), rate_setter(model) as setter, callback:
+        callback._given_rates = setter
+        # Late only where every batch is a step: a skipped one would change the next rate.
+        optimizer = model.optimizer
+        callback._late = setter.deferrable and (
+            not hasattr(optimizer, "inner_optimizer") and _accumulation(optimizer) == 1
+        )
+        fit_with(model, callback, late=callback._late, **data, epochs=epochs)
     if callback.result is None:
         raise _no_batch(dataset if dataset is not None else x)
     return callback.result

@@ -35,7 +35,8 @@ import keras
 
 from .._core._errors import LRFinderError
 from .._tuning._refind import Refind, Refinder, RefinderView, RefindPolicy, Schedule, due_at_epoch
-from ._find import _checked_optimizer, _numpy, find_lr
+from ._find import _checked_optimizer, find_lr
+from ._rates import host
 from ._schedule import ScheduleCallback
 
 __all__ = ["RefindCallback"]
@@ -237,8 +238,8 @@ class RefindCallback(RefinderView, keras.callbacks.Callback):
 
     @staticmethod
     def _iterations(model: keras.Model) -> int:
-        return int(_numpy(model.optimizer.iterations))
+        return int(host(model.optimizer.iterations))
 
     @staticmethod
     def _rate(model: keras.Model) -> float:
-        return float(_numpy(model.optimizer.learning_rate))
+        return float(host(model.optimizer.learning_rate))

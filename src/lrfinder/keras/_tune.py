@@ -17,7 +17,8 @@ from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
 from ..schedules._basic import Schedule
-from ._find import _checked_optimizer, _numpy, _Snapshot, find_lr, one_batch_per_call
+from ._find import _checked_optimizer, _Snapshot, find_lr, fit_with, one_batch_per_call
+from ._rates import Rates, host, rate_setter
 
 # Without validation_data, this share of the arrays' last samples is held out (as Keras's own
 # validation_split does) and never trained on.
@@ -26,24 +27,33 @@ VALIDATION_SPLIT = 0.1
 
 class _TrialCallback(keras.callbacks.Callback):
     """Sets the schedule's rate before every batch and ends ``fit`` after ``steps`` batches, or
-    at once when the loss turns NaN/inf."""
+    as soon as a loss turns NaN/inf (one batch later where ``late``: see ``fit_with``)."""
 
-    def __init__(self, schedule: Schedule, steps: int) -> None:
+    def __init__(self, schedule: Schedule, steps: int, setter: Rates, late: bool) -> None:
         super().__init__()
-        self.schedule, self.steps = schedule, steps
+        self.schedule, self.steps, self.setter, self.late = schedule, steps, setter, late
         self.done = 0
         self.diverged = False
+        self._pending: Any = None
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.model.optimizer.learning_rate = self.schedule(self.done)
+        self.setter.set(self.schedule(self.done))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.done += 1
-        loss = float(_numpy((logs or {}).get("loss", math.nan)))
-        if not math.isfinite(loss):
-            self.diverged = True
+        loss = (logs or {}).get("loss", math.nan)
+        if self.late:
+            loss, self._pending = self._pending, loss
+        self._check(loss)
         if self.diverged or self.done >= self.steps:
-            self.model.stop_training = True
+            self.setter.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._check(self._pending)
+
+    def _check(self, loss: Any) -> None:
+        if loss is not None and not math.isfinite(float(host(loss))):
+            self.diverged = True
 
 
 def _split(x: Any, y: Any, sample_weight: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -167,9 +177,11 @@ def tune_lr(
 
     def trial(lr: float, steps: int) -> float:
         snap.restore()
-        callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps)
-        # Every epoch has a batch, so `steps` epochs are enough; the callback ends fit.
-        model.fit(**data, epochs=steps, callbacks=[callback], verbose=0)
+        with rate_setter(model) as setter:
+            late = setter.deferrable
+            callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps, setter, late)
+            # Every epoch has a batch, so `steps` epochs are enough; the callback ends fit.
+            fit_with(model, callback, late=late, **data, epochs=steps)
         if callback.diverged:
             return math.inf
         score = float(model.evaluate(**evaluation, verbose=0, return_dict=True)["loss"])

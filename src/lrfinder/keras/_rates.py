@@ -1,0 +1,162 @@
+"""Setting the optimizer's rate before each batch of a ``fit`` that lrfinder runs itself.
+
+On most backends this is one assignment. On JAX, ``fit`` keeps the model's state inside its jitted
+loop and writes it back to the variables only at the end of an epoch; a callback that touches the
+model mid-epoch makes ``fit`` write every variable back and read them all again, which costs more
+than a small model's whole step (measured in ``benchmarks/keras_overhead.py``). So where the JAX
+trainer allows it, :class:`_JaxRates` hands ``fit`` the last step's state with only the rate, and
+the metrics' reset values, replaced: the same numbers ``fit`` would have read back, without the
+round trip through the variables. It serves only fits whose every callback is lrfinder's own
+(``find_lr`` and the race's trials): another callback reading the model mid-epoch would find the
+variables empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+import numpy as np
+
+# What fit's JAX loop asks _get_jax_state for before a batch once a callback has synced.
+_FIT_READS = ("trainable_variables", "non_trainable_variables", "optimizer_variables")
+
+
+def host(value: Any) -> np.ndarray:
+    """A host copy (never a view) of a tensor or Variable, without numpy 2's __array__ warning."""
+    if isinstance(value, float | int):  # what fit's logs hold once Keras has read them
+        return np.array(value)
+    if isinstance(value, keras.Variable):
+        value = value.value
+    if hasattr(value, "detach"):  # torch, whose __array__ also lacks numpy 2's `copy` keyword
+        return np.array(value.detach().cpu().numpy())
+    return np.array(keras.ops.convert_to_numpy(value))
+
+
+class Rates:
+    """Sets the rate (and resets the metrics) before a batch, and reads the step count after it,
+    through the model's variables: what any callback does."""
+
+    # Whether fit launches the next step before the last one's results are read, so that a
+    # loss read one batch late costs no wait.
+    deferrable = False
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+
+    def _synced(self) -> keras.Model:
+        model = self.model
+        if hasattr(model, "jax_state_sync"):  # what Callback.model does on JAX
+            model.jax_state_sync()
+        return model
+
+    def set(self, rate: float, *, reset_metrics: bool = False) -> None:
+        model = self._synced()
+        if reset_metrics:
+            model.reset_metrics()
+        model.optimizer.learning_rate = rate
+
+    def iterations(self) -> int:
+        return int(host(self._synced().optimizer.iterations))
+
+
+class _JaxRates(Rates):
+    """:class:`Rates` for JAX's ``fit``, without writing its state back every batch."""
+
+    deferrable = True  # JAX dispatches each step asynchronously
+
+    def __init__(self, model: keras.Model) -> None:
+        super().__init__(model)
+        optimizer = model.optimizer
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        at = {id(v): i for i, v in enumerate(optimizer.variables)}
+        # A KeyError here: not the trainer this was written for; rate_setter() falls back.
+        self._rate_at = at[id(inner._learning_rate)]
+        self._iterations_at = at[id(optimizer.iterations)]
+        self._rate_dtype = inner._learning_rate.dtype
+        self._reset: list[np.ndarray] | None = None  # the metrics' values just after a reset
+        self._pending: tuple[np.ndarray, bool] | None = None
+        self._read, self._write = model._get_jax_state, model.jax_state_sync
+        # Instance attributes over the trainer's methods, set past Keras's attribute tracking.
+        object.__setattr__(model, "_get_jax_state", self._state)
+        object.__setattr__(model, "jax_state_sync", self._sync)
+
+    def close(self) -> None:
+        for name, method in (("_get_jax_state", self._state), ("jax_state_sync", self._sync)):
+            if self.model.__dict__.get(name) == method:
+                object.__delattr__(self.model, name)
+
+    def _sync(self) -> None:
+        """``jax_state_sync``, for a callback that reads the model after :meth:`set`: fit's state
+        goes back into the variables, then what ``set`` left pending goes in the ordinary way."""
+        if self._pending is None:
+            self._write()
+            return
+        (rate, reset), self._pending = self._pending, None
+        object.__setattr__(self.model, "_jax_state_synced", False)
+        self._write()
+        super().set(float(rate), reset_metrics=reset)
+
+    def _mid_epoch(self) -> bool:
+        """Whether fit holds the state (the variables are empty) rather than the variables."""
+        model = self.model
+        return getattr(model, "_jax_state", None) is not None and not model._jax_state_synced
+
+    def set(self, rate: float, *, reset_metrics: bool = False) -> None:
+        if not self._mid_epoch():  # fit reads the variables before this batch anyway
+            super().set(rate, reset_metrics=reset_metrics)
+            if reset_metrics and self._reset is None:
+                self._reset = [host(v) for v in self.model.metrics_variables]
+            return
+        if reset_metrics and self._reset is None:  # never reset yet: the ordinary way, once
+            super().set(rate, reset_metrics=True)
+            self._reset = [host(v) for v in self.model.metrics_variables]
+            return
+        self._pending = (np.asarray(rate, dtype=self._rate_dtype), reset_metrics)
+        # fit asks _state for the next batch's state (a plain flag: past the tracking, as above)
+        object.__setattr__(self.model, "_jax_state_synced", True)
+
+    def _state(self, **which: bool) -> Any:
+        if self._pending is None or not all(which.get(name) for name in _FIT_READS):
+            return self._read(**which)
+        (rate, reset), self._pending = self._pending, None
+        # Plain lists: Keras's attribute tracking turned those of _jax_state into TrackedLists,
+        # which jit does not take.
+        state = {name: list(value) for name, value in self.model._jax_state.items()}
+        state["optimizer_variables"][self._rate_at] = rate
+        if reset and self._reset is not None:  # set() pends a reset only once it is known
+            state["metrics_variables"] = self._reset
+        parts = [state[name] for name in _FIT_READS]
+        if which.get("metrics_variables"):
+            parts.append(state["metrics_variables"])
+        return tuple(parts)
+
+    def iterations(self) -> int:
+        if not self._mid_epoch():
+            return super().iterations()
+        return int(self.model._jax_state["optimizer_variables"][self._iterations_at])
+
+
+@contextlib.contextmanager
+def rate_setter(model: keras.Model) -> Iterator[Rates]:
+    """The fastest :class:`Rates` this backend allows for a ``fit``.
+
+    On JAX without a distribution (sharded state wants its own placement) and with a trainer that
+    has the hooks :class:`_JaxRates` uses; otherwise the ordinary one.
+    """
+    setter: Rates = Rates(model)
+    if (
+        keras.config.backend() == "jax"
+        and keras.distribution.distribution() is None
+        and callable(getattr(model, "_get_jax_state", None))
+        and hasattr(model, "_jax_state_synced")
+    ):
+        with contextlib.suppress(AttributeError, KeyError):
+            setter = _JaxRates(model)
+    try:
+        yield setter
+    finally:
+        if isinstance(setter, _JaxRates):
+            setter.close()
