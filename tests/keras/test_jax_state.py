@@ -19,6 +19,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
 import lrfinder.keras  # noqa: E402
+import lrfinder.schedules  # noqa: E402
 from _keras_models import assert_same_state, mlp, state  # noqa: E402
 from _mlp import BATCH  # noqa: E402
 from _mlp import digits as load_digits  # noqa: E402
@@ -140,3 +141,25 @@ def test_the_callback_in_your_fit_beside_a_callback_that_reads_the_model(
     assert alone.result is not None
     np.testing.assert_array_equal(alone.result.losses, found.losses)
     assert len(calls) <= -(-found.steps // 10) + 1  # alone, no sync a batch: fit's own only
+
+
+def test_schedule_callback_sets_each_rate_without_a_sync_a_batch(digits, monkeypatch) -> None:
+    x, y = digits
+    schedule = lrfinder.schedules.one_cycle(0.05, total_steps=30)
+
+    def train(*others: keras.callbacks.Callback) -> tuple[list[np.ndarray], int]:
+        model, calls = mlp(), syncs(monkeypatch)
+        callbacks = [lrfinder.keras.ScheduleCallback(schedule), *others]
+        model.fit(x, y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+        assert "jax_state_sync" not in vars(model) and "_get_jax_state" not in vars(model)
+        return state(model), len(calls)
+
+    fast, fast_syncs = train()
+    reader = ReadsTheRate()  # reads the rate the schedule set, so syncs every batch
+    read, _ = train(reader)
+    monkeypatch.setattr(lrfinder.keras._schedule, "rate_setter", ordinary)
+    slow, slow_syncs = train()
+    assert fast_syncs <= 4 < 30 <= slow_syncs  # 30 batches in 3 epochs
+    assert_same_state(fast, slow)
+    assert_same_state(read, slow)
+    np.testing.assert_allclose(reader.rates, [schedule(i) for i in range(30)], rtol=1e-6)

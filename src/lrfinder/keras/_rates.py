@@ -20,6 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 
+# The JAX trainer's methods that _JaxRates stands in for on the model.
+_HOOKS = ("_get_jax_state", "jax_state_sync")
 # What fit's JAX loop asks _get_jax_state for before a batch once a callback has synced.
 _FIT_READS = ("trainable_variables", "non_trainable_variables", "optimizer_variables")
 
@@ -79,14 +81,19 @@ class _JaxRates(Rates):
         self._reset: list[np.ndarray] | None = None  # the metrics' values just after a reset
         self._pending: tuple[np.ndarray, bool] | None = None
         self._read, self._write = model._get_jax_state, model.jax_state_sync
-        # Instance attributes over the trainer's methods, set past Keras's attribute tracking.
+        # Instance attributes over the trainer's methods (or over another _JaxRates's, when a
+        # find_lr runs inside a fit whose schedule has one), set past Keras's attribute tracking.
+        self._over = {name: model.__dict__.get(name) for name in _HOOKS}
         object.__setattr__(model, "_get_jax_state", self._state)
         object.__setattr__(model, "jax_state_sync", self._sync)
 
     def close(self) -> None:
-        for name, method in (("_get_jax_state", self._state), ("jax_state_sync", self._sync)):
+        for name, method in zip(_HOOKS, (self._state, self._sync), strict=True):
             if self.model.__dict__.get(name) == method:
-                object.__delattr__(self.model, name)
+                if self._over[name] is None:
+                    object.__delattr__(self.model, name)
+                else:
+                    object.__setattr__(self.model, name, self._over[name])
 
     def _sync(self) -> None:
         """``jax_state_sync``, for a callback that reads the model after :meth:`set`: fit's state
@@ -119,12 +126,13 @@ class _JaxRates(Rates):
         object.__setattr__(self.model, "_jax_state_synced", True)
 
     def _state(self, **which: bool) -> Any:
-        if self._pending is None or not all(which.get(name) for name in _FIT_READS):
+        state = getattr(self.model, "_jax_state", None)
+        if self._pending is None or state is None or not all(map(which.get, _FIT_READS)):
             return self._read(**which)
         (rate, reset), self._pending = self._pending, None
         # Plain lists: Keras's attribute tracking turned those of _jax_state into TrackedLists,
         # which jit does not take.
-        state = {name: list(value) for name, value in self.model._jax_state.items()}
+        state = {name: list(value) for name, value in state.items()}
         state["optimizer_variables"][self._rate_at] = rate
         if reset and self._reset is not None:  # set() pends a reset only once it is known
             state["metrics_variables"] = self._reset

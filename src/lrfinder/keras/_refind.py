@@ -178,6 +178,8 @@ class RefindCallback(RefinderView, keras.callbacks.Callback):
             raise LRFinderError(
                 f"{exc} To re-find the peak of a schedule, pass it as RefindCallback(schedule=...)."
             ) from None
+        if self._schedule is not None:
+            self._schedule.on_train_begin(logs)
         self._step = self._iterations(model)
         if self.refinder.lr is None:  # else a second fit, or resumed: keep the rate found
             if self.initial:
@@ -185,6 +187,10 @@ class RefindCallback(RefinderView, keras.callbacks.Callback):
                 return
             self.refinder.lr = self.peak if self._schedule else self._rate(model)
         self._apply()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._schedule is not None:
+            self._schedule.on_train_end(logs)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch

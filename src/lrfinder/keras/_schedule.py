@@ -10,6 +10,7 @@ any schedule, including ones too long to tabulate.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from .._core._checks import check_count
 from .._core._errors import LRFinderError
 from ..schedules._basic import Schedule, tabulate
+from ._rates import Rates, rate_setter
 
 
 @keras.saving.register_keras_serializable(package="lrfinder")
@@ -72,8 +74,9 @@ class ScheduleCallback(keras.callbacks.Callback):
     The step is the optimizer's own counter (``optimizer.iterations``), so a second ``fit`` call,
     or training resumed from a checkpoint with the optimizer's state, continues the schedule
     where it left off. The optimizer must have been built with a plain number as its
-    ``learning_rate``. Under the JAX backend, setting the rate syncs the model state every
-    batch, which costs some speed; :class:`ScheduleLR` does not.
+    ``learning_rate``. Under the JAX backend the rate reaches ``fit``'s jitted state without
+    writing the whole state back every batch (as a plain callback would); :class:`ScheduleLR`,
+    computed inside the step, costs nothing at all.
 
     Examples:
         >>> from lrfinder import schedules
@@ -90,16 +93,25 @@ class ScheduleCallback(keras.callbacks.Callback):
                 f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
+        self._setter: Rates | None = None
+        self._kept = contextlib.ExitStack()  # the setter, from the start of fit to its end
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._setter = self._kept.enter_context(rate_setter(self.model))
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._kept.close()
+        self._setter = None
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        optimizer = self.model.optimizer
-        step = int(optimizer.iterations.value)
+        setter = self._setter or Rates(self.model)
         try:
-            optimizer.learning_rate = float(self.schedule(step))
+            setter.set(float(self.schedule(setter.iterations())))
         except TypeError:
             raise LRFinderError(
                 "ScheduleCallback sets the rate itself, but the optimizer was built with a "
                 "LearningRateSchedule. Received: learning_rate="
-                f"{type(optimizer.learning_rate).__name__}; build the optimizer with a number as "
+                f"{type(setter.model.optimizer.learning_rate).__name__}; build the optimizer with "
+                "a number as "
                 "`learning_rate`"
             ) from None
