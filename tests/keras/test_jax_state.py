@@ -163,3 +163,18 @@ def test_schedule_callback_sets_each_rate_without_a_sync_a_batch(digits, monkeyp
     assert_same_state(fast, slow)
     assert_same_state(read, slow)
     np.testing.assert_allclose(reader.rates, [schedule(i) for i in range(30)], rtol=1e-6)
+
+
+def test_a_snapshot_restored_in_one_transfer_survives_the_training_after_it(digits) -> None:
+    x, y = digits
+    model = mlp()
+    model.fit(x[:BATCH], y[:BATCH], verbose=0)
+    snapshot = _find._Snapshot(model)
+    kept = [value.copy() for _, value in snapshot.values]
+    for _ in range(3):  # fit donates the variables' buffers: none may be the snapshot's
+        snapshot.restore()
+        model.fit(x, y, batch_size=BATCH, verbose=0)
+    assert all(np.array_equal(a, b) for a, (_, b) in zip(kept, snapshot.values, strict=True))
+    snapshot.restore()
+    for (variable, _), value in zip(snapshot.values, kept, strict=True):
+        np.testing.assert_array_equal(np.asarray(variable.value), value)
