@@ -1,4 +1,4 @@
-"""Setting the optimizer's rate before each batch of a ``fit`` that lrfinder runs itself.
+"""Setting the optimizer's rate before each batch of ``fit``, for lrfinder's Keras callbacks.
 
 On most backends this is one assignment. On JAX, ``fit`` keeps the model's state inside its jitted
 loop and writes it back to the variables only at the end of an epoch; a callback that touches the
@@ -6,9 +6,8 @@ model mid-epoch makes ``fit`` write every variable back and read them all again,
 than a small model's whole step (measured in ``benchmarks/keras_overhead.py``). So where the JAX
 trainer allows it, :class:`_JaxRates` hands ``fit`` the last step's state with only the rate, and
 the metrics' reset values, replaced: the same numbers ``fit`` would have read back, without the
-round trip through the variables. It serves only fits whose every callback is lrfinder's own
-(``find_lr`` and the race's trials): another callback reading the model mid-epoch would find the
-variables empty.
+round trip through the variables. Another callback that reads the model after it (through
+``Callback.model``, which syncs) gets the ordinary round trip, with the new rate in the variables.
 """
 
 from __future__ import annotations

@@ -112,6 +112,5 @@ class ScheduleCallback(keras.callbacks.Callback):
                 "ScheduleCallback sets the rate itself, but the optimizer was built with a "
                 "LearningRateSchedule. Received: learning_rate="
                 f"{type(setter.model.optimizer.learning_rate).__name__}; build the optimizer with "
-                "a number as "
-                "`learning_rate`"
+                "a number as `learning_rate`"
             ) from None
