@@ -381,8 +381,10 @@ def find_lr(
         callback._given_rates = setter
         # Late only where every batch is a step: a skipped one would change the next rate.
         optimizer = model.optimizer
-        callback._late = setter.deferrable and (
-            not hasattr(optimizer, "inner_optimizer") and _accumulation(optimizer) == 1
+        callback._late = (
+            setter.deferrable
+            and not hasattr(optimizer, "inner_optimizer")
+            and _accumulation(optimizer) == 1
         )
         fit_with(model, callback, late=callback._late, **data, epochs=epochs)
     if callback.result is None:

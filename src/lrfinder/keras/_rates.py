@@ -111,14 +111,13 @@ class _JaxRates(Rates):
         return getattr(model, "_jax_state", None) is not None and not model._jax_state_synced
 
     def set(self, rate: float, *, reset_metrics: bool = False) -> None:
-        if not self._mid_epoch():  # fit reads the variables before this batch anyway
+        first_reset = reset_metrics and self._reset is None
+        # Between epochs fit reads the variables anyway; the first reset, the ordinary way, tells
+        # the metrics' values after one.
+        if not self._mid_epoch() or first_reset:
             super().set(rate, reset_metrics=reset_metrics)
-            if reset_metrics and self._reset is None:
+            if first_reset:
                 self._reset = [host(v) for v in self.model.metrics_variables]
-            return
-        if reset_metrics and self._reset is None:  # never reset yet: the ordinary way, once
-            super().set(rate, reset_metrics=True)
-            self._reset = [host(v) for v in self.model.metrics_variables]
             return
         self._pending = (np.asarray(rate, dtype=self._rate_dtype), reset_metrics)
         # fit asks _state for the next batch's state (a plain flag: past the tracking, as above)

@@ -27,11 +27,13 @@ VALIDATION_SPLIT = 0.1
 
 class _TrialCallback(keras.callbacks.Callback):
     """Sets the schedule's rate before every batch and ends ``fit`` after ``steps`` batches, or
-    as soon as a loss turns NaN/inf (one batch later where ``late``: see ``fit_with``)."""
+    as soon as a loss turns NaN/inf (one batch later where ``setter`` can read late: see
+    ``fit_with``)."""
 
-    def __init__(self, schedule: Schedule, steps: int, setter: Rates, late: bool) -> None:
+    def __init__(self, schedule: Schedule, steps: int, setter: Rates) -> None:
         super().__init__()
-        self.schedule, self.steps, self.setter, self.late = schedule, steps, setter, late
+        self.schedule, self.steps, self.setter = schedule, steps, setter
+        self.late = setter.deferrable
         self.done = 0
         self.diverged = False
         self._pending: Any = None
@@ -178,10 +180,9 @@ def tune_lr(
     def trial(lr: float, steps: int) -> float:
         snap.restore()
         with rate_setter(model) as setter:
-            late = setter.deferrable
-            callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps, setter, late)
+            callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps, setter)
             # Every epoch has a batch, so `steps` epochs are enough; the callback ends fit.
-            fit_with(model, callback, late=late, **data, epochs=steps)
+            fit_with(model, callback, late=callback.late, **data, epochs=steps)
         if callback.diverged:
             return math.inf
         score = float(model.evaluate(**evaluation, verbose=0, return_dict=True)["loss"])
