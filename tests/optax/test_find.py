@@ -67,7 +67,9 @@ def test_each_recorded_loss_is_that_batch_loss_at_that_rate(batches) -> None:
         spy, params, tx.init(params), batches, start_lr=1e-4, end_lr=10.0, num_steps=25,
         progress=False,
     )  # fmt: skip
-    assert len(calls) == result.steps > len(batches)  # the batches were cycled
+    assert result.steps > len(batches)  # the batches were cycled
+    assert len(calls) == result.steps + 1  # the loss that stopped it was read a step late
+    assert result.stop_reason == "diverged"
 
     @jax.jit
     def adam_step(params, adam_state, x, y, lr):
@@ -117,6 +119,48 @@ def test_stops_on_divergence_and_on_nan(batches) -> None:
     assert nan.stop_reason == "nonfinite"
     assert nan.steps == 4
     assert np.isnan(nan.losses[-1])
+
+
+def _counted(tx):
+    jitted, calls = make_step(tx), []
+
+    def step(params, opt_state, batch):
+        calls.append(1)
+        return jitted(params, opt_state, batch)
+
+    return step, calls
+
+
+@pytest.mark.parametrize(
+    ("poison", "sweep", "stop"),
+    [
+        (False, {"num_steps": 40}, "completed"),
+        (False, {"start_lr": 1e-3, "end_lr": 1e5, "num_steps": 100}, "diverged"),
+        (True, {"num_steps": 50}, "nonfinite"),
+    ],
+)
+def test_a_loss_read_one_step_late_records_the_same_curve(batches, poison, sweep, stop) -> None:
+    if poison:
+        batches = [(x.copy(), y) for x, y in batches]
+        batches[3][0][5, 0] = np.nan
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    params = jax.tree.map(jnp.asarray, init_params())
+    results, counts = [], []
+    for defer in (False, True):
+        step, calls = _counted(tx)
+        results.append(
+            find_lr(step, params, tx.init(params), batches, progress=False, defer_loss=defer,
+                    **sweep)
+        )  # fmt: skip
+        counts.append(len(calls))
+    immediate, deferred = results
+    assert deferred.stop_reason == immediate.stop_reason == stop
+    np.testing.assert_array_equal(deferred.lrs, immediate.lrs)
+    np.testing.assert_array_equal(deferred.losses, immediate.losses)
+    assert deferred.settings == immediate.settings
+    # An early stop is read one step late: one step was trained past it (and dropped); a
+    # completed sweep launches nothing past its last step.
+    assert counts == [immediate.steps, immediate.steps + (stop != "completed")]
 
 
 def test_params_and_opt_state_come_back_untouched_even_when_donated(batches) -> None:
@@ -206,6 +250,7 @@ BAD_FIND_ARGUMENTS = [
     ("hyperparam", 5, r"`hyperparam` must be the name .* Received: hyperparam=5"),
     ("hyperparam", "lr", r"`opt_state` holds no injected 'lr'"),
     ("progress", "yes", r"`progress` must be True or False. Received: progress='yes'"),
+    ("defer_loss", 1, r"`defer_loss` must be True or False. Received: defer_loss=1"),
     ("start_lr", -1.0, r"start_lr"),
     ("end_lr", "x", r"end_lr"),
     ("num_steps", 0, r"`num_steps` must be an integer of at least 2"),

@@ -20,7 +20,7 @@ import jax.numpy as jnp  # noqa: E402
 import lrfinder.optax  # noqa: E402
 from _mlp import batches as digits_batches  # noqa: E402
 from _mlp import init_params  # noqa: E402
-from lrfinder import LRFinderError, TuneResult  # noqa: E402
+from lrfinder import LRFinderError, NoSuggestionError, TuneResult  # noqa: E402
 
 TOTAL = 30
 
@@ -101,6 +101,26 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
             s.hyperparams["learning_rate"] = jnp.asarray(schedule(i), dtype=jnp.float32)
             p, s, _ = step(p, s, train[i % len(train)])
         assert score == pytest.approx(evaluate(p), rel=1e-5)
+
+
+def test_a_diverging_trial_stops_one_step_after_its_first_nan(data) -> None:
+    train, val = data
+    step, params, opt_state = setup([])
+    poisoned = [(x.copy(), y) for x, y in train]
+    poisoned[2][0][0, 0] = np.nan  # every trial's third step turns the loss NaN
+    calls = []
+
+    def counting(p, s, b):
+        calls.append(1)
+        return step(p, s, b)
+
+    with pytest.raises(NoSuggestionError, match="Every candidate of round 1 diverged"):
+        lrfinder.optax.tune_lr(
+            counting, params, opt_state, poisoned, eval_fn=lambda p: 0.0, total_steps=TOTAL,
+            rates=[1e-3, 1e-2], rounds=[(2, 1.0)], progress=False,
+        )  # fmt: skip
+    # Each trial read the NaN of its third step once the fourth was dispatched, then stopped.
+    assert len(calls) == 2 * 4
 
 
 def test_bad_arguments_are_refused(data) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from .._core._errors import LRFinderError
-from .._core._find import cycle, drive
+from .._core._find import Reader, cycle, drive, drive_deferred
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
 
@@ -182,6 +182,7 @@ def find_lr(
     *,
     hyperparam: str = "learning_rate",
     progress: bool = True,
+    defer_loss: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2015/2017, section 3.3) with JAX and Optax.
@@ -208,11 +209,20 @@ def find_lr(
         **sweep: the sweep and its stopping rule (``start_lr``, ``end_lr``, ``num_steps``,
             ``mode``, ``diverge_threshold``, ``smooth_beta``): see :class:`lrfinder.SweepOptions`.
         progress: show a tqdm progress bar.
+        defer_loss: read each step's loss one step late, once the next step is dispatched, so
+            the host never waits for a step before queueing the next (JAX runs them
+            asynchronously). When a loss stops the test, the one step trained past it is
+            dropped, and one more batch has been drawn from ``batches``; the curve is the one
+            ``defer_loss=False`` records.
 
     Returns:
         The :class:`lrfinder.RangeTestResult`; ``result.suggestion`` names a rate.
     """
     check_inputs(train_step, params, batches, hyperparam, progress)
+    if not isinstance(defer_loss, bool):
+        raise LRFinderError(
+            f"`defer_loss` must be True or False. Received: defer_loss={defer_loss!r}"
+        )
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:
         raise LRFinderError(
@@ -228,11 +238,15 @@ def find_lr(
     state = {"params": jax.tree.map(_copy, params), "opt_state": jax.tree.map(_copy, opt_state)}
     write = RateWriter(opt_state, hyperparam)
 
-    def step(lr: float) -> Any:
+    launched = 0
+
+    def launch(ahead: int) -> Reader | str:
+        """The step ``ahead`` past the last recorded one, dispatched; a reader of its loss."""
+        nonlocal launched
         batch = next(data, None)
         if batch is None:
-            return None
-        sent = rt.group_lrs
+            return "data_exhausted"
+        sent = rt.group_lrs if ahead == 0 else rt.group_lrs_at(rt.step + ahead)
         out = train_step(state["params"], write.into(state["opt_state"], sent), batch)
         if not (isinstance(out, tuple) and len(out) == 3):
             raise LRFinderError(
@@ -241,7 +255,7 @@ def find_lr(
                 + (f" of length {len(out)}" if isinstance(out, tuple) else "")
             )
         state["params"], state["opt_state"], loss = out
-        if rt.step == 0:
+        if launched == 0:
             # inject_hyperparams hands back the rates it used: a schedule would have replaced ours.
             used = _rates(state["opt_state"], hyperparam)
             if not np.allclose(used, sent, rtol=1e-6, atol=0.0):
@@ -250,17 +264,25 @@ def find_lr(
                     f"a schedule inside inject_hyperparams. Received: used {used}, set {list(sent)}"
                     f". Inject a number for the range test, e.g. {hyperparam}=1e-3."
                 )
+        launched += 1
         if np.shape(loss) not in ((), (1,)):
             raise LRFinderError(
                 f"The loss must be a scalar. Received shape {np.shape(loss)}; return its mean."
             )
-        return float(np.asarray(loss).reshape(()))
+        return lambda: float(np.asarray(loss).reshape(()))
+
+    def step(lr: float) -> float | None:
+        got = launch(0)
+        return None if isinstance(got, str) else got()
 
     # JAX's keys are explicit, but batches often shuffle with Python's or numpy's global RNG:
     # put both back, as the other adapters do.
     rng = random.getstate(), np.random.get_state()  # noqa: NPY002 (the global state users seed)
     try:
-        drive(rt, step, progress=progress)
+        if defer_loss:
+            drive_deferred(rt, launch, progress=progress)
+        else:
+            drive(rt, step, progress=progress)
     finally:
         random.setstate(rng[0])
         np.random.set_state(rng[1])  # noqa: NPY002

@@ -28,6 +28,10 @@ from .._tuning._trial import (
 from ._find import RateWriter, TrainStep, _copy, _rates, check_inputs, find_lr
 
 
+def _finite(loss: Any) -> bool:
+    return math.isfinite(float(np.asarray(loss).reshape(())))
+
+
 def tune_lr(
     train_step: TrainStep,
     params: optax.Params,
@@ -127,14 +131,20 @@ def tune_lr(
         # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
         p, s = jax.tree.map(_copy, params), jax.tree.map(_copy, opt_state)
         data = cycle(batches)
+        # Each loss is read once the next step is dispatched, so the host never waits for the
+        # step it just queued; a divergence still ends the trial, one step later.
+        last: Any = None
         for i in range(steps):
             batch = next(data, None)
             if batch is None:
                 raise LRFinderError("`batches` yielded no batch; pass at least one.")
             rate = schedule(i)
             p, s, loss = train_step(p, write.into(s, [rate * r for r in ratios]), batch)
-            if not math.isfinite(float(np.asarray(loss).reshape(()))):
+            if last is not None and not _finite(last):
                 return math.inf
+            last = loss
+        if last is not None and not _finite(last):
+            return math.inf
         return float(np.asarray(eval_fn(p)).reshape(()))
 
     return run_race(
