@@ -103,7 +103,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, layers in (("tiny MLP 64-32-10", 2), ("48-layer MLP", 48)):
         step, params, state, data = problem(layers)
-        tools = {"plain": plain, "plain_jnp": plain_jnp, "at_once": finder_at_once, "finder": finder}
+        tools = {
+            "plain": plain,
+            "plain_jnp": plain_jnp,
+            "at_once": finder_at_once,
+            "finder": finder,
+        }
         for fn in tools.values():
             fn(step, params, jax.tree.map(jnp.array, state), data)
         times: dict[str, list[float]] = {k: [] for k in tools}

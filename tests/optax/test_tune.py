@@ -104,7 +104,7 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
 
 
 def test_a_diverging_trial_stops_one_step_after_its_first_nan(data) -> None:
-    train, val = data
+    train, _val = data
     step, params, opt_state = setup([])
     poisoned = [(x.copy(), y) for x, y in train]
     poisoned[2][0][0, 0] = np.nan  # every trial's third step turns the loss NaN
