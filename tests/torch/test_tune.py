@@ -117,6 +117,87 @@ def test_keep_winner_leaves_the_winners_trained_state() -> None:
     assert all(moved)
 
 
+def race_twice(**options: Any) -> tuple[dict, dict]:
+    """The same race from the same start with ``resume`` on and off, over a shuffling loader:
+    each run's result, final state and (with keep="winner") trained model."""
+    runs = {}
+    for resume in (True, False):
+        model, opt, data, val = setup()
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(*map(torch.cat, zip(*data, strict=True))),
+            batch_size=16,
+            shuffle=True,  # a pass's order comes from the RNG, which resuming must keep
+        )
+        torch.manual_seed(1)
+        tuned = lft.tune_lr(
+            model,
+            opt,
+            loader,
+            val_data=val,
+            total_steps=TOTAL * 2,  # a first round past one pass over the loader
+            loss_fn=F.mse_loss,
+            rates=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
+            resume=resume,
+            progress=False,
+            **options,
+        )
+        runs[resume] = {"tuned": tuned, "state": capture(model, opt), "rng": torch.get_rng_state()}
+    return runs[True], runs[False]
+
+
+def test_a_constant_rate_finalist_goes_on_from_its_first_round_with_the_same_losses() -> None:
+    resumed, plain = race_twice()
+    a, b = resumed["tuned"], plain["tuned"]
+    assert [r.resumed for r in a.rounds] == [False, True]
+    assert [r.resumed for r in b.rounds] == [False, False]
+    assert [r.losses for r in a.rounds] == [r.losses for r in b.rounds]  # bit for bit
+    assert a.lr == b.lr
+    assert b.trial_steps - a.trial_steps == 2 * a.rounds[0].steps
+    assert a.trainings == pytest.approx(2.75)
+    assert_same(resumed["state"], plain["state"])  # both put everything back
+    assert torch.equal(resumed["rng"], plain["rng"])
+
+
+def test_keep_winner_keeps_the_same_state_when_resumed() -> None:
+    resumed, plain = race_twice(keep="winner")
+    assert resumed["tuned"].rounds[1].resumed
+    assert_same(resumed["state"], plain["state"])
+
+
+def test_only_a_constant_rate_resumes_and_every_kept_state_is_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import lrfinder.torch._tune as tune_module
+
+    open_ = set()
+
+    class Counted(tune_module.Snapshot):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            open_.add(id(self))
+
+        def close(self) -> None:
+            open_.discard(id(self))
+            super().close()
+
+    monkeypatch.setattr(tune_module, "Snapshot", Counted)
+    model, opt, data, val = setup()
+    for schedule, resumed in (("constant", True), ("one_cycle", False)):
+        tuned = lft.tune_lr(
+            model,
+            opt,
+            data,
+            val_data=val,
+            total_steps=TOTAL,
+            loss_fn=F.mse_loss,
+            rates=[1e-3, 3e-3, 1e-2],
+            for_schedule=schedule,
+            progress=False,
+        )
+        assert tuned.rounds[1].resumed is resumed
+        assert not open_
+
+
 def test_without_val_data_the_held_out_batches_are_never_trained_on() -> None:
     model, opt, data, _ = setup()
     trained: list[int] = []
@@ -208,6 +289,10 @@ def test_the_raced_schedule_is_the_one_asked_for() -> None:
             r"`keep` must be 'initial' or 'winner'\. Received: keep='best'",
         ),
         ({"loss_fn": F.mse_loss, "total_steps": 0}, r"`total_steps` must be"),
+        (
+            {"loss_fn": F.mse_loss, "resume": "yes"},
+            r"`resume` must be True or False\. Received: resume='yes'",
+        ),
         ({"loss_fn": F.mse_loss, "for_schedule": "zigzag"}, r"Received: for_schedule='zigzag'"),
         (
             {"loss_fn": F.mse_loss, "rates": [0.01], "start_lr": 1e-4},

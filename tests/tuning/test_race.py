@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import doctest
 import importlib
 import json
@@ -33,6 +34,7 @@ from lrfinder import (
 from lrfinder._tuning._candidates import CAP_FACTOR
 from lrfinder._tuning._race import Round, plan_rounds, race
 from lrfinder._tuning._race_result import RaceRound
+from lrfinder._tuning._trial import Resuming
 
 Trial = Callable[[float, int], float]
 
@@ -255,6 +257,85 @@ def test_steps_spent_count_every_trial_step_and_the_range_test() -> None:
     assert tuned.trial_steps == spent == 5 * 9 + 2 * 37
     assert tuned.steps_spent == spent + curve.steps
     assert tuned.trainings == (spent + curve.steps) / 37
+
+
+class Going:
+    """A resuming trial over a bowl: records where each call starts and how many states are
+    held at once."""
+
+    def __init__(self, best: float = 1e-2, *, fail_at: int | None = None) -> None:
+        self.calls: list[tuple[float, int, int]] = []  # (lr, first step, steps)
+        self.held, self.most = set(), 0
+        self.fail_at = fail_at
+        self.trial = Resuming(self.run, self.held.remove)
+        self.bowl = bowl(best)
+
+    def run(self, lr: float, steps: int, kept: tuple | None) -> tuple[float, tuple]:
+        start = 0 if kept is None else kept[1]
+        if kept is not None:
+            self.held.remove(kept)
+        if len(self.calls) == self.fail_at:
+            raise RuntimeError("the trial failed")
+        self.calls.append((lr, start, steps))
+        state = (lr, steps)
+        self.held.add(state)
+        self.most = max(self.most, len(self.held))
+        return self.bowl(lr, steps), state
+
+
+def test_a_resuming_trial_goes_on_from_its_last_round_and_counts_only_the_new_steps() -> None:
+    going = Going()
+    tuned = tune_lr(going.trial, rates=RATES, budget_steps=100, progress=False)
+    assert going.calls == [*((lr, 0, 25) for lr in RATES), (1e-3, 25, 100), (1e-2, 25, 100)]
+    assert [r.resumed for r in tuned.rounds] == [False, True]
+    assert tuned.trial_steps == 5 * 25 + 2 * 75 and tuned.trainings == 2.75
+    assert going.most == 3 and not going.held  # the next round's 2, plus the trial running
+
+
+def test_a_resuming_trial_agrees_with_a_plain_one_on_everything_but_the_cost() -> None:
+    plain = tune_lr(bowl(1e-2), rates=RATES, budget_steps=100, progress=False)
+    resumed = tune_lr(Going().trial, rates=RATES, budget_steps=100, progress=False)
+    assert [r.losses for r in plain.rounds] == [r.losses for r in resumed.rounds]
+    assert (plain.lr, plain.confidence, plain.warnings) == (
+        resumed.lr,
+        resumed.confidence,
+        resumed.warnings,
+    )
+    assert plain.trial_steps - resumed.trial_steps == 2 * 25
+
+
+def test_a_round_no_longer_than_the_last_starts_again_from_the_snapshot() -> None:
+    going = Going()
+    rounds = ((5, 0.3), (3, 0.5), (2, 0.6), (1, 1.0))
+    tuned = tune_lr(going.trial, rates=RATES, budget_steps=4, rounds=rounds, progress=False)
+    assert [r.steps for r in tuned.rounds] == [1, 2, 2, 4]  # 0.6 x 4 rounds to 2, as 0.5 does
+    assert [r.resumed for r in tuned.rounds] == [False, True, False, True]
+    assert {start for _, start, steps in going.calls if steps == 2} == {0, 1}
+    assert tuned.trial_steps == 5 * 1 + 3 * 1 + 2 * 2 + 1 * 2
+    assert not going.held
+
+
+def test_every_kept_state_is_dropped_when_a_resumed_trial_fails() -> None:
+    going = Going(fail_at=6)  # the second finalist's trial
+    with pytest.raises(RuntimeError, match="the trial failed"):
+        tune_lr(going.trial, rates=RATES, budget_steps=100, progress=False)
+    assert not going.held
+
+
+def test_a_resumed_round_is_saved_and_checked(tmp_path: Path) -> None:
+    tuned = tune_lr(Going().trial, rates=RATES, budget_steps=100, progress=False)
+    loaded = TuneResult.load(tuned.save(tmp_path / "race.json"))
+    assert loaded == tuned and loaded.rounds[1].resumed and loaded.trial_steps == 275
+    data = tuned.to_dict()
+    assert "resumed" not in data["rounds"][0]  # files from before resuming load as they were
+    del data["rounds"][1]["resumed"]
+    assert TuneResult.from_dict(data).trial_steps == 325
+    assert loaded != TuneResult.from_dict(data)
+    first = RaceRound(steps=25, losses=tuned.rounds[0].losses, resumed=True)
+    with pytest.raises(LRFinderError, match=r"A resumed round goes on from the round before"):
+        dataclasses.replace(tuned, rounds=(first, tuned.rounds[1]))
+    with pytest.raises(LRFinderError, match=r"`resumed` must be True or False. Received: 1"):
+        RaceRound(steps=1, losses=(1.0,), resumed=1)  # type: ignore[arg-type]
 
 
 def test_min_steps_lengthen_the_first_rounds() -> None:

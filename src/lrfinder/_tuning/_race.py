@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,25 @@ from ._race_result import RaceRound, TuneResult
 
 logger = logging.getLogger("lrfinder")
 Trial = Callable[[float, int], float]
+
+
+@runtime_checkable
+class ResumingTrial(Protocol):
+    """A trial that can go on from where a candidate's last trial stopped (at a constant rate,
+    the first steps of a longer trial are exactly a shorter one's).
+
+    ``trial(lr, steps)`` trains ``lr`` up to ``steps`` steps in all: from the state it kept for
+    ``lr`` at the end of its last trial when it kept one, else from the snapshot. After every
+    trial of a round with a round after it, the race calls ``retain(rates)`` with the rates
+    still among the next round's candidates; the trial keeps the states of those rates only, so
+    at most one more than the next round's count is held at once. Before a round that is no
+    longer than the one before, and after the race, ``retain(())`` drops them all.
+    """
+
+    def __call__(self, lr: float, steps: int) -> float: ...
+
+    def retain(self, rates: Collection[float]) -> None: ...
+
 
 # Default rounds: every candidate at a quarter of the budget, then the best two at all of it
 # (5 candidates: 3.25 trainings).
@@ -131,20 +150,29 @@ def race(
     budget_steps, min_steps = _check_budget(budget_steps, min_steps)
     plan = plan_rounds(rounds, len(rates))
     steps = [min(max(min_steps, int(r.fraction * budget_steps + 0.5)), budget_steps) for r in plan]
-    bar = _RaceBar(progress, sum(r.count * s for r, s in zip(plan, steps, strict=True)), "race")
+    # A resuming trial's round goes on from the round before when it is longer: it trains only
+    # the steps in between. A round no longer than the one before starts again from the snapshot.
+    keeps = isinstance(trial, ResumingTrial)
+    resumed = [keeps and 0 < k and steps[k - 1] < s for k, s in enumerate(steps)]
+    trained = [s - steps[k - 1] if resumed[k] else s for k, s in enumerate(steps)]
+    bar = _RaceBar(progress, sum(r.count * t for r, t in zip(plan, trained, strict=True)), "race")
     alive, done = list(range(len(rates))), []
     try:
         for k, length in enumerate(steps):
+            if keeps and not resumed[k]:
+                trial.retain(())  # type: ignore[attr-defined]
             losses, best = [math.nan] * len(rates), None
             for i in alive:
                 bar.trial(rates[i], best)
                 losses[i] = _score(trial, rates[i], length)
-                bar.advance(length)
+                bar.advance(trained[k])
                 if losses[i] < (math.inf if best is None else best[1]):
                     best = (rates[i], losses[i])
-            done.append(RaceRound(steps=length, losses=tuple(losses)))
-            # A stable sort of the ascending survivors: ties keep the lower rate.
-            ranked = sorted((i for i in alive if losses[i] < math.inf), key=lambda i: losses[i])
+                if keeps and k + 1 < len(plan):  # only the next round's candidates stay kept
+                    ahead = _ranked(alive, losses)[: plan[k + 1].count]
+                    trial.retain([rates[j] for j in ahead])  # type: ignore[attr-defined]
+            done.append(RaceRound(steps=length, losses=tuple(losses), resumed=resumed[k]))
+            ranked = _ranked(alive, losses)
             if not ranked:
                 raise NoSuggestionError(
                     f"Every candidate of round {k + 1} diverged over {length} steps ("
@@ -159,7 +187,15 @@ def race(
                 alive = sorted(ranked[: plan[k + 1].count])
     finally:
         bar.close()
+        if keeps:
+            trial.retain(())  # type: ignore[attr-defined]
     return tuple(done)
+
+
+def _ranked(alive: Sequence[int], losses: Sequence[float]) -> list[int]:
+    """The candidates that trained (finite loss), best first; a stable sort of the ascending
+    survivors, so ties keep the lower rate."""
+    return sorted((i for i in alive if losses[i] < math.inf), key=lambda i: losses[i])
 
 
 def _check_budget(budget_steps: Any, min_steps: Any) -> tuple[int, int]:
@@ -259,6 +295,9 @@ def tune_lr(
     Args:
         trial: ``trial(lr, steps)`` trains ``steps`` steps at (peak) rate ``lr`` from the same
             snapshot every time and returns the held-out loss; NaN or inf counts as diverged.
+            A trial with a ``retain(rates)`` method (:class:`ResumingTrial`) instead goes on
+            from the state a candidate's last round left, where it kept one, and only the steps
+            past that round are counted (a constant rate: 2.75 trainings by default).
         budget_steps: the steps of the last round: the training the race stands in for.
         result: where the candidates come from (see above): a finished range test.
         step: where the candidates come from (see above): a ``step(lr) -> loss`` to run one.

@@ -39,10 +39,14 @@ class RaceRound:
         losses: one per candidate rate (in the order of :attr:`TuneResult.rates`): the held-out
             loss, ``inf`` where the trial diverged (returned NaN or inf), NaN where the candidate
             was not raced in this round.
+        resumed: whether each candidate went on from where its trial of the round before
+            stopped (a constant rate, whose first steps are the shorter trial's), training only
+            the steps in between, instead of all ``steps`` from the snapshot.
     """
 
     steps: int
     losses: tuple[float, ...]
+    resumed: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
@@ -57,6 +61,10 @@ class RaceRound:
             ) from None
         if any(v == -math.inf for v in losses):
             raise LRFinderError("A round's losses may not be -inf (a diverged trial is +inf).")
+        if not isinstance(self.resumed, bool):
+            raise LRFinderError(
+                f"A round's `resumed` must be True or False. Received: {self.resumed!r}"
+            )
         object.__setattr__(self, "losses", losses)
 
     @property
@@ -67,8 +75,10 @@ class RaceRound:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RaceRound):
             return NotImplemented
-        return self.steps == other.steps and np.array_equal(
-            np.array(self.losses), np.array(other.losses), equal_nan=True
+        return (
+            self.steps == other.steps
+            and self.resumed == other.resumed
+            and np.array_equal(np.array(self.losses), np.array(other.losses), equal_nan=True)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -119,6 +129,13 @@ class TuneResult:
                 f"Every round needs one loss per rate ({len(rates)}). "
                 f"Received: {[len(r.losses) for r in rounds]}"
             )
+        if rounds[0].resumed or any(
+            b.resumed and b.steps <= a.steps for a, b in itertools.pairwise(rounds)
+        ):
+            raise LRFinderError(
+                "A resumed round goes on from the round before it: never the first round, and "
+                f"always longer. Received: rounds={[(r.steps, r.resumed) for r in rounds]}"
+            )
         if float(self.lr) not in rates:
             raise LRFinderError(f"`lr` must be one of `rates`. Received: lr={self.lr!r}")
         steps = self.budget_steps
@@ -163,8 +180,13 @@ class TuneResult:
     # -- views -------------------------------------------------------------------------------
     @property
     def trial_steps(self) -> int:
-        """The steps the race's trials trained, all rounds together."""
-        return sum(r.steps * int(r.raced.sum()) for r in self.rounds)
+        """The steps the race's trials trained, all rounds together (a resumed round counts only
+        the steps past the round before)."""
+        total, before = 0, 0
+        for r in self.rounds:
+            total += (r.steps - before if r.resumed else r.steps) * int(r.raced.sum())
+            before = r.steps
+        return total
 
     @property
     def steps_spent(self) -> int:
@@ -250,7 +272,11 @@ class TuneResult:
             "version": TUNE_VERSION,
             "lr": self.lr,
             "rates": list(self.rates),
-            "rounds": [{"steps": r.steps, "losses": _encode(r.losses)} for r in self.rounds],
+            "rounds": [
+                {"steps": r.steps, "losses": _encode(r.losses)}
+                | ({"resumed": True} if r.resumed else {})
+                for r in self.rounds
+            ],
             "budget_steps": self.budget_steps,
             "reason": self.reason,
             "confidence": self.confidence,
@@ -285,7 +311,11 @@ class TuneResult:
                 lr=float(data["lr"]),
                 rates=tuple(_decode(data["rates"], "rates")),
                 rounds=tuple(
-                    RaceRound(steps=r["steps"], losses=tuple(_decode(r["losses"], "losses")))
+                    RaceRound(
+                        steps=r["steps"],
+                        losses=tuple(_decode(r["losses"], "losses")),
+                        resumed=r.get("resumed", False),
+                    )
                     for r in rounds
                 ),
                 budget_steps=data["budget_steps"],

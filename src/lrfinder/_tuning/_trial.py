@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence, Sized
+from collections.abc import Callable, Collection, Mapping, Sequence, Sized
 from typing import Any
 
 from .._core._checks import check_count, is_real
@@ -102,3 +102,39 @@ def run_race(
         progress=progress,
     )
     return dataclasses.replace(tuned, settings={**tuned.settings, **settings})
+
+
+class Resuming:
+    """A trial that keeps each candidate's trained state between rounds, so that the next round
+    goes on from it instead of from the snapshot: a :class:`ResumingTrial` for the race.
+
+    ``run(lr, steps, kept)`` trains ``lr`` up to ``steps`` steps in all, from ``kept`` (what it
+    returned for ``lr`` after the last round; it now owns and frees it) or, when ``kept`` is
+    None, from the snapshot. It returns the held-out loss and the state to keep, or None.
+    ``close(state)`` frees a state the race no longer needs.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[float, int, Any], tuple[float, Any]],
+        close: Callable[[Any], None],
+    ) -> None:
+        self._run = run
+        self._close = close
+        self._kept: dict[float, Any] = {}
+
+    def __call__(self, lr: float, steps: int) -> float:
+        score, state = self._run(lr, steps, self._kept.pop(lr, None))
+        if state is not None:
+            self._kept[lr] = state
+        return score
+
+    def retain(self, rates: Collection[float]) -> None:
+        for lr in [lr for lr in self._kept if lr not in rates]:
+            self._close(self._kept.pop(lr))
+
+
+def resumes(for_schedule: str | ScheduleShape) -> bool:
+    """Whether a longer trial of a rate begins with exactly its shorter one (a constant rate),
+    so the race can go on from the shorter one's state."""
+    return isinstance(for_schedule, str) and canonical_schedule(for_schedule) == "constant"

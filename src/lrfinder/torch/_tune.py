@@ -18,7 +18,14 @@ from .._core._result import RangeTestResult
 from .._core._signals import signals_held, terminate_cleanly
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
+from .._tuning._trial import (
+    Resuming,
+    ScheduleShape,
+    resumes,
+    run_race,
+    runs_range_test,
+    trial_schedule,
+)
 from ._accelerate import loader_state
 from ._ddp import rank
 from ._find import find_lr, prepare
@@ -70,6 +77,7 @@ def tune_lr(
     scaler: Any = None,
     schedulers: Sequence[Any] = (),
     snapshot: str = "memory",
+    resume: bool = True,
     progress: bool = True,
     accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
@@ -81,7 +89,8 @@ def tune_lr(
     then trained from the same snapshot with the schedule you will train with. Each is scored on
     the mean loss over a fixed set of held-out batches, and the weak ones are dropped early
     (successive halving: by default all 5 train a quarter of ``total_steps``, then the best 2
-    train all of it, 3.25 trainings in all). Every piece of state is put back exactly at the end,
+    train all of it, 3.25 trainings in all; 2.75 at a constant rate, where the best 2 go on from
+    their first round). Every piece of state is put back exactly at the end,
     also on error or Ctrl-C, unless ``keep="winner"``.
 
     Under ``torch.distributed`` call it on every rank with that rank's data: the range test and
@@ -101,7 +110,13 @@ def tune_lr(
         amp_dtype: as for :func:`find_lr`.
         scaler: as for :func:`find_lr`.
         schedulers: as for :func:`find_lr`.
-        snapshot: as for :func:`find_lr`.
+        snapshot: as for :func:`find_lr`; also where a resumed candidate's state waits.
+        resume: at a constant rate (``for_schedule="constant"``), a candidate of a later round
+            goes on from the state its last round left, instead of training those steps again
+            from the snapshot: the same training, and the same held-out losses, for less. Its
+            cost: up to one more snapshot than the next round's candidates, held in
+            ``snapshot`` between rounds. ``False`` trains every trial from the snapshot. Not
+            with ``accelerator`` (a prepared loader's pass cannot be paused and taken up again).
         accelerator: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
@@ -161,6 +176,8 @@ def tune_lr(
             "`data` must be re-iterable (a DataLoader, a list): every trial of the race starts "
             f"a new pass over it. Received: a one-shot {type(data).__name__}."
         )
+    if not isinstance(resume, bool):
+        raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
     if keep not in ("initial", "winner"):
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
@@ -174,36 +191,64 @@ def tune_lr(
     best: dict[str, Any] = {"loss": math.inf, "lr": None, "state": None}
     kept = False
 
-    def trial(lr: float, steps: int) -> float:
-        snap.restore()
+    def run_trial(lr: float, steps: int, kept: Any) -> tuple[float, Any]:
+        if kept is None:
+            snap.restore()
+            start, step = (
+                0,
+                TorchStep(
+                    None,
+                    model,
+                    optimizers,
+                    run.compute_loss,
+                    cycle(train_data),
+                    device=run.device,
+                    accumulation=run.accumulation,
+                    autocast_dtype=run.autocast_dtype,
+                    scaler=run.scaler,
+                    val_batches=held_out,
+                    **run.step_hooks(),
+                ),
+            )
+        else:  # go on from the state, and the pass over the data, of this rate's last round
+            start, state, step = kept
+            try:
+                state.restore()
+            finally:
+                state.close()
         schedule = trial_schedule(for_schedule, lr, steps)
-        step = TorchStep(
-            None,
-            model,
-            optimizers,
-            run.compute_loss,
-            cycle(train_data),
-            device=run.device,
-            accumulation=run.accumulation,
-            autocast_dtype=run.autocast_dtype,
-            scaler=run.scaler,
-            val_batches=held_out,
-            **run.step_hooks(),
-        )
         model.train()
         # Every trial reads the same passes of a prepared loader (Accelerate).
         with loader_state(data, accelerator):
-            for i in range(steps):
+            for i in range(start, steps):
                 rate = schedule(i)
                 loss = step.train([rate * r for r in run.ratios], at=i)
                 if loss is None or not math.isfinite(loss):
-                    return math.inf  # diverged, or the scaler found no finite step
+                    return math.inf, None  # diverged, or the scaler found no finite step
+        # A full-length trial has no round after it; a shorter one may go on in the next.
+        going = None
+        if resuming and steps < total_steps:
+            going = (steps, Snapshot(model, optimizers, extras=extras, place=snapshot), step)
+        try:
             score = step.evaluate()
+        except BaseException:
+            if going is not None:
+                going[1].close()
+            raise
         if keep == "winner" and steps == total_steps and score < best["loss"]:
             if best["state"] is not None:
                 best["state"].close()
             best.update(loss=score, lr=lr, state=Snapshot(model, optimizers, extras=extras))
-        return score
+        return score, going
+
+    # A constant rate's longer trial begins with exactly its shorter one, so with `resume` a
+    # finalist goes on from where its last round stopped instead of training those steps again.
+    resuming = resume and accelerator is None and resumes(for_schedule)
+    trial: Callable[[float, int], float] = (
+        Resuming(run_trial, lambda going: going[1].close())
+        if resuming
+        else lambda lr, steps: run_trial(lr, steps, None)[0]
+    )
 
     try:
         if val_data is not None:
@@ -267,6 +312,8 @@ def tune_lr(
                     snap.restore()
         finally:
             snap.close()
+            if isinstance(trial, Resuming):
+                trial.retain(())
             if best["state"] is not None:
                 best["state"].close()
     return tuned
