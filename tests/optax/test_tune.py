@@ -103,6 +103,34 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
         assert score == pytest.approx(evaluate(p), rel=1e-5)
 
 
+@pytest.mark.parametrize("donate", [False, True])
+def test_a_constant_rate_finalist_goes_on_from_its_first_round(data, donate) -> None:
+    train, val = data
+    step, params, opt_state = setup([])
+    if donate:  # a step that donates its inputs: a resumed round hands it the kept state
+        step = jax.jit(step.__wrapped__, donate_argnums=(0, 1))
+    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    runs = {
+        resume: lrfinder.optax.tune_lr(
+            step,
+            params,
+            opt_state,
+            train * 2,
+            eval_fn=evaluate,
+            total_steps=2 * TOTAL,
+            rates=[1e-4, 1e-3, 3e-3, 1e-2, 1e-1],
+            resume=resume,
+            progress=False,
+        )
+        for resume in (True, False)
+    }
+    resumed, plain = runs[True], runs[False]
+    assert [r.resumed for r in resumed.rounds] == [False, True]
+    assert [r.losses for r in resumed.rounds] == [r.losses for r in plain.rounds]
+    assert resumed.lr == plain.lr
+    assert plain.trial_steps - resumed.trial_steps == 2 * resumed.rounds[0].steps
+
+
 def test_a_diverging_trial_stops_one_step_after_its_first_nan(data) -> None:
     train, _val = data
     step, params, opt_state = setup([])
@@ -169,6 +197,7 @@ BAD_TUNE_ARGUMENTS = [
     ("rounds", "x", r"`rounds` must be \(count, fraction\) pairs"),
     ("hyperparam", 5, r"`hyperparam` must be the name"),
     ("progress", None, r"`progress` must be True or False"),
+    ("resume", "yes", r"`resume` must be True or False. Received: resume='yes'"),
     ("num_steps", 1, r"`num_steps` must be an integer of at least 2"),
 ]
 

@@ -19,8 +19,10 @@ from .._core._result import RangeTestResult
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
+    Resuming,
     ScheduleShape,
     check_race_options,
+    resumes,
     run_race,
     runs_range_test,
     trial_schedule,
@@ -30,6 +32,22 @@ from ._find import RateWriter, TrainStep, _copy, _rates, check_inputs, find_lr
 
 def _finite(loss: Any) -> bool:
     return math.isfinite(float(np.asarray(loss).reshape(())))
+
+
+def _to_host(tree: Any) -> tuple[Any, list[Any]]:
+    """``tree``'s arrays copied to host memory, each with its sharding to go back to."""
+    leaves, structure = jax.tree.flatten(tree)
+    kept = [
+        (jax.device_get(x), x.sharding) if isinstance(x, jax.Array) else (x, None) for x in leaves
+    ]
+    return structure, kept
+
+
+def _from_host(held: tuple[Any, list[Any]]) -> Any:
+    """The tree :func:`_to_host` copied, back on its devices, bit for bit."""
+    structure, kept = held
+    leaves = [x if sharding is None else jax.device_put(x, sharding) for x, sharding in kept]
+    return jax.tree.unflatten(structure, leaves)
 
 
 def tune_lr(
@@ -47,6 +65,7 @@ def tune_lr(
     span: float = 1.0,
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     hyperparam: str = "learning_rate",
+    resume: bool = True,
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -79,6 +98,10 @@ def tune_lr(
         num: see :func:`lrfinder.torch.tune_lr`.
         span: see :func:`lrfinder.torch.tune_lr`.
         rounds: see :func:`lrfinder.torch.tune_lr`.
+        resume: at a constant rate, a candidate of a later round goes on from the params,
+            optimizer state and place in ``batches`` its last round left (the params and state
+            wait in host memory between rounds), instead of training those steps again: the
+            same training for less. ``False`` trains every trial from your ``params``.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 
@@ -103,6 +126,8 @@ def tune_lr(
             f"new pass over it. Received: a one-shot {type(batches).__name__}."
         )
     check_count("total_steps", total_steps)
+    if not isinstance(resume, bool):
+        raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
     check_race_options(num, span, rounds, rates)
     base_lrs = _rates(opt_state, hyperparam)
@@ -126,26 +151,40 @@ def tune_lr(
 
     write = RateWriter(opt_state, hyperparam)
 
-    def trial(lr: float, steps: int) -> float:
+    def run_trial(lr: float, steps: int, kept: Any) -> tuple[float, Any]:
         schedule = trial_schedule(for_schedule, lr, steps)
-        # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
-        p, s = jax.tree.map(_copy, params), jax.tree.map(_copy, opt_state)
-        data = cycle(batches)
+        if kept is None:
+            # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
+            start, p, s = 0, jax.tree.map(_copy, params), jax.tree.map(_copy, opt_state)
+            data = cycle(batches)
+        else:  # go on from this rate's last round: its state, back from the host, and its data
+            start, (p, s), data = kept[0], _from_host(kept[1]), kept[2]
         # Each loss is read once the next step is dispatched, so the host never waits for the
         # step it just queued; a divergence still ends the trial, one step later.
         last: Any = None
-        for i in range(steps):
+        for i in range(start, steps):
             batch = next(data, None)
             if batch is None:
                 raise LRFinderError("`batches` yielded no batch; pass at least one.")
             rate = schedule(i)
             p, s, loss = train_step(p, write.into(s, [rate * r for r in ratios]), batch)
             if last is not None and not _finite(last):
-                return math.inf
+                return math.inf, None
             last = loss
         if last is not None and not _finite(last):
-            return math.inf
-        return float(np.asarray(eval_fn(p)).reshape(()))
+            return math.inf, None
+        # A full-length trial has no round after it; a shorter one may go on in the next.
+        going = (steps, _to_host((p, s)), data) if resuming and steps < total_steps else None
+        return float(np.asarray(eval_fn(p)).reshape(())), going
+
+    # A constant rate's longer trial begins with exactly its shorter one, so with `resume` a
+    # finalist goes on from where its last round stopped instead of training those steps again.
+    resuming = resume and resumes(for_schedule)
+    trial: Callable[[float, int], float] = (
+        Resuming(run_trial, lambda going: None)
+        if resuming
+        else lambda lr, steps: run_trial(lr, steps, None)[0]
+    )
 
     return run_race(
         trial,
