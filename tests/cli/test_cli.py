@@ -94,6 +94,8 @@ def test_demo_tune_races_and_writes_the_race_and_its_plot(
     assert f"Race over a 40-step training: {tuned}" in out
     assert f"Cost: {tuned.trainings:.2f} trainings ({tuned.steps_spent} steps" in out
     assert tuned.budget_steps == 40 and tuned.lr in tuned.rates
+    # A constant rate: the finalists went on from their first round, and the summary says so.
+    assert tuned.rounds[-1].resumed and "2 rates x 40 steps (going on from the round before)" in out
     assert race_plot.read_bytes()[:4] == b"\x89PNG"
 
 

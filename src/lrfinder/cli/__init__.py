@@ -136,7 +136,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"Cost: {tuned.trainings:.2f} trainings ({tuned.steps_spent} steps, range test "
             "included); rounds: "
-            + "; ".join(f"{sum(r.raced)} rates x {r.steps} steps" for r in tuned.rounds)
+            + "; ".join(
+                f"{sum(r.raced)} rates x {r.steps} steps"
+                + (" (going on from the round before)" if r.resumed else "")
+                for r in tuned.rounds
+            )
         )
         tuned.save(args.tune_output)
         fig, _ = plot_race(tuned)
