@@ -92,3 +92,26 @@ def test_bad_arguments_are_refused(digits) -> None:
         lrfinder.keras.tune_lr(mlp(), dataset=[(x, y)], total_steps=TOTAL)
     with pytest.raises(LRFinderError, match=r"Received: for_schedule='steps'"):
         lrfinder.keras.tune_lr(mlp(), x, y, total_steps=TOTAL, for_schedule="steps")
+    with pytest.raises(LRFinderError, match=r"Received: shorten='cut'"):
+        lrfinder.keras.tune_lr(mlp(), x, y, total_steps=TOTAL, shorten="cut")
+
+
+def test_a_truncated_trial_runs_the_first_steps_of_the_schedule_over_total_steps(digits) -> None:
+    x, y, xv, yv = digits
+    lengths = {}
+    for shorten in ("compress", "truncate"):
+        asked: list[int] = []
+
+        def shape(lr: float, steps: int, asked: list[int] = asked):  # the schedule's length
+            asked.append(steps)
+            return lambda i: lr
+
+        tuned = lrfinder.keras.tune_lr(
+            mlp(), x, y, validation_data=(xv, yv), total_steps=TOTAL, batch_size=BATCH,
+            rates=[1e-3, 1e-2], rounds=[(2, 0.5), (1, 1.0)], for_schedule=shape, shorten=shorten,
+            progress=False,
+        )  # fmt: skip
+        assert tuned.settings["shorten"] == shorten
+        assert not any(r.resumed for r in tuned.rounds)  # every Keras trial starts over
+        lengths[shorten] = asked[1:]  # the first call only checks the shape before the race
+    assert lengths == {"compress": [10, 10, 20], "truncate": [20, 20, 20]}

@@ -103,8 +103,16 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
         assert score == pytest.approx(evaluate(p), rel=1e-5)
 
 
-@pytest.mark.parametrize("donate", [False, True])
-def test_a_constant_rate_finalist_goes_on_from_its_first_round(data, donate) -> None:
+@pytest.mark.parametrize(
+    ("donate", "schedule"),
+    [
+        (False, {}),
+        (True, {}),
+        (False, {"for_schedule": "one_cycle", "shorten": "truncate"}),
+    ],
+    ids=["constant", "constant-donating", "truncated-one-cycle"],
+)
+def test_a_finalist_goes_on_from_its_first_round(data, donate, schedule) -> None:
     train, val = data
     step, params, opt_state = setup([])
     if donate:  # a step that donates its inputs: a resumed round hands it the kept state
@@ -121,6 +129,7 @@ def test_a_constant_rate_finalist_goes_on_from_its_first_round(data, donate) -> 
             rates=[1e-4, 1e-3, 3e-3, 1e-2, 1e-1],
             resume=resume,
             progress=False,
+            **schedule,
         )
         for resume in (True, False)
     }
@@ -198,6 +207,7 @@ BAD_TUNE_ARGUMENTS = [
     ("hyperparam", 5, r"`hyperparam` must be the name"),
     ("progress", None, r"`progress` must be True or False"),
     ("resume", "yes", r"`resume` must be True or False. Received: resume='yes'"),
+    ("shorten", "cut", r"`shorten` must be one of 'compress', 'truncate'"),
     ("num_steps", 1, r"`num_steps` must be an integer of at least 2"),
 ]
 

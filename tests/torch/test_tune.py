@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+import lrfinder.schedules  # noqa: E402
 import lrfinder.torch as lft  # noqa: E402
 from _torch_state import assert_same, capture  # noqa: E402
 from lrfinder import LRFinderError, TuneResult  # noqa: E402
@@ -145,8 +146,13 @@ def race_twice(**options: Any) -> tuple[dict, dict]:
     return runs[True], runs[False]
 
 
-def test_a_constant_rate_finalist_goes_on_from_its_first_round_with_the_same_losses() -> None:
-    resumed, plain = race_twice()
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"for_schedule": "one_cycle", "shorten": "truncate"}],
+    ids=["constant", "truncated"],
+)
+def test_a_finalist_goes_on_from_its_first_round_with_the_same_losses(options: dict) -> None:
+    resumed, plain = race_twice(**options)
     a, b = resumed["tuned"], plain["tuned"]
     assert [r.resumed for r in a.rounds] == [False, True]
     assert [r.resumed for r in b.rounds] == [False, False]
@@ -164,7 +170,7 @@ def test_keep_winner_keeps_the_same_state_when_resumed() -> None:
     assert_same(resumed["state"], plain["state"])
 
 
-def test_only_a_constant_rate_resumes_and_every_kept_state_is_freed(
+def test_only_a_constant_rate_or_a_truncated_schedule_resumes_and_every_kept_state_is_freed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import lrfinder.torch._tune as tune_module
@@ -182,7 +188,9 @@ def test_only_a_constant_rate_resumes_and_every_kept_state_is_freed(
 
     monkeypatch.setattr(tune_module, "Snapshot", Counted)
     model, opt, data, val = setup()
-    for schedule, resumed in (("constant", True), ("one_cycle", False)):
+    cases = [("constant", "compress", True), ("one_cycle", "compress", False)]
+    cases += [("one_cycle", "truncate", True), ("cosine_annealing", "truncate", True)]
+    for schedule, shorten, resumed in cases:
         tuned = lft.tune_lr(
             model,
             opt,
@@ -192,9 +200,11 @@ def test_only_a_constant_rate_resumes_and_every_kept_state_is_freed(
             loss_fn=F.mse_loss,
             rates=[1e-3, 3e-3, 1e-2],
             for_schedule=schedule,
+            shorten=shorten,
             progress=False,
         )
         assert tuned.rounds[1].resumed is resumed
+        assert tuned.settings["shorten"] == shorten
         assert not open_
 
 
@@ -276,6 +286,17 @@ def test_the_raced_schedule_is_the_one_asked_for() -> None:
     assert seen == pytest.approx([lr * (i + 1) / 10 for lr in (0.01, 0.02) for i in range(10)])
     assert tuned.for_schedule == "custom"
 
+    # Truncated, a half-length trial runs the first half of the schedule over total_steps.
+    seen.clear()
+    race["rounds"] = [(2, 0.5)]
+    lft.tune_lr(
+        model, opt, data, total_steps=20, rates=[0.001, 0.01], for_schedule="one_cycle",
+        shorten="truncate", **race,
+    )  # fmt: skip
+    full = {lr: lrfinder.schedules.one_cycle(lr, total_steps=20) for lr in (0.001, 0.01)}
+    assert seen == pytest.approx([full[lr](i) for lr in (0.001, 0.01) for i in range(10)])
+    assert seen[9] > 0.001 / 2  # cut off while annealing, where a compressed one ends low
+
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
@@ -294,6 +315,10 @@ def test_the_raced_schedule_is_the_one_asked_for() -> None:
             r"`resume` must be True or False\. Received: resume='yes'",
         ),
         ({"loss_fn": F.mse_loss, "for_schedule": "zigzag"}, r"Received: for_schedule='zigzag'"),
+        (
+            {"loss_fn": F.mse_loss, "shorten": "cut"},
+            r"`shorten` must be one of 'compress', 'truncate'.*Received: shorten='cut'",
+        ),
         (
             {"loss_fn": F.mse_loss, "rates": [0.01], "start_lr": 1e-4},
             r"Range-test options are read only when tune_lr runs the range test itself",

@@ -52,6 +52,30 @@ def trial_schedule(for_schedule: str | ScheduleShape, lr: float, steps: int) -> 
     )
 
 
+# How a trial shorter than the training runs its schedule.
+SHORTENINGS = ("compress", "truncate")
+
+
+def check_shorten(shorten: Any) -> str:
+    """``shorten`` checked: ``"compress"`` or ``"truncate"``."""
+    if shorten not in SHORTENINGS:
+        raise LRFinderError(
+            f"`shorten` must be one of {', '.join(map(repr, SHORTENINGS))}: how a trial shorter "
+            "than `total_steps` runs the schedule, fitted whole into its steps or cut off after "
+            f"them. Received: shorten={shorten!r}"
+        )
+    return str(shorten)
+
+
+def shortened_schedule(
+    for_schedule: str | ScheduleShape, shorten: str, lr: float, steps: int, total_steps: int
+) -> Schedule:
+    """The schedule a trial of ``steps`` steps runs: with ``"compress"``, the whole schedule
+    fitted into them (:func:`trial_schedule`); with ``"truncate"``, the first ``steps`` steps of
+    the schedule over ``total_steps``, exactly as the full training begins."""
+    return trial_schedule(for_schedule, lr, total_steps if shorten == "truncate" else steps)
+
+
 def runs_range_test(
     result: RangeTestResult | None, rates: Sequence[float] | None, sweep: Mapping[str, Any]
 ) -> bool:
@@ -134,7 +158,10 @@ class Resuming:
             self._close(self._kept.pop(lr))
 
 
-def resumes(for_schedule: str | ScheduleShape) -> bool:
-    """Whether a longer trial of a rate begins with exactly its shorter one (a constant rate),
-    so the race can go on from the shorter one's state."""
+def resumes(for_schedule: str | ScheduleShape, shorten: str = "compress") -> bool:
+    """Whether a longer trial of a rate begins with exactly its shorter one (a truncated
+    schedule, or a constant rate, which compressing leaves as it is), so the race can go on from
+    the shorter one's state."""
+    if shorten == "truncate":
+        return True
     return isinstance(for_schedule, str) and canonical_schedule(for_schedule) == "constant"

@@ -15,7 +15,14 @@ from .._core._rangetest import SweepOptions
 from .._core._result import RangeTestResult
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
-from .._tuning._trial import ScheduleShape, run_race, runs_range_test, trial_schedule
+from .._tuning._trial import (
+    ScheduleShape,
+    check_shorten,
+    run_race,
+    runs_range_test,
+    shortened_schedule,
+    trial_schedule,
+)
 from ..schedules._basic import Schedule
 from ._find import _checked_optimizer, _Snapshot, find_lr, fit_with, one_batch_per_call
 from ._rates import Rates, host, rate_setter
@@ -92,6 +99,7 @@ def tune_lr(
     span: float = 1.0,
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     keep: str = "initial",
+    shorten: str = "compress",
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -118,8 +126,8 @@ def tune_lr(
             subset: it runs once per trial) or a dataset. Without it, the last 10% of ``x`` and
             ``y`` are held out and never trained on.
         for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak),
-            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, compressed into each
-            trial's steps.
+            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, shortened for each
+            trial as ``shorten`` says.
         result: see :func:`lrfinder.torch.tune_lr`.
         rates: see :func:`lrfinder.torch.tune_lr`.
         num: see :func:`lrfinder.torch.tune_lr`.
@@ -127,6 +135,10 @@ def tune_lr(
         rounds: see :func:`lrfinder.torch.tune_lr`.
         keep: ``"initial"`` puts the model back; ``"winner"`` keeps the winner's state after its
             last round over all of ``total_steps``.
+        shorten: ``"compress"`` (the whole schedule fitted into a short trial's steps) or
+            ``"truncate"`` (its first steps over ``total_steps``); see
+            :func:`lrfinder.torch.tune_lr`. Every Keras trial trains from the snapshot either
+            way (``fit`` starts a new pass over the data).
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 
@@ -141,6 +153,7 @@ def tune_lr(
     if keep not in ("initial", "winner"):
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
+    shorten = check_shorten(shorten)
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
     _checked_optimizer(model)
     if dataset is not None:
@@ -180,7 +193,8 @@ def tune_lr(
     def trial(lr: float, steps: int) -> float:
         snap.restore()
         with rate_setter(model) as setter:
-            callback = _TrialCallback(trial_schedule(for_schedule, lr, steps), steps, setter)
+            schedule = shortened_schedule(for_schedule, shorten, lr, steps, total_steps)
+            callback = _TrialCallback(schedule, steps, setter)
             # Every epoch has a batch, so `steps` epochs are enough; the callback ends fit.
             fit_with(model, callback, late=callback.late, **data, epochs=steps)
         if callback.diverged:
@@ -207,6 +221,7 @@ def tune_lr(
                 backend=keras.config.backend(),
                 keep=keep,
                 held_out="split" if validation_data is None else "validation_data",
+                shorten=shorten,
             )
         if keep == "winner":
             if best["lr"] != tuned.lr:

@@ -22,9 +22,11 @@ from .._tuning._trial import (
     Resuming,
     ScheduleShape,
     check_race_options,
+    check_shorten,
     resumes,
     run_race,
     runs_range_test,
+    shortened_schedule,
     trial_schedule,
 )
 from ._find import RateWriter, TrainStep, _copy, _rates, check_inputs, find_lr
@@ -66,6 +68,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     hyperparam: str = "learning_rate",
     resume: bool = True,
+    shorten: str = "compress",
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -91,17 +94,21 @@ def tune_lr(
         total_steps: the length of the training the race stands in for; the last round trains
             this many steps.
         for_schedule: ``"constant"``, ``"one_cycle"`` (the rate is the peak),
-            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, compressed into each
-            trial's steps.
+            ``"cosine_annealing"``, or any ``shape(lr, steps) -> Schedule``, shortened for each
+            trial as ``shorten`` says.
         result: see :func:`lrfinder.torch.tune_lr`.
         rates: see :func:`lrfinder.torch.tune_lr`.
         num: see :func:`lrfinder.torch.tune_lr`.
         span: see :func:`lrfinder.torch.tune_lr`.
         rounds: see :func:`lrfinder.torch.tune_lr`.
-        resume: at a constant rate, a candidate of a later round goes on from the params,
-            optimizer state and place in ``batches`` its last round left (the params and state
-            wait in host memory between rounds), instead of training those steps again: the
-            same training for less. ``False`` trains every trial from your ``params``.
+        resume: at a constant rate or with ``shorten="truncate"``, a candidate of a later round
+            goes on from the params, optimizer state and place in ``batches`` its last round
+            left (the params and state wait in host memory between rounds), instead of training
+            those steps again: the same training for less. ``False`` trains every trial from
+            your ``params``.
+        shorten: ``"compress"`` (the whole schedule fitted into a short trial's steps) or
+            ``"truncate"`` (its first steps over ``total_steps``); see
+            :func:`lrfinder.torch.tune_lr`.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 
@@ -128,6 +135,7 @@ def tune_lr(
     check_count("total_steps", total_steps)
     if not isinstance(resume, bool):
         raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
+    shorten = check_shorten(shorten)
     trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
     check_race_options(num, span, rounds, rates)
     base_lrs = _rates(opt_state, hyperparam)
@@ -152,7 +160,7 @@ def tune_lr(
     write = RateWriter(opt_state, hyperparam)
 
     def run_trial(lr: float, steps: int, kept: Any) -> tuple[float, Any]:
-        schedule = trial_schedule(for_schedule, lr, steps)
+        schedule = shortened_schedule(for_schedule, shorten, lr, steps, total_steps)
         if kept is None:
             # Copies, so a train_step jitted with donate_argnums cannot delete the caller's arrays.
             start, p, s = 0, jax.tree.map(_copy, params), jax.tree.map(_copy, opt_state)
@@ -177,9 +185,9 @@ def tune_lr(
         going = (steps, _to_host((p, s)), data) if resuming and steps < total_steps else None
         return float(np.asarray(eval_fn(p)).reshape(())), going
 
-    # A constant rate's longer trial begins with exactly its shorter one, so with `resume` a
-    # finalist goes on from where its last round stopped instead of training those steps again.
-    resuming = resume and resumes(for_schedule)
+    # A longer trial begins with exactly its shorter one (a constant rate, or any truncated
+    # schedule), so with `resume` a finalist goes on from where its last round stopped.
+    resuming = resume and resumes(for_schedule, shorten)
     trial: Callable[[float, int], float] = (
         Resuming(run_trial, lambda going: None)
         if resuming
@@ -197,4 +205,5 @@ def tune_lr(
         rounds=rounds,
         progress=progress,
         framework="optax",
+        shorten=shorten,
     )

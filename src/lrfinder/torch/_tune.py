@@ -21,9 +21,11 @@ from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
     Resuming,
     ScheduleShape,
+    check_shorten,
     resumes,
     run_race,
     runs_range_test,
+    shortened_schedule,
     trial_schedule,
 )
 from ._accelerate import loader_state
@@ -78,6 +80,7 @@ def tune_lr(
     schedulers: Sequence[Any] = (),
     snapshot: str = "memory",
     resume: bool = True,
+    shorten: str = "compress",
     progress: bool = True,
     accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
@@ -111,12 +114,20 @@ def tune_lr(
         scaler: as for :func:`find_lr`.
         schedulers: as for :func:`find_lr`.
         snapshot: as for :func:`find_lr`; also where a resumed candidate's state waits.
-        resume: at a constant rate (``for_schedule="constant"``), a candidate of a later round
-            goes on from the state its last round left, instead of training those steps again
-            from the snapshot: the same training, and the same held-out losses, for less. Its
-            cost: up to one more snapshot than the next round's candidates, held in
-            ``snapshot`` between rounds. ``False`` trains every trial from the snapshot. Not
-            with ``accelerator`` (a prepared loader's pass cannot be paused and taken up again).
+        resume: at a constant rate (``for_schedule="constant"``) or with
+            ``shorten="truncate"``, a candidate of a later round goes on from the state its last
+            round left, instead of training those steps again from the snapshot: the same
+            training, and the same held-out losses, for less. Its cost: up to one more snapshot
+            than the next round's candidates, held in ``snapshot`` between rounds. ``False``
+            trains every trial from the snapshot. Not with ``accelerator`` (a prepared loader's
+            pass cannot be paused and taken up again).
+        shorten: how a trial shorter than ``total_steps`` runs the schedule. ``"compress"``
+            (the default) fits the whole schedule into the trial's steps, so a short one-cycle
+            still warms up, peaks and anneals. ``"truncate"`` runs the first steps of the
+            schedule over ``total_steps``, as the real training begins, so every finalist goes
+            on from its last round (with ``resume``) whatever the schedule; a short trial is
+            then scored before the schedule has annealed (a one-cycle's first quarter is still
+            warming up). The same at a constant rate.
         accelerator: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
@@ -125,7 +136,7 @@ def tune_lr(
             ``data`` are held out and never trained on. With a shuffling loader those examples
             reach other batches in later passes, so pass ``val_data`` when you have it.
         val_batches: how many held-out batches score a trial.
-        for_schedule: the schedule every trial trains with, compressed into its steps:
+        for_schedule: the schedule every trial trains with (shortened as ``shorten`` says):
             ``"constant"``, ``"one_cycle"`` (the rate is the peak, ``max_lr``),
             ``"cosine_annealing"`` (the rate is the start of a cosine annealing), or any
             ``shape(lr, steps) -> Schedule``.
@@ -178,6 +189,7 @@ def tune_lr(
         )
     if not isinstance(resume, bool):
         raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
+    shorten = check_shorten(shorten)
     if keep not in ("initial", "winner"):
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
@@ -216,7 +228,7 @@ def tune_lr(
                 state.restore()
             finally:
                 state.close()
-        schedule = trial_schedule(for_schedule, lr, steps)
+        schedule = shortened_schedule(for_schedule, shorten, lr, steps, total_steps)
         model.train()
         # Every trial reads the same passes of a prepared loader (Accelerate).
         with loader_state(data, accelerator):
@@ -241,9 +253,10 @@ def tune_lr(
             best.update(loss=score, lr=lr, state=Snapshot(model, optimizers, extras=extras))
         return score, going
 
-    # A constant rate's longer trial begins with exactly its shorter one, so with `resume` a
-    # finalist goes on from where its last round stopped instead of training those steps again.
-    resuming = resume and accelerator is None and resumes(for_schedule)
+    # A longer trial begins with exactly its shorter one (a constant rate, or any truncated
+    # schedule), so with `resume` a finalist goes on from where its last round stopped instead of
+    # training those steps again.
+    resuming = resume and accelerator is None and resumes(for_schedule, shorten)
     trial: Callable[[float, int], float] = (
         Resuming(run_trial, lambda going: going[1].close())
         if resuming
@@ -294,6 +307,7 @@ def tune_lr(
             keep=keep,
             val_batches=len(held_out),
             held_out="data" if val_data is None else "val_data",
+            shorten=shorten,
         )
         if keep == "winner" and best["lr"] != tuned.lr:
             raise LRFinderError(
