@@ -49,7 +49,12 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_span1.5": (None, 5, 1.5, True),
     "race_eighth": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
     "race_val32": (None, 5, 1.0, True),
+    "race_truncate": (None, 5, 1.0, True),
 }
+# tune_lr's other options, where a variant changes one: race_truncate runs the first quarter of
+# the real schedule in round 1 (instead of the whole schedule compressed), and its finalists go
+# on from there; at a constant rate it is race_full.
+OPTIONS: dict[str, dict[str, Any]] = {"race_truncate": {"shorten": "truncate"}}
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
@@ -117,7 +122,7 @@ def run_races(
                     model, opt, batches, total_steps=setup.steps, loss_fn=loss_fn,
                     val_data=val_batches(setup, VAL_SIZES[name]) if name in VAL_SIZES else val,
                     val_batches=VAL_SIZES.get(name, VAL_BATCHES), for_schedule=protocol, result=test, num=num, span=span,
-                    rounds=_rounds(spec, n), progress=False,
+                    rounds=_rounds(spec, n), progress=False, **OPTIONS.get(name, {}),
                 )  # fmt: skip
                 value = tuned.to_dict()
                 value["range_test"] = None  # stored once, under rangetest|<seed>
@@ -416,7 +421,15 @@ TARGETS = (
     ("cost <= 3 trainings", lambda t, o: t["cost_median"] <= 3.0),
     ("regret < Optuna's", lambda t, o: t["regret_mean"] < o["regret_mean"]),
 )
-BUDGETS = ("race_quick", "race_half", "race_eighth", "race_full", "race_num7", "race_span1.5")
+BUDGETS = (
+    "race_quick",
+    "race_half",
+    "race_eighth",
+    "race_full",
+    "race_num7",
+    "race_span1.5",
+    "race_truncate",
+)
 # Choosing the default on dev: among the budgets whose median cost meets the target
 # (MAX_COST trainings, range test included), the lowest mean regret (mean of the two
 # protocols); a cheaper budget within TIE of it wins (an eighth of the 0.008 target: below what
