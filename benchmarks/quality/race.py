@@ -50,11 +50,16 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_eighth": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
     "race_val32": (None, 5, 1.0, True),
     "race_truncate": (None, 5, 1.0, True),
+    "race_fifth_truncate": (((None, 0.2), (2, 1.0)), 5, 1.0, True),
+    "race_eighth_truncate": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
 }
 # tune_lr's other options, where a variant changes one: race_truncate runs the first quarter of
 # the real schedule in round 1 (instead of the whole schedule compressed), and its finalists go
 # on from there; at a constant rate it is race_full.
-OPTIONS: dict[str, dict[str, Any]] = {"race_truncate": {"shorten": "truncate"}}
+OPTIONS: dict[str, dict[str, Any]] = {
+    name: {"shorten": "truncate"}
+    for name in ("race_truncate", "race_fifth_truncate", "race_eighth_truncate")
+}
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
@@ -429,6 +434,8 @@ BUDGETS = (
     "race_num7",
     "race_span1.5",
     "race_truncate",
+    "race_fifth_truncate",
+    "race_eighth_truncate",
 )
 # Choosing the default on dev: among the budgets whose median cost meets the target
 # (MAX_COST trainings, range test included), the lowest mean regret (mean of the two
