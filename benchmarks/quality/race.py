@@ -53,9 +53,9 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_fifth_truncate": (((None, 0.2), (2, 1.0)), 5, 1.0, True),
     "race_eighth_truncate": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
 }
-# tune_lr's other options, where a variant changes one: race_truncate runs the first quarter of
-# the real schedule in round 1 (instead of the whole schedule compressed), and its finalists go
-# on from there; at a constant rate it is race_full.
+# tune_lr's other options, where a variant changes one: the *_truncate variants run the first
+# steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
+# finalists go on from there; at a constant rate race_truncate is race_full.
 OPTIONS: dict[str, dict[str, Any]] = {
     name: {"shorten": "truncate"}
     for name in ("race_truncate", "race_fifth_truncate", "race_eighth_truncate")
