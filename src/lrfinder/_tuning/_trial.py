@@ -56,8 +56,10 @@ def trial_schedule(for_schedule: str | ScheduleShape, lr: float, steps: int) -> 
 SHORTENINGS = ("compress", "truncate")
 
 
-def check_shorten(shorten: Any) -> str:
-    """``shorten`` checked: ``"compress"`` or ``"truncate"``."""
+def check_schedule(for_schedule: str | ScheduleShape, shorten: Any, total_steps: int) -> str:
+    """``for_schedule`` and ``shorten`` checked before anything trains (an unknown schedule is
+    refused now, not mid-race); ``shorten`` returned."""
+    trial_schedule(for_schedule, 1.0, total_steps)
     if shorten not in SHORTENINGS:
         raise LRFinderError(
             f"`shorten` must be one of {', '.join(map(repr, SHORTENINGS))}: how a trial shorter "
@@ -158,7 +160,7 @@ class Resuming:
             self._close(self._kept.pop(lr))
 
 
-def resumes(for_schedule: str | ScheduleShape, shorten: str = "compress") -> bool:
+def resumes(for_schedule: str | ScheduleShape, shorten: str) -> bool:
     """Whether a longer trial of a rate begins with exactly its shorter one (a truncated
     schedule, or a constant rate, which compressing leaves as it is), so the race can go on from
     the shorter one's state."""

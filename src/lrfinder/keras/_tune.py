@@ -17,11 +17,10 @@ from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
     ScheduleShape,
-    check_shorten,
+    check_schedule,
     run_race,
     runs_range_test,
     shortened_schedule,
-    trial_schedule,
 )
 from ..schedules._basic import Schedule
 from ._find import _checked_optimizer, _Snapshot, find_lr, fit_with, one_batch_per_call
@@ -153,8 +152,7 @@ def tune_lr(
     if keep not in ("initial", "winner"):
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
-    shorten = check_shorten(shorten)
-    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    shorten = check_schedule(for_schedule, shorten, total_steps)
     _checked_optimizer(model)
     if dataset is not None:
         if validation_data is None:

@@ -22,12 +22,11 @@ from .._tuning._trial import (
     Resuming,
     ScheduleShape,
     check_race_options,
-    check_shorten,
+    check_schedule,
     resumes,
     run_race,
     runs_range_test,
     shortened_schedule,
-    trial_schedule,
 )
 from ._find import RateWriter, TrainStep, _copy, _rates, check_inputs, find_lr
 
@@ -135,8 +134,7 @@ def tune_lr(
     check_count("total_steps", total_steps)
     if not isinstance(resume, bool):
         raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
-    shorten = check_shorten(shorten)
-    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    shorten = check_schedule(for_schedule, shorten, total_steps)
     check_race_options(num, span, rounds, rates)
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:

@@ -21,12 +21,11 @@ from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
     Resuming,
     ScheduleShape,
-    check_shorten,
+    check_schedule,
     resumes,
     run_race,
     runs_range_test,
     shortened_schedule,
-    trial_schedule,
 )
 from ._accelerate import loader_state
 from ._ddp import rank
@@ -189,13 +188,12 @@ def tune_lr(
         )
     if not isinstance(resume, bool):
         raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
-    shorten = check_shorten(shorten)
     if keep not in ("initial", "winner"):
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
     check_count("val_batches", val_batches)
     optimizers = run.optimizers
-    trial_schedule(for_schedule, 1.0, total_steps)  # refuses an unknown name now, not mid-race
+    shorten = check_schedule(for_schedule, shorten, total_steps)
 
     extras = run.extras(schedulers, scaler)
     snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
