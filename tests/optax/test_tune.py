@@ -5,6 +5,8 @@ These run in the JAX pass of ``make test`` (KERAS_BACKEND=jax), a process of its
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -118,8 +120,10 @@ def test_a_finalist_goes_on_from_its_first_round(data, donate, schedule) -> None
     if donate:  # a step that donates its inputs: a resumed round hands it the kept state
         step = jax.jit(step.__wrapped__, donate_argnums=(0, 1))
     evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
-    runs = {
-        resume: lrfinder.optax.tune_lr(
+    runs: dict[bool, Any] = {}
+    for resume in (True, False):  # starting over, the same rounds as going on
+        rounds = runs[True].settings["rounds"] if runs else None
+        runs[resume] = lrfinder.optax.tune_lr(
             step,
             params,
             opt_state,
@@ -128,16 +132,18 @@ def test_a_finalist_goes_on_from_its_first_round(data, donate, schedule) -> None
             total_steps=2 * TOTAL,
             rates=[1e-4, 1e-3, 3e-3, 1e-2, 1e-1],
             resume=resume,
+            rounds=rounds,
             progress=False,
             **schedule,
         )
-        for resume in (True, False)
-    }
     resumed, plain = runs[True], runs[False]
-    assert [r.resumed for r in resumed.rounds] == [False, True]
+    counts = [count for count, _ in resumed.settings["rounds"]]
+    assert counts == ([5, 2] if schedule else [5, 3, 2])  # a constant rate: a middle round
+    assert [r.resumed for r in resumed.rounds] == [False] + [True] * (len(counts) - 1)
     assert [r.losses for r in resumed.rounds] == [r.losses for r in plain.rounds]
     assert resumed.lr == plain.lr
-    assert plain.trial_steps - resumed.trial_steps == 2 * resumed.rounds[0].steps
+    saved = sum(c * r.steps for c, r in zip(counts[1:], resumed.rounds, strict=False))
+    assert plain.trial_steps - resumed.trial_steps == saved
 
 
 def test_a_diverging_trial_stops_one_step_after_its_first_nan(data) -> None:

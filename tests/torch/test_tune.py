@@ -121,8 +121,10 @@ def test_keep_winner_leaves_the_winners_trained_state() -> None:
 def race_twice(**options: Any) -> tuple[dict, dict]:
     """The same race from the same start with ``resume`` on and off, over a shuffling loader:
     each run's result, final state and (with keep="winner") trained model."""
-    runs = {}
+    runs: dict[bool, dict] = {}
     for resume in (True, False):
+        if not resume:  # the same rounds (starting over, the default has no middle round)
+            options = {**options, "rounds": runs[True]["tuned"].settings["rounds"]}
         model, opt, data, val = setup()
         loader = torch.utils.data.DataLoader(
             torch.utils.data.TensorDataset(*map(torch.cat, zip(*data, strict=True))),
@@ -147,19 +149,26 @@ def race_twice(**options: Any) -> tuple[dict, dict]:
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{}, {"for_schedule": "one_cycle", "shorten": "truncate"}],
+    ("options", "counts", "trainings"),
+    [
+        ({}, [5, 3, 2], 2.8),  # a constant rate going on: the default has a middle round
+        ({"for_schedule": "one_cycle", "shorten": "truncate"}, [5, 2], 2.75),
+    ],
     ids=["constant", "truncated"],
 )
-def test_a_finalist_goes_on_from_its_first_round_with_the_same_losses(options: dict) -> None:
+def test_a_finalist_goes_on_from_its_last_round_with_the_same_losses(
+    options: dict, counts: list[int], trainings: float
+) -> None:
     resumed, plain = race_twice(**options)
     a, b = resumed["tuned"], plain["tuned"]
-    assert [r.resumed for r in a.rounds] == [False, True]
-    assert [r.resumed for r in b.rounds] == [False, False]
+    assert [count for count, _ in a.settings["rounds"]] == counts
+    assert [r.resumed for r in a.rounds] == [False] + [True] * (len(counts) - 1)
+    assert not any(r.resumed for r in b.rounds)
     assert [r.losses for r in a.rounds] == [r.losses for r in b.rounds]  # bit for bit
     assert a.lr == b.lr
-    assert b.trial_steps - a.trial_steps == 2 * a.rounds[0].steps
-    assert a.trainings == pytest.approx(2.75)
+    saved = sum(c * r.steps for c, r in zip(counts[1:], a.rounds, strict=False))
+    assert b.trial_steps - a.trial_steps == saved
+    assert a.trainings == pytest.approx(trainings, abs=0.02)  # steps are whole
     assert_same(resumed["state"], plain["state"])  # both put everything back
     assert torch.equal(resumed["rng"], plain["rng"])
 

@@ -283,18 +283,52 @@ class Going:
         return self.bowl(lr, steps), state
 
 
+TWO_ROUNDS = ((5, 0.25), (2, 1.0))  # the default where the trials start over
+
+
 def test_a_resuming_trial_goes_on_from_its_last_round_and_counts_only_the_new_steps() -> None:
     going = Going()
-    tuned = tune_lr(going.trial, rates=RATES, budget_steps=100, progress=False)
+    tuned = tune_lr(going.trial, rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, progress=False)
     assert going.calls == [*((lr, 0, 25) for lr in RATES), (1e-3, 25, 100), (1e-2, 25, 100)]
     assert [r.resumed for r in tuned.rounds] == [False, True]
     assert tuned.trial_steps == 5 * 25 + 2 * 75 and tuned.trainings == 2.75
     assert going.most == 3 and not going.held  # the next round's 2, plus the trial running
 
 
+def test_going_on_at_a_constant_rate_the_default_has_a_middle_round() -> None:
+    going = Going()
+    tuned = tune_lr(going.trial, rates=RATES, budget_steps=100, progress=False)
+    middle = [(lr, 20, 40) for lr in (1e-3, 1e-2, 1e-1)]
+    assert going.calls == [
+        *((lr, 0, 20) for lr in RATES),
+        *middle,
+        (1e-3, 40, 100),
+        (1e-2, 40, 100),
+    ]
+    assert [r.resumed for r in tuned.rounds] == [False, True, True]
+    assert tuned.settings["rounds"] == [[5, 0.2], [3, 0.4], [2, 1.0]]
+    assert tuned.trial_steps == 5 * 20 + 3 * 20 + 2 * 60 and tuned.trainings == 2.8
+    assert going.most == 4 and not going.held  # the next round's 3, plus the trial running
+
+
+@pytest.mark.parametrize(
+    ("resuming", "for_schedule", "candidates"),
+    [(False, "constant", 5), (True, "one_cycle", 5), (True, "constant", 3)],
+)
+def test_the_default_keeps_two_rounds_unless_a_constant_rate_goes_on(
+    resuming: bool, for_schedule: str, candidates: int
+) -> None:
+    trial = Going().trial if resuming else bowl(1e-2)
+    rates = RATES[:candidates]
+    tuned = tune_lr(trial, rates=rates, budget_steps=100, for_schedule=for_schedule, progress=False)
+    assert tuned.settings["rounds"] == [[candidates, 0.25], [2, 1.0]]
+
+
 def test_a_resuming_trial_agrees_with_a_plain_one_on_everything_but_the_cost() -> None:
-    plain = tune_lr(bowl(1e-2), rates=RATES, budget_steps=100, progress=False)
-    resumed = tune_lr(Going().trial, rates=RATES, budget_steps=100, progress=False)
+    plain = tune_lr(bowl(1e-2), rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, progress=False)
+    resumed = tune_lr(
+        Going().trial, rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, progress=False
+    )
     assert [r.losses for r in plain.rounds] == [r.losses for r in resumed.rounds]
     assert (plain.lr, plain.confidence, plain.warnings) == (
         resumed.lr,
@@ -315,15 +349,16 @@ def test_a_round_no_longer_than_the_last_starts_again_from_the_snapshot() -> Non
     assert not going.held
 
 
-def test_every_kept_state_is_dropped_when_a_resumed_trial_fails() -> None:
-    going = Going(fail_at=6)  # the second finalist's trial
+@pytest.mark.parametrize("fail_at", [6, 9])  # the middle round's second trial; a finalist's
+def test_every_kept_state_is_dropped_when_a_resumed_trial_fails(fail_at: int) -> None:
+    going = Going(fail_at=fail_at)
     with pytest.raises(RuntimeError, match="the trial failed"):
         tune_lr(going.trial, rates=RATES, budget_steps=100, progress=False)
     assert not going.held
 
 
 def test_a_resumed_round_is_saved_and_checked(tmp_path: Path) -> None:
-    tuned = tune_lr(Going().trial, rates=RATES, budget_steps=100, progress=False)
+    tuned = tune_lr(Going().trial, rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, progress=False)
     loaded = TuneResult.load(tuned.save(tmp_path / "race.json"))
     assert loaded == tuned and loaded.rounds[1].resumed and loaded.trial_steps == 275
     data = tuned.to_dict()

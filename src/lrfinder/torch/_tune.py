@@ -91,8 +91,9 @@ def tune_lr(
     then trained from the same snapshot with the schedule you will train with. Each is scored on
     the mean loss over a fixed set of held-out batches, and the weak ones are dropped early
     (successive halving: by default all 5 train a quarter of ``total_steps``, then the best 2
-    train all of it, 3.25 trainings in all; 2.75 at a constant rate, where the best 2 go on from
-    their first round). Every piece of state is put back exactly at the end,
+    train all of it, 3.25 trainings in all; at a constant rate, where each round goes on from
+    the one before, all 5 train a fifth, the best 3 go on to two fifths and the best 2 to all
+    of it, 2.8 trainings). Every piece of state is put back exactly at the end,
     also on error or Ctrl-C, unless ``keep="winner"``.
 
     Under ``torch.distributed`` call it on every rank with that rank's data: the range test and
