@@ -11,11 +11,11 @@ Per setup, seed (``run.SEEDS``) and protocol (``run.PROTOCOLS``):
   as ``result=``, so its steps are still counted);
   ``race_noval`` runs its own inside tune_lr on the training batches left after the held-out ones.
 - ``random``: log-uniform rates over 1e-6..10 (``numpy`` seeded with the benchmark seed), as many
-  full-length trainings (the protocol over ``setup.steps``) as ``race_full``'s steps allow, the
+  full-length trainings (the protocol over ``setup.steps``) as ``race_default``'s steps allow, the
   lowest held-out loss on the same validation subset wins.
 - ``optuna``: TPE (seeded with the benchmark seed) with a successive-halving pruner over 1e-6..10
   (log); every trial trains the protocol over ``setup.steps`` and reports the held-out loss at the
-  pruner's rungs (1/16 and 1/4 of the steps); the study stops once ``race_full``'s steps are spent
+  pruner's rungs (1/16 and 1/4 of the steps); the study stops once ``race_default``'s steps are spent
   (a trial still running then is cut off, its steps counted); the best complete trial wins.
 
 Each race's TuneResult is cached (``TuneResult.to_dict``) in ``results/races/<setup>.json`` (the
@@ -39,31 +39,43 @@ from .setups import BY_NAME, Setup
 if TYPE_CHECKING:
     from .run import Cache
 
+TWO_ROUNDS: tuple[tuple[int | None, float], ...] = ((None, 0.25), (2, 1.0))
 # name -> (rounds as (count or None for "all candidates", fraction), num, span, with val_data)
 VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, float, bool]] = {
     "race_quick": (((None, 0.25),), 5, 1.0, True),
     "race_half": (((None, 0.25), (2, 0.5)), 5, 1.0, True),
-    "race_full": (None, 5, 1.0, True),  # tune_lr's default rounds: ((5, 0.25), (2, 1.0))
+    # tune_lr's defaults: at a constant rate, where the finalists go on, ((5, 0.2), (3, 0.4),
+    # (2, 1.0)) (race_three_truncate's); for a compressed schedule ((5, 0.25), (2, 1.0)).
+    "race_default": (None, 5, 1.0, True),
+    "race_full": (TWO_ROUNDS, 5, 1.0, True),  # the default before the middle round
     "race_noval": (None, 5, 1.0, False),
-    "race_num7": (((None, 0.25), (2, 1.0)), 7, 1.0, True),
-    "race_span1.5": (None, 5, 1.5, True),
+    "race_num7": (TWO_ROUNDS, 7, 1.0, True),
+    "race_span1.5": (TWO_ROUNDS, 5, 1.5, True),
     "race_eighth": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
-    "race_val32": (None, 5, 1.0, True),
-    "race_truncate": (None, 5, 1.0, True),
+    "race_val32": (TWO_ROUNDS, 5, 1.0, True),
+    "race_truncate": (TWO_ROUNDS, 5, 1.0, True),
     "race_fifth_truncate": (((None, 0.2), (2, 1.0)), 5, 1.0, True),
     "race_eighth_truncate": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
+    "race_three_truncate": (((None, 0.2), (3, 0.4), (2, 1.0)), 5, 1.0, True),
+    "race_three_sixth_truncate": (((None, 1 / 6), (3, 0.4), (2, 1.0)), 5, 1.0, True),
 }
 # tune_lr's other options, where a variant changes one: the *_truncate variants run the first
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
 # finalists go on from there; at a constant rate race_truncate is race_full.
 OPTIONS: dict[str, dict[str, Any]] = {
     name: {"shorten": "truncate"}
-    for name in ("race_truncate", "race_fifth_truncate", "race_eighth_truncate")
+    for name in (
+        "race_truncate",
+        "race_fifth_truncate",
+        "race_eighth_truncate",
+        "race_three_truncate",
+        "race_three_sixth_truncate",
+    )
 }
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
-BUDGET_FROM = "race_full"  # the baselines get the steps this variant spent
+BUDGET_FROM = "race_default"  # the baselines get the steps this variant spent
 VAL_BATCHES = 8  # the validation subset: up to 8 batches of the setup's batch size
 SEARCH_LOW, SEARCH_HIGH = 1e-6, 10.0
 PRUNER_RUNGS = 16  # optuna's first rung at steps / 16, then steps / 4 (reduction factor 4)
@@ -427,6 +439,7 @@ TARGETS = (
     ("regret < Optuna's", lambda t, o: t["regret_mean"] < o["regret_mean"]),
 )
 BUDGETS = (
+    "race_default",
     "race_quick",
     "race_half",
     "race_eighth",
@@ -436,6 +449,8 @@ BUDGETS = (
     "race_truncate",
     "race_fifth_truncate",
     "race_eighth_truncate",
+    "race_three_truncate",
+    "race_three_sixth_truncate",
 )
 # Choosing the default on dev: among the budgets whose median cost meets the issue's target
 # (MAX_COST trainings, range test included), the lowest mean regret (mean of the two
@@ -443,7 +458,7 @@ BUDGETS = (
 # 7 setups resolve).
 MAX_COST = 3.0
 TIE = 0.001
-DEFAULT_BUDGET = "race_full"  # tune_lr's default rounds
+DEFAULT_BUDGET = "race_default"  # tune_lr's default rounds
 
 
 def _groups() -> list[tuple[str, list[Setup]]]:
@@ -629,8 +644,8 @@ def _choice_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> li
     lines += ["", f"Chosen on development: `{pick[0]}`."]
     if pick[0] != DEFAULT_BUDGET:
         lines.append(
-            f"tune_lr's default stays `{DEFAULT_BUDGET}`: see BENCHMARKS.md for why (a choice "
-            "made after reading the held-out splits, so they are not held out for it)."
+            f"tune_lr's default is `{DEFAULT_BUDGET}` instead: see BENCHMARKS.md for why (a "
+            "choice made after reading the held-out splits, so they are not held out for it)."
         )
     return [*lines, ""]
 
@@ -643,8 +658,8 @@ def _per_setup_md(caches: dict[str, Cache]) -> list[str]:
     lines = [
         f"### tune_lr per setup (`{BUDGET_FROM}` against Optuna at its steps)",
         "",
-        "| setup | split | protocol | best rate | good range | race_full's rates (3 seeds) | "
-        "its regret | optuna's rates | its regret | race_full's cost (trainings) |",
+        f"| setup | split | protocol | best rate | good range | {BUDGET_FROM}'s rates (3 seeds) | "
+        f"its regret | optuna's rates | its regret | {BUDGET_FROM}'s cost (trainings) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in SETUPS:
