@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lrfinder
@@ -94,7 +95,13 @@ def test_demo_tune_races_and_writes_the_race_and_its_plot(
     assert f"Race over a 40-step training: {tuned}" in out
     assert f"Cost: {tuned.trainings:.2f} trainings ({tuned.steps_spent} steps" in out
     assert tuned.budget_steps == 40 and tuned.lr in tuned.rates
-    # A constant rate: the finalists went on from their first round, and the summary says so.
+    # One range test: the one saved and shown is the one the race read (and counted).
+    shown = lrfinder.RangeTestResult.load(tmp_path / "demo.json")
+    assert tuned.range_test is not None
+    assert np.array_equal(tuned.range_test.lrs, shown.lrs)
+    assert np.array_equal(tuned.range_test.losses, shown.losses)
+    assert tuned.steps_spent == tuned.trial_steps + shown.steps
+    # A constant rate: each round went on from the one before, and the summary says so.
     assert tuned.rounds[-1].resumed and "2 rates x 40 steps (going on from the round before)" in out
     assert race_plot.read_bytes()[:4] == b"\x89PNG"
 

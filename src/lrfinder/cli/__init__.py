@@ -115,7 +115,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     check_image_path(args.plot, "lr_find.png", "--plot")
     if args.tune:
         check_image_path(args.tune_plot, "lr_tune.png", "--tune-plot")
-    result = run_demo(num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    # With --tune the range test runs on the batches the race trains on, and the race reads it.
+    result = run_demo(
+        num_steps=args.steps, seed=args.seed, progress=not args.no_progress, hold_out=args.tune
+    )
     print(f"Range test on digits: {result.steps} steps, stopped: {result.stop_reason}")
     print(_table(result))
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from ._demo import run_tune_demo
 
         tuned = run_tune_demo(
-            num_steps=args.steps,
+            result,
             total_steps=args.tune_steps,
             seed=args.seed,
             progress=not args.no_progress,
@@ -231,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--tune",
         action="store_true",
-        help="then race rates around the suggestion on held-out digits (tune_lr)",
+        help="then race rates around the suggestion on held-out digits (tune_lr); the range "
+        "test then runs on the other batches, and the race reads it",
     )
     demo.add_argument(
         "--tune-steps",

@@ -34,15 +34,18 @@ def _setup(seed: int) -> tuple[Any, Any, list[Any], Any]:
     return model, optimizer, batches, torch.nn.functional.cross_entropy
 
 
-def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> RangeTestResult:
-    """Run the range test on the digits data and return it."""
+def run_demo(
+    *, num_steps: int = 100, seed: int = 0, progress: bool = True, hold_out: bool = False
+) -> RangeTestResult:
+    """Run the range test on the digits data and return it; with ``hold_out``, on the batches
+    the race trains on (all but the last ``VAL_BATCHES``), so the race can read the same test."""
     from ..torch import find_lr
 
     model, optimizer, batches, loss_fn = _setup(seed)
     return find_lr(
         model,
         optimizer,
-        batches,
+        batches[:-VAL_BATCHES] if hold_out else batches,
         loss_fn=loss_fn,
         start_lr=START_LR,
         end_lr=END_LR,
@@ -52,9 +55,10 @@ def run_demo(*, num_steps: int = 100, seed: int = 0, progress: bool = True) -> R
 
 
 def run_tune_demo(
-    *, num_steps: int = 100, total_steps: int = TUNE_STEPS, seed: int = 0, progress: bool = True
+    result: RangeTestResult, *, total_steps: int = TUNE_STEPS, seed: int = 0, progress: bool = True
 ) -> TuneResult:
-    """The range test, then the race of rates around its suggestion on the held-out batches."""
+    """The race of rates around ``result``'s suggestion (``run_demo(hold_out=True)``: the same
+    seed, the same training batches) on the held-out batches."""
     from ..torch import tune_lr
 
     model, optimizer, batches, loss_fn = _setup(seed)
@@ -66,8 +70,6 @@ def run_tune_demo(
         val_batches=VAL_BATCHES,
         total_steps=total_steps,
         loss_fn=loss_fn,
-        start_lr=START_LR,
-        end_lr=END_LR,
-        num_steps=num_steps,
+        result=result,
         progress=progress,
     )
