@@ -58,6 +58,7 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_eighth_truncate": (((None, 0.125), (2, 1.0)), 5, 1.0, True),
     "race_three_truncate": (((None, 0.2), (3, 0.4), (2, 1.0)), 5, 1.0, True),
     "race_three_sixth_truncate": (((None, 1 / 6), (3, 0.4), (2, 1.0)), 5, 1.0, True),
+    "race_three_cheap_truncate": (((None, 0.15), (3, 0.35), (2, 1.0)), 5, 1.0, True),
 }
 # tune_lr's other options, where a variant changes one: the *_truncate variants run the first
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
@@ -70,6 +71,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "race_eighth_truncate",
         "race_three_truncate",
         "race_three_sixth_truncate",
+        "race_three_cheap_truncate",
     )
 }
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
@@ -451,6 +453,7 @@ BUDGETS = (
     "race_eighth_truncate",
     "race_three_truncate",
     "race_three_sixth_truncate",
+    "race_three_cheap_truncate",
 )
 # Choosing the default on dev: among the budgets whose median cost meets the target
 # (MAX_COST trainings, range test included), the lowest mean regret (mean of the two
