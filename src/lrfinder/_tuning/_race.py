@@ -61,7 +61,8 @@ FINALISTS = 2
 # constant rate favours the higher rates; the middle round keeps one more candidate until the
 # trials are long enough to tell (BENCHMARKS.md: mean regret 0.0065 against 0.0137 at a
 # constant rate).
-GOING_ON = ((0.2, None), (0.4, 3))
+GOING_ON_FRACTION = 0.2
+MIDDLE_COUNT, MIDDLE_FRACTION = 3, 0.4
 # Confidence is ratio / (ratio + CONFIDENCE_HALF), ratio = the winner's margin over the best other
 # candidate / how much the rate mattered in the first round (median minus best loss). Below
 # NEAR_TIE the finalists count as nearly identical.
@@ -87,11 +88,9 @@ def plan_rounds(
     if rounds is None:
         if n <= FINALISTS:
             return (Round(n, 1.0),)
-        if going_on and n > GOING_ON[1][1]:
-            return (
-                *(Round(n if count is None else count, f) for f, count in GOING_ON),
-                Round(FINALISTS, 1.0),
-            )
+        if going_on and n > MIDDLE_COUNT:
+            middle = Round(MIDDLE_COUNT, MIDDLE_FRACTION)
+            return Round(n, GOING_ON_FRACTION), middle, Round(FINALISTS, 1.0)
         return Round(n, FIRST_FRACTION), Round(FINALISTS, 1.0)
     try:
         plan = tuple(r if isinstance(r, Round) else Round(*r) for r in rounds)
@@ -179,7 +178,7 @@ def race(
             if keeps and not resumed[k]:
                 trial.retain(())  # type: ignore[attr-defined]
             losses, best = [math.nan] * len(rates), None
-            for n, i in enumerate(alive):
+            for ran, i in enumerate(alive, start=1):
                 bar.trial(rates[i], best)
                 losses[i] = _score(trial, rates[i], length)
                 bar.advance(trained[k])
@@ -187,7 +186,7 @@ def race(
                     best = (rates[i], losses[i])
                 if keeps and k + 1 < len(plan):
                     # Kept: the next round's candidates so far, and this round's still to run.
-                    ahead = [*_ranked(alive, losses)[: plan[k + 1].count], *alive[n + 1 :]]
+                    ahead = [*_ranked(alive, losses)[: plan[k + 1].count], *alive[ran:]]
                     trial.retain([rates[j] for j in ahead])  # type: ignore[attr-defined]
             done.append(RaceRound(steps=length, losses=tuple(losses), resumed=resumed[k]))
             ranked = _ranked(alive, losses)
