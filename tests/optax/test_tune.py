@@ -114,7 +114,7 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
     ],
     ids=["constant", "constant-donating", "truncated-one-cycle"],
 )
-def test_a_finalist_goes_on_from_its_first_round(data, donate, schedule) -> None:
+def test_a_finalist_goes_on_from_its_last_round(data, donate, schedule) -> None:
     train, val = data
     step, params, opt_state = setup([])
     if donate:  # a step that donates its inputs: a resumed round hands it the kept state
