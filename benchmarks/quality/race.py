@@ -647,8 +647,9 @@ def _choice_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> li
     lines += ["", f"Chosen on development: `{pick[0]}`."]
     if pick[0] != DEFAULT_BUDGET:
         lines.append(
-            f"tune_lr's default is `{DEFAULT_BUDGET}` instead: see BENCHMARKS.md for why (a "
-            "choice made after reading the held-out splits, so they are not held out for it)."
+            f"tune_lr's default is `{DEFAULT_BUDGET}` instead: see **The default rounds** in the "
+            "notes at the head of this section for why (a choice made after reading the "
+            "held-out splits, so they are not held out for it)."
         )
     return [*lines, ""]
 
