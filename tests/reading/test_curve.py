@@ -273,3 +273,27 @@ def test_a_noise_free_nearly_flat_curve_is_flat() -> None:
     # A noise-free fall of 0.1% is a fall, not rounding.
     with pytest.warns(LRFinderWarning, match="still falling at `end_lr`"):
         lrfinder.suggest((np.logspace(-7, 1, 100), 1.2 - 1.2e-5 * k), "minimum")
+
+
+@pytest.mark.parametrize("log_lrs_first", [False, True], ids=["cold", "log-rates-read"])
+def test_the_falling_slope_is_the_full_curves_slope_to_the_lowest_point(
+    log_lrs_first: bool,
+) -> None:
+    from _reference_reading import random_curves
+    from lrfinder._reading._curve import read_curve
+
+    checked = 0
+    for lrs, losses in random_curves(40, seed=3, plateaus=False):
+        try:
+            curve = read_curve(RangeTestResult(lrs=lrs, losses=losses))
+        except NoSuggestionError:  # a curve that cannot be read has no slope to compare
+            continue
+        checked += 1
+        if log_lrs_first:
+            assert curve.log_lrs is not None  # a rule such as `steepest` read it first
+        full = np.gradient(curve.smooth, np.log10(curve.lrs))
+        end = max(curve.argmin, 1)
+        # The same values; numpy takes its equal-spacing formula where a short prefix's
+        # spacings happen to be equal, which can move the last bit.
+        np.testing.assert_allclose(curve.falling_slope, full[: end + 1], rtol=1e-12, atol=0)
+    assert checked >= 20

@@ -39,11 +39,17 @@ class _Curve:
         return _frozen(np.log10(self.lrs))
 
     @cached_property
-    def slope(self) -> np.ndarray:
-        """The smoothed loss's slope against log10(rate), at every point."""
+    def falling_slope(self) -> np.ndarray:
+        """The smoothed loss's slope against log10(rate) at every point up to its lowest one (at
+        least the first two): the full curve's values (to rounding), computed over one point
+        more, not over the whole curve."""
         if self.smooth.size < 2:
             return self.smooth
-        return _frozen(np.gradient(self.smooth, self.log_lrs))
+        end = max(self.argmin, 1)
+        stop = min(end + 2, self.smooth.size)
+        log_lrs = self.__dict__.get("log_lrs")  # the full curve's, where a rule already took it
+        x = np.log10(self.lrs[:stop]) if log_lrs is None else log_lrs[:stop]
+        return _frozen(np.gradient(self.smooth[:stop], x)[: end + 1])
 
     @cached_property
     def change(self) -> np.ndarray:
@@ -309,13 +315,13 @@ def _read(result: RangeTestResult) -> _Curve:
 def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
     """The rates where the loss falls at least half as fast as at its steepest, widened to
     include ``lr``."""
-    slope = curve.slope
-    end = max(curve.argmin, 1)
-    steepest = float(np.min(slope[: end + 1]))
+    slope = curve.falling_slope
+    end = slope.size - 1
+    steepest = float(np.min(slope))
     if steepest >= 0:
         return lr, lr
-    slow = ~(slope[: end + 1] <= 0.5 * steepest)
-    at = min(int(np.argmin(slope[: end + 1])), end)
+    slow = ~(slope <= 0.5 * steepest)
+    at = min(int(np.argmin(slope)), end)
     # The run of fast points around the steepest one: from after the last slow point before it
     # to before the first slow point after it.
     before = np.flatnonzero(slow[:at])
