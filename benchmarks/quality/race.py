@@ -64,15 +64,7 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
 # finalists go on from there; at a constant rate race_truncate is race_full.
 OPTIONS: dict[str, dict[str, Any]] = {
-    name: {"shorten": "truncate"}
-    for name in (
-        "race_truncate",
-        "race_fifth_truncate",
-        "race_eighth_truncate",
-        "race_three_truncate",
-        "race_three_sixth_truncate",
-        "race_three_cheap_truncate",
-    )
+    name: {"shorten": "truncate"} for name in VARIANTS if name.endswith("_truncate")
 }
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
