@@ -47,9 +47,7 @@ class _Curve:
             return self.smooth
         end = max(self.argmin, 1)
         stop = min(end + 2, self.smooth.size)
-        log_lrs = self.__dict__.get("log_lrs")  # the full curve's, where a rule already took it
-        x = np.log10(self.lrs[:stop]) if log_lrs is None else log_lrs[:stop]
-        return _frozen(np.gradient(self.smooth[:stop], x)[: end + 1])
+        return _frozen(np.gradient(self.smooth[:stop], np.log10(self.lrs[:stop]))[: end + 1])
 
     @cached_property
     def change(self) -> np.ndarray:
@@ -316,18 +314,17 @@ def _descent_range(curve: _Curve, lr: float) -> tuple[float, float]:
     """The rates where the loss falls at least half as fast as at its steepest, widened to
     include ``lr``."""
     slope = curve.falling_slope
-    end = slope.size - 1
     steepest = float(np.min(slope))
     if steepest >= 0:
         return lr, lr
     slow = ~(slope <= 0.5 * steepest)
-    at = min(int(np.argmin(slope)), end)
+    at = int(np.argmin(slope))
     # The run of fast points around the steepest one: from after the last slow point before it
     # to before the first slow point after it.
     before = np.flatnonzero(slow[:at])
     after = np.flatnonzero(slow[at + 1 :])
     lo = int(before[-1]) + 1 if before.size else 0
-    hi = at + int(after[0]) if after.size else end
+    hi = at + int(after[0]) if after.size else slope.size - 1
     return min(float(curve.lrs[lo]), lr), max(float(curve.lrs[hi]), lr)
 
 
