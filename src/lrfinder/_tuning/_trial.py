@@ -160,6 +160,19 @@ class Resuming:
             self._close(self._kept.pop(lr))
 
 
+def race_trial(
+    run: Callable[[float, int, Any], tuple[float, Any]],
+    close: Callable[[Any], None],
+    resuming: bool,
+) -> Trial:
+    """The trial an adapter races: with ``resuming`` (see :func:`resumes`), a :class:`Resuming`
+    one over ``run`` and ``close``, so a finalist goes on from where its last round stopped;
+    else one that trains every trial from the snapshot (``run(lr, steps, None)``)."""
+    if resuming:
+        return Resuming(run, close)
+    return lambda lr, steps: run(lr, steps, None)[0]
+
+
 def resumes(for_schedule: str | ScheduleShape, shorten: str) -> bool:
     """Whether a longer trial of a rate begins with exactly its shorter one (a truncated
     schedule, or a constant rate, which compressing leaves as it is), so the race can go on from

@@ -19,10 +19,10 @@ from .._core._result import RangeTestResult
 from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
-    Resuming,
     ScheduleShape,
     check_race_options,
     check_schedule,
+    race_trial,
     resumes,
     run_race,
     runs_range_test,
@@ -183,14 +183,8 @@ def tune_lr(
         going = (steps, _to_host((p, s)), data) if resuming and steps < total_steps else None
         return float(np.asarray(eval_fn(p)).reshape(())), going
 
-    # A longer trial begins with exactly its shorter one (a constant rate, or any truncated
-    # schedule), so with `resume` a finalist goes on from where its last round stopped.
     resuming = resume and resumes(for_schedule, shorten)
-    trial: Callable[[float, int], float] = (
-        Resuming(run_trial, lambda going: None)
-        if resuming
-        else lambda lr, steps: run_trial(lr, steps, None)[0]
-    )
+    trial = race_trial(run_trial, lambda going: None, resuming)
 
     return run_race(
         trial,

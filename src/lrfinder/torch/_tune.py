@@ -22,6 +22,7 @@ from .._tuning._trial import (
     Resuming,
     ScheduleShape,
     check_schedule,
+    race_trial,
     resumes,
     run_race,
     runs_range_test,
@@ -118,7 +119,8 @@ def tune_lr(
             ``shorten="truncate"``, a candidate of a later round goes on from the state its last
             round left, instead of training those steps again from the snapshot: the same
             training, and the same held-out losses, for less. Its cost: up to one more snapshot
-            than the next round's candidates, held in ``snapshot`` between rounds. ``False``
+            than the larger of a round's and the next round's count of candidates, held in
+            ``snapshot`` between rounds. ``False``
             trains every trial from the snapshot. Not with ``accelerator`` (a prepared loader's
             pass cannot be paused and taken up again).
         shorten: how a trial shorter than ``total_steps`` runs the schedule. ``"compress"``
@@ -252,15 +254,8 @@ def tune_lr(
             best.update(loss=score, lr=lr, state=Snapshot(model, optimizers, extras=extras))
         return score, going
 
-    # A longer trial begins with exactly its shorter one (a constant rate, or any truncated
-    # schedule), so with `resume` a finalist goes on from where its last round stopped instead of
-    # training those steps again.
     resuming = resume and accelerator is None and resumes(for_schedule, shorten)
-    trial: Callable[[float, int], float] = (
-        Resuming(run_trial, lambda going: going[1].close())
-        if resuming
-        else lambda lr, steps: run_trial(lr, steps, None)[0]
-    )
+    trial = race_trial(run_trial, lambda going: going[1].close(), resuming)
 
     try:
         if val_data is not None:
