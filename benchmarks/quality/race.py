@@ -69,6 +69,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
+ONE_SEED_GRID = "grid, one seed"  # the reference row: each seed's own full grid search
 BUDGET_FROM = "race_default"  # the baselines get the steps this variant spent
 VAL_BATCHES = 8  # the validation subset: up to 8 batches of the setup's batch size
 SEARCH_LOW, SEARCH_HIGH = 1e-6, 10.0
@@ -400,6 +401,10 @@ def tuner_rates(
             continue
         values = [caches["races"].get(setup.name, k) for k in keys]
         out[name] = [None if v is None or "error" in v else v["lr"] for v in values]
+    if out:
+        from .report import oracle
+
+        out[ONE_SEED_GRID] = grid_picks(oracle(caches, setup, protocol))
     return out
 
 
@@ -469,15 +474,17 @@ def _fall_cost(caches: dict[str, Cache], setup: Setup) -> list[float]:
 def method_table(
     caches: dict[str, Cache], setups: list[Setup], protocol: str
 ) -> dict[str, dict[str, float]]:
-    """summarize's metrics for fall, the race variants and the searches, with their median cost
-    in trainings (every step spent choosing the rate / setup.steps)."""
+    """summarize's metrics for fall, the race variants, the searches and each seed's own grid
+    search, with their median cost in trainings (every step spent choosing the rate /
+    setup.steps)."""
     import lrfinder
 
     from .report import summarize
+    from .run import GRID
 
     table = summarize(caches, setups, protocol, tuners=True)
     out = {}
-    for name in (lrfinder.DEFAULT_METHOD, *VARIANTS, *SEARCHES):
+    for name in (lrfinder.DEFAULT_METHOD, *VARIANTS, *SEARCHES, ONE_SEED_GRID):
         if name not in table:
             continue
         costs = [
@@ -486,10 +493,40 @@ def method_table(
             for c in (
                 _fall_cost(caches, s)
                 if name == lrfinder.DEFAULT_METHOD
+                else [float(len(GRID))]
+                if name == ONE_SEED_GRID
                 else tuner_cost(caches, s, protocol, name)
             )
         ]
         out[name] = {**table[name], "cost_median": float(np.median(costs))}
+    return out
+
+
+def grid_picks(orc: dict[str, Any]) -> list[float | None]:
+    """Each finder seed's own grid search (every grid rate, trained with the race's seed): the
+    grid rate of its lowest loss. Scored like every row, on the run trained at that rate with that seed, it
+    is scored on the very loss it was chosen on (in-sample): see ``other_seeds_regret``."""
+    from .run import GRID, SEEDS
+
+    return [GRID[int(np.argmin(orc["per_seed"][:, k]))] for k in range(len(SEEDS))]
+
+
+def other_seeds_regret(orc: dict[str, Any], rates: list[float | None]) -> list[float]:
+    """Each seed's rate scored on the mean loss of the other oracle seeds at that rate, which
+    no method chose on (interpolated on log10 rate between grid rates, which overstates an
+    off-grid rate's loss where the curve bends up; exact on the grid). Regret 1 for no rate."""
+    from .report import _clip
+    from .run import GRID
+
+    out = []
+    for k, lr in enumerate(rates):
+        if lr is None or not math.isfinite(lr):
+            out.append(1.0)
+            continue
+        others = np.delete(orc["per_seed"], k, axis=1).mean(axis=1)
+        loss = _clip(float(np.interp(math.log10(lr), np.log10(GRID), others)), orc["l0"])
+        span = orc["l0"] - orc["l_star"]
+        out.append((loss - orc["l_star"]) / span if span > 0 else 0.0)
     return out
 
 
@@ -517,7 +554,8 @@ def race_md(caches: dict[str, Cache]) -> str:
         f"`{BUDGET_FROM}`'s steps on each setup, seed and protocol. The learning-rate-free "
         "optimizer shown is the one with the lowest median regret on all setups (it replaces the "
         "setup's optimizer, so it can beat `L*`, and no distance to the grid applies; its median "
-        "regret is shown in brackets).",
+        "regret is shown in brackets). `grid, one seed` is each seed's own search over the "
+        "whole grid (see **The ceiling** below).",
         "",
     ]
     tables: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
@@ -555,6 +593,7 @@ def race_md(caches: dict[str, Cache]) -> str:
                     )
         lines.append("")
     lines += _targets_md(tables)
+    lines += _ceiling_md(caches, tables)
     lines += _choice_md(tables)
     lines += _per_setup_md(caches)
     return "\n".join(lines) + "\n"
@@ -573,7 +612,7 @@ def _targets_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> l
             table = tables.get((label, protocol))
             if not table or "optuna" not in table:
                 continue
-            for name in (*BUDGETS, "race_noval"):
+            for name in (*BUDGETS, "race_noval", ONE_SEED_GRID):
                 if name not in table:
                     continue
                 marks = [ok(table[name], table["optuna"]) for _, ok in TARGETS]
@@ -581,6 +620,56 @@ def _targets_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> l
                 lines.append(
                     f"| {name} | {label} | {protocol} | " + " | ".join(cells) + f" | "
                     f"{'pass' if all(marks) else '**fail**'} |"
+                )
+    return [*lines, ""]
+
+
+def _ceiling_md(
+    caches: dict[str, Cache], tables: dict[tuple[str, str], dict[str, dict[str, float]]]
+) -> list[str]:
+    """The default race beside each seed's own full grid search, also scored on the oracle
+    seeds that neither chose on."""
+    import lrfinder
+
+    from .report import oracle, suggested_rates
+    from .run import GRID
+
+    groups = dict(_groups())
+    lines = [
+        "### The ceiling: one seed's own grid search",
+        "",
+        f"`{ONE_SEED_GRID}` trains all {len(GRID)} grid rates with the race's seed and "
+        f"keeps the lowest loss: an exhaustive search at {len(GRID)} trainings. The good range "
+        "and its centre are the oracle's (the mean over its seeds), so this row shows how far "
+        "one seed's noise alone puts the answer. Every row's regret is scored on the run trained at "
+        "its rate with its seed, which for the grid is the loss it was chosen on; the last "
+        "column scores every row on the other oracle seeds' mean instead, which no method "
+        "chose on (interpolated between grid rates, which can only add to an off-grid rate's "
+        "loss at a convex bottom).",
+        "",
+        "| method | setups | protocol | in good range | distance to centre median | regret "
+        "mean | regret mean on the other seeds | cost median (trainings) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label in ("all", "development (chosen on)", "all but development"):
+        for protocol in ("constant", "onecycle"):
+            table = tables.get((label, protocol), {})
+            for name in (lrfinder.DEFAULT_METHOD, DEFAULT_BUDGET, "optuna", ONE_SEED_GRID):
+                if name not in table:
+                    continue
+                t = table[name]
+                regrets = [
+                    r
+                    for s in groups[label]
+                    for r in other_seeds_regret(
+                        oracle(caches, s, protocol),
+                        suggested_rates(caches, s, protocol, tuners=True)[name],
+                    )
+                ]
+                lines.append(
+                    f"| {name} | {label} | {protocol} | {t['in_good_range']:.0%} | "
+                    f"{t['distance_centre_median']:.2f} | {t['regret_mean']:.4f} | "
+                    f"{float(np.mean(regrets)):.4f} | {t['cost_median']:.2f} |"
                 )
     return [*lines, ""]
 
