@@ -504,8 +504,9 @@ def method_table(
 
 def grid_picks(orc: dict[str, Any]) -> list[float | None]:
     """Each finder seed's own grid search (every grid rate, trained with the race's seed): the
-    grid rate of its lowest loss. Scored like every row, on the run trained at that rate with that seed, it
-    is scored on the very loss it was chosen on (in-sample): see ``other_seeds_regret``."""
+    grid rate of its lowest loss. Scored like every row, on the run trained at that rate with
+    that seed, it is scored on the very loss it chose on (in-sample): see
+    ``other_seeds_regret``."""
     from .run import GRID, SEEDS
 
     return [GRID[int(np.argmin(orc["per_seed"][:, k]))] for k in range(len(SEEDS))]
@@ -518,6 +519,7 @@ def other_seeds_regret(orc: dict[str, Any], rates: list[float | None]) -> list[f
     from .report import _clip
     from .run import GRID
 
+    span = orc["l0"] - orc["l_star"]
     out = []
     for k, lr in enumerate(rates):
         if lr is None or not math.isfinite(lr):
@@ -525,7 +527,6 @@ def other_seeds_regret(orc: dict[str, Any], rates: list[float | None]) -> list[f
             continue
         others = np.delete(orc["per_seed"], k, axis=1).mean(axis=1)
         loss = _clip(float(np.interp(math.log10(lr), np.log10(GRID), others)), orc["l0"])
-        span = orc["l0"] - orc["l_star"]
         out.append((loss - orc["l_star"]) / span if span > 0 else 0.0)
     return out
 
@@ -641,11 +642,11 @@ def _ceiling_md(
         f"`{ONE_SEED_GRID}` trains all {len(GRID)} grid rates with the race's seed and "
         f"keeps the lowest loss: an exhaustive search at {len(GRID)} trainings. The good range "
         "and its centre are the oracle's (the mean over its seeds), so this row shows how far "
-        "one seed's noise alone puts the answer. Every row's regret is scored on the run trained at "
-        "its rate with its seed, which for the grid is the loss it was chosen on; the last "
-        "column scores every row on the other oracle seeds' mean instead, which no method "
-        "chose on (interpolated between grid rates, which can only add to an off-grid rate's "
-        "loss at a convex bottom).",
+        "one seed's noise alone puts the answer. Every row's regret is scored on the run "
+        "trained at its rate with its seed, which for the grid is the loss it was chosen on; "
+        "the last column scores every row on the other oracle seeds' mean instead, which no "
+        "method chose on (interpolated between grid rates, which can only add to an off-grid "
+        "rate's loss at a convex bottom).",
         "",
         "| method | setups | protocol | in good range | distance to centre median | regret "
         "mean | regret mean on the other seeds | cost median (trainings) |",
