@@ -595,6 +595,7 @@ def race_md(caches: dict[str, Cache]) -> str:
         lines.append("")
     lines += _targets_md(tables)
     lines += _ceiling_md(caches, tables)
+    lines += _confidence_md(caches)
     lines += _choice_md(tables)
     lines += _per_setup_md(caches)
     return "\n".join(lines) + "\n"
@@ -672,6 +673,55 @@ def _ceiling_md(
                     f"{t['distance_centre_median']:.2f} | {t['regret_mean']:.4f} | "
                     f"{float(np.mean(regrets)):.4f} | {t['cost_median']:.2f} |"
                 )
+    return [*lines, ""]
+
+
+def _confidence_md(caches: dict[str, Cache]) -> list[str]:
+    """Whether the default race's confidence tells a good answer from a poor one."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from .report import score
+    from .run import PROTOCOLS, SEEDS
+
+    lines = [
+        f"### Does the race's confidence tell? (`{DEFAULT_BUDGET}`)",
+        "",
+        "Per race (setup and seed): its `confidence` (how clearly the winner beat the "
+        "runner-up) against its regret and whether it landed in the good range. The rank "
+        "correlation with regret should be negative and the AUC (the chance that a race in the "
+        "good range had the higher confidence of a pair) above 0.5 for it to tell; the last two "
+        "columns split the races at their median confidence.",
+        "",
+        "| setups | protocol | races | rank corr with regret | AUC for in good range | "
+        "regret mean, lower / upper half | in good range, lower / upper half |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups = dict(_groups())
+    for label in ("development (chosen on)", "all but development", "all"):
+        for protocol in PROTOCOLS:
+            rows = []
+            for s in groups[label]:
+                scored = score(caches, s, protocol, tuners=True).get(DEFAULT_BUDGET)
+                if scored is None:
+                    continue
+                for k, seed in enumerate(SEEDS):
+                    tuned = caches["races"].get(s.name, race_key(DEFAULT_BUDGET, protocol, seed))
+                    if tuned is None or "error" in tuned:
+                        continue
+                    row = scored["rows"][k]
+                    rows.append((float(tuned["confidence"]), row["regret"], row["good"]))
+            if len(rows) < 4:
+                continue
+            conf, regret, good = (np.array(c) for c in zip(*rows, strict=True))
+            upper = conf > np.median(conf)
+            auc = roc_auc_score(good, conf) if 0 < good.sum() < good.size else math.nan
+            lines.append(
+                f"| {label} | {protocol} | {len(rows)} | "
+                f"{spearmanr(conf, regret).statistic:+.2f} | {auc:.2f} | "
+                f"{regret[~upper].mean():.4f} / {regret[upper].mean():.4f} | "
+                f"{good[~upper].mean():.0%} / {good[upper].mean():.0%} |"
+            )
     return [*lines, ""]
 
 
