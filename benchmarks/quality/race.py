@@ -677,25 +677,32 @@ def _ceiling_md(
 
 
 def _confidence_md(caches: dict[str, Cache]) -> list[str]:
-    """Whether the default race's confidence tells a good answer from a poor one."""
+    """Whether the default race's confidence tells a good answer from a poor one, and how often
+    its range holds the good range's centre."""
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    from .report import score
+    from lrfinder import TuneResult
+
+    from .report import oracle, score
     from .run import PROTOCOLS, SEEDS
 
     lines = [
-        f"### Does the race's confidence tell? (`{DEFAULT_BUDGET}`)",
+        f"### How far the race's confidence and range can be trusted (`{DEFAULT_BUDGET}`)",
         "",
         "Per race (setup and seed): its `confidence` (how clearly the winner beat the "
         "runner-up) against its regret and whether it landed in the good range. The rank "
         "correlation with regret should be negative and the AUC (the chance that a race in the "
-        "good range had the higher confidence of a pair) above 0.5 for it to tell; the last two "
-        "columns split the races at their median confidence.",
+        "good range had the higher confidence of a pair) above 0.5 for it to tell; two columns "
+        "split the races at their median confidence. The last two read the race's range "
+        "(`TuneResult.suggestion`'s `low..high`, the finalists' span): how often it holds the "
+        "good range's centre, and how often it meets the good range (widened by an eighth of a "
+        "decade, as the in-good-range test is).",
         "",
         "| setups | protocol | races | rank corr with regret | AUC for in good range | "
-        "regret mean, lower / upper half | in good range, lower / upper half |",
-        "|---|---|---|---|---|---|---|",
+        "regret mean, lower / upper half | in good range, lower / upper half | range holds "
+        "the centre | range meets the good range |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     groups = dict(_groups())
     for label in ("development (chosen on)", "all but development", "all"):
@@ -705,22 +712,40 @@ def _confidence_md(caches: dict[str, Cache]) -> list[str]:
                 scored = score(caches, s, protocol, tuners=True).get(DEFAULT_BUDGET)
                 if scored is None:
                     continue
+                orc = oracle(caches, s, protocol)
+                good_low = math.log10(orc["good_low"]) - 0.125
+                good_high = math.log10(orc["good_high"]) + 0.125
                 for k, seed in enumerate(SEEDS):
-                    tuned = caches["races"].get(s.name, race_key(DEFAULT_BUDGET, protocol, seed))
-                    if tuned is None or "error" in tuned:
+                    cached = caches["races"].get(s.name, race_key(DEFAULT_BUDGET, protocol, seed))
+                    if cached is None or "error" in cached:
                         continue
+                    # The range test is not needed for the range (and the shared one is cached
+                    # apart from the race).
+                    tuned = TuneResult.from_dict({**cached, "range_test": None})
+                    low, high = (
+                        math.log10(r) for r in (tuned.suggestion.low, tuned.suggestion.high)
+                    )
                     row = scored["rows"][k]
-                    rows.append((float(tuned["confidence"]), row["regret"], row["good"]))
+                    rows.append(
+                        (
+                            tuned.confidence,
+                            row["regret"],
+                            row["good"],
+                            low <= orc["centre"] <= high,
+                            low <= good_high and high >= good_low,
+                        )
+                    )
             if len(rows) < 4:
                 continue
-            conf, regret, good = (np.array(c) for c in zip(*rows, strict=True))
+            conf, regret, good, holds, meets = (np.array(c) for c in zip(*rows, strict=True))
             upper = conf > np.median(conf)
             auc = roc_auc_score(good, conf) if 0 < good.sum() < good.size else math.nan
             lines.append(
                 f"| {label} | {protocol} | {len(rows)} | "
                 f"{spearmanr(conf, regret).statistic:+.2f} | {auc:.2f} | "
                 f"{regret[~upper].mean():.4f} / {regret[upper].mean():.4f} | "
-                f"{good[~upper].mean():.0%} / {good[upper].mean():.0%} |"
+                f"{good[~upper].mean():.0%} / {good[upper].mean():.0%} | {holds.mean():.0%} | "
+                f"{meets.mean():.0%} |"
             )
     return [*lines, ""]
 
