@@ -480,26 +480,28 @@ def method_table(
     import lrfinder
 
     from .report import summarize
-    from .run import GRID
 
     table = summarize(caches, setups, protocol, tuners=True)
     out = {}
     for name in (lrfinder.DEFAULT_METHOD, *VARIANTS, *SEARCHES, ONE_SEED_GRID):
         if name not in table:
             continue
-        costs = [
-            c
-            for s in setups
-            for c in (
-                _fall_cost(caches, s)
-                if name == lrfinder.DEFAULT_METHOD
-                else [float(len(GRID))]
-                if name == ONE_SEED_GRID
-                else tuner_cost(caches, s, protocol, name)
-            )
-        ]
+        costs = [c for s in setups for c in _costs(caches, s, protocol, name)]
         out[name] = {**table[name], "cost_median": float(np.median(costs))}
     return out
+
+
+def _costs(caches: dict[str, Cache], setup: Setup, protocol: str, name: str) -> list[float]:
+    """What a method's rate cost per seed, in trainings of ``setup.steps``."""
+    import lrfinder
+
+    from .run import GRID
+
+    if name == lrfinder.DEFAULT_METHOD:
+        return _fall_cost(caches, setup)
+    if name == ONE_SEED_GRID:
+        return [float(len(GRID))]
+    return tuner_cost(caches, setup, protocol, name)
 
 
 def grid_picks(orc: dict[str, Any]) -> list[float | None]:
@@ -634,8 +636,19 @@ def _ceiling_md(
     import lrfinder
 
     from .report import oracle, suggested_rates
-    from .run import GRID
+    from .run import GRID, PROTOCOLS
+    from .setups import SETUPS
 
+    names = (lrfinder.DEFAULT_METHOD, DEFAULT_BUDGET, "optuna", ONE_SEED_GRID)
+    # Each method's regrets on the other seeds, per setup and protocol, read once for every group.
+    others: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for s in SETUPS:
+        for protocol in PROTOCOLS:
+            orc = oracle(caches, s, protocol)
+            rates = suggested_rates(caches, s, protocol, tuners=True)
+            others[s.name, protocol] = {
+                n: other_seeds_regret(orc, rates[n]) for n in names if n in rates
+            }
     groups = dict(_groups())
     lines = [
         "### The ceiling: one seed's own grid search",
@@ -654,20 +667,13 @@ def _ceiling_md(
         "|---|---|---|---|---|---|---|---|",
     ]
     for label in ("all", "development (chosen on)", "all but development"):
-        for protocol in ("constant", "onecycle"):
+        for protocol in PROTOCOLS:
             table = tables.get((label, protocol), {})
-            for name in (lrfinder.DEFAULT_METHOD, DEFAULT_BUDGET, "optuna", ONE_SEED_GRID):
+            for name in names:
                 if name not in table:
                     continue
                 t = table[name]
-                regrets = [
-                    r
-                    for s in groups[label]
-                    for r in other_seeds_regret(
-                        oracle(caches, s, protocol),
-                        suggested_rates(caches, s, protocol, tuners=True)[name],
-                    )
-                ]
+                regrets = [r for s in groups[label] for r in others[s.name, protocol][name]]
                 lines.append(
                     f"| {name} | {label} | {protocol} | {t['in_good_range']:.0%} | "
                     f"{t['distance_centre_median']:.2f} | {t['regret_mean']:.4f} | "
@@ -682,10 +688,8 @@ def _confidence_md(caches: dict[str, Cache]) -> list[str]:
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    from lrfinder import TuneResult
-
-    from .report import oracle, score
-    from .run import PROTOCOLS, SEEDS
+    from .run import PROTOCOLS
+    from .setups import SETUPS
 
     lines = [
         f"### How far the race's confidence and range can be trusted (`{DEFAULT_BUDGET}`)",
@@ -705,36 +709,10 @@ def _confidence_md(caches: dict[str, Cache]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     groups = dict(_groups())
+    races = {(s.name, p): _race_reading(caches, s, p) for s in SETUPS for p in PROTOCOLS}
     for label in ("development (chosen on)", "all but development", "all"):
         for protocol in PROTOCOLS:
-            rows = []
-            for s in groups[label]:
-                scored = score(caches, s, protocol, tuners=True).get(DEFAULT_BUDGET)
-                if scored is None:
-                    continue
-                orc = oracle(caches, s, protocol)
-                good_low = math.log10(orc["good_low"]) - 0.125
-                good_high = math.log10(orc["good_high"]) + 0.125
-                for k, seed in enumerate(SEEDS):
-                    cached = caches["races"].get(s.name, race_key(DEFAULT_BUDGET, protocol, seed))
-                    if cached is None or "error" in cached:
-                        continue
-                    # The range test is not needed for the range (and the shared one is cached
-                    # apart from the race).
-                    tuned = TuneResult.from_dict({**cached, "range_test": None})
-                    low, high = (
-                        math.log10(r) for r in (tuned.suggestion.low, tuned.suggestion.high)
-                    )
-                    row = scored["rows"][k]
-                    rows.append(
-                        (
-                            tuned.confidence,
-                            row["regret"],
-                            row["good"],
-                            low <= orc["centre"] <= high,
-                            low <= good_high and high >= good_low,
-                        )
-                    )
+            rows = [row for s in groups[label] for row in races[s.name, protocol]]
             if len(rows) < 4:
                 continue
             conf, regret, good, holds, meets = (np.array(c) for c in zip(*rows, strict=True))
@@ -748,6 +726,44 @@ def _confidence_md(caches: dict[str, Cache]) -> list[str]:
                 f"{meets.mean():.0%} |"
             )
     return [*lines, ""]
+
+
+def _race_reading(
+    caches: dict[str, Cache], setup: Setup, protocol: str
+) -> list[tuple[float, float, bool, bool, bool]]:
+    """Per seed, the default race's confidence, regret, whether it landed in the good range,
+    whether its range (``TuneResult.suggestion``'s) holds the good range's centre, and whether
+    it meets the good range (widened by an eighth of a decade, as the in-good-range test is)."""
+    from lrfinder import TuneResult
+
+    from .report import oracle, score
+    from .run import SEEDS
+
+    scored = score(caches, setup, protocol, tuners=True).get(DEFAULT_BUDGET)
+    if scored is None:
+        return []
+    orc = oracle(caches, setup, protocol)
+    good_low = math.log10(orc["good_low"]) - 0.125
+    good_high = math.log10(orc["good_high"]) + 0.125
+    rows = []
+    for k, seed in enumerate(SEEDS):
+        cached = caches["races"].get(setup.name, race_key(DEFAULT_BUDGET, protocol, seed))
+        if cached is None or "error" in cached:
+            continue
+        # The range needs no range test (the shared one is cached apart from the race).
+        tuned = TuneResult.from_dict({**cached, "range_test": None})
+        low, high = (math.log10(r) for r in (tuned.suggestion.low, tuned.suggestion.high))
+        row = scored["rows"][k]
+        rows.append(
+            (
+                tuned.confidence,
+                row["regret"],
+                row["good"],
+                low <= orc["centre"] <= high,
+                low <= good_high and high >= good_low,
+            )
+        )
+    return rows
 
 
 def _choice_md(tables: dict[tuple[str, str], dict[str, dict[str, float]]]) -> list[str]:
