@@ -152,7 +152,8 @@ def race_twice(**options: Any) -> tuple[dict, dict]:
     ("options", "counts", "trainings"),
     [
         ({}, [5, 3, 2], 2.8),  # a constant rate going on: the default has a middle round
-        ({"for_schedule": "one_cycle", "shorten": "truncate"}, [5, 2], 2.75),
+        # truncated (the default) and nothing kept: the finalists stop at nine tenths
+        ({"for_schedule": "one_cycle"}, [5, 2], 2.55),
     ],
     ids=["constant", "truncated"],
 )
@@ -171,6 +172,30 @@ def test_a_finalist_goes_on_from_its_last_round_with_the_same_losses(
     assert a.trainings == pytest.approx(trainings, abs=0.02)  # steps are whole
     assert_same(resumed["state"], plain["state"])  # both put everything back
     assert torch.equal(resumed["rng"], plain["rng"])
+
+
+@pytest.mark.parametrize(
+    ("options", "rounds"),
+    [
+        ({"for_schedule": "one_cycle"}, [[5, 0.25], [2, 0.9]]),
+        ({"for_schedule": "cosine_annealing"}, [[5, 0.25], [2, 0.9]]),
+        ({"for_schedule": "one_cycle", "keep": "winner"}, [[5, 0.25], [2, 1.0]]),
+        ({"for_schedule": "one_cycle", "shorten": "compress"}, [[5, 0.25], [2, 1.0]]),
+        ({"for_schedule": "constant"}, [[5, 0.2], [3, 0.4], [2, 1.0]]),
+    ],
+    ids=["one_cycle", "cosine", "keep_winner", "compress", "constant"],
+)
+def test_a_truncated_race_stops_its_finalists_at_nine_tenths_unless_the_winner_is_kept(
+    options: dict, rounds: list[list[float]]
+) -> None:
+    model, opt, data, val = setup()
+    tuned = lft.tune_lr(
+        model, opt, data, val_data=val, total_steps=TOTAL * 2, loss_fn=F.mse_loss,
+        rates=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1], progress=False, **options,
+    )  # fmt: skip
+    assert tuned.settings["rounds"] == rounds
+    assert tuned.settings["shorten"] == options.get("shorten", "truncate")
+    assert tuned.rounds[-1].steps == round(rounds[-1][1] * TOTAL * 2)
 
 
 def test_keep_winner_keeps_the_same_state_when_resumed() -> None:

@@ -243,6 +243,21 @@ def test_default_rounds_race_five_at_a_quarter_then_two() -> None:
     assert tuned.settings["rounds"] == [[5, 0.25], [2, 1.0]]
 
 
+def test_finish_ends_the_default_rounds_short_of_the_budget_and_only_them() -> None:
+    assert plan_rounds(None, 5, finish=0.9) == (Round(5, 0.25), Round(2, 0.9))
+    assert plan_rounds(None, 2, finish=0.9) == (Round(2, 0.9),)
+    going_on = plan_rounds(None, 5, going_on=True, finish=0.8)
+    assert going_on == (Round(5, 0.2), Round(3, 0.4), Round(2, 0.8))
+    given = [(5, 0.25), (2, 1.0)]
+    assert plan_rounds(given, 5, finish=0.9) == (Round(5, 0.25), Round(2, 1.0))
+    tuned = tune_lr(bowl(1e-2), rates=RATES, budget_steps=100, finish=0.9, progress=False)
+    assert tuned.settings["rounds"] == [[5, 0.25], [2, 0.9]]
+    assert tuned.steps_spent == 5 * 25 + 2 * 90 and tuned.lr == 1e-2
+    for bad in (0.4, 1.5, "0.9", math.nan):
+        with pytest.raises(LRFinderError, match=r"`finish` .* between 0.5 and 1.0. Received"):
+            plan_rounds(None, 5, finish=bad)
+
+
 def test_ties_go_to_the_lower_rate() -> None:
     tuned = tune_lr(lambda lr, steps: 1.0, rates=RATES, budget_steps=4, progress=False)
     assert tuned.rounds[1].raced.tolist() == [True, True, False, False, False]

@@ -63,6 +63,8 @@ FINALISTS = 2
 # constant rate).
 GOING_ON_FRACTION = 0.2
 MIDDLE_COUNT, MIDDLE_FRACTION = 3, 0.4
+# The default rounds' last one may stop short of the budget (``finish``), never before half of it.
+MIN_FINISH = 0.5
 # Confidence is ratio / (ratio + CONFIDENCE_HALF), ratio = the winner's margin over the best other
 # candidate / how much the rate mattered in the first round (median minus best loss). Below
 # NEAR_TIE the finalists count as nearly identical.
@@ -79,19 +81,24 @@ class Round:
 
 
 def plan_rounds(
-    rounds: Sequence[Round | tuple[int, float]] | None, n: int, *, going_on: bool = False
+    rounds: Sequence[Round | tuple[int, float]] | None,
+    n: int,
+    *,
+    going_on: bool = False,
+    finish: float = 1.0,
 ) -> tuple[Round, ...]:
-    """Check ``rounds`` against ``n`` candidates; None: all at 1/4 of the budget, the best 2 at
-    all of it (just one round at all of it for 2 candidates or fewer). With ``going_on`` (the
-    finalists go on from their last round at a constant rate) and more than 3 candidates, None
-    is all at 1/5, the best 3 to 2/5 and the best 2 to all of it."""
+    """Check ``rounds`` against ``n`` candidates; None: all at 1/4 of the budget, the best 2 to
+    ``finish`` of it (all of it by default; just one round, to ``finish``, for 2 candidates or
+    fewer). With ``going_on`` (the finalists go on from their last round at a constant rate) and
+    more than 3 candidates, None is all at 1/5, the best 3 to 2/5 and the best 2 to ``finish``."""
     if rounds is None:
-        if n <= FINALISTS:
-            return (Round(n, 1.0),)
+        finish = _check_finish(finish)
         if going_on and n > MIDDLE_COUNT:
             middle = Round(MIDDLE_COUNT, MIDDLE_FRACTION)
-            return Round(n, GOING_ON_FRACTION), middle, Round(FINALISTS, 1.0)
-        return Round(n, FIRST_FRACTION), Round(FINALISTS, 1.0)
+            return Round(n, GOING_ON_FRACTION), middle, Round(FINALISTS, finish)
+        if n <= FINALISTS:
+            return (Round(n, finish),)
+        return Round(n, FIRST_FRACTION), Round(FINALISTS, finish)
     try:
         plan = tuple(r if isinstance(r, Round) else Round(*r) for r in rounds)
     except TypeError:
@@ -114,6 +121,15 @@ def plan_rounds(
             f"budget; a cheaper race ends below it). Received: rounds={rounds!r}"
         )
     return tuple(Round(c, float(f)) for c, f in zip(counts, fractions, strict=True))
+
+
+def _check_finish(finish: Any) -> float:
+    if not (is_real(finish) and MIN_FINISH <= finish <= 1.0):
+        raise LRFinderError(
+            f"`finish` (where the default rounds' last round stops, as a fraction of the budget) "
+            f"must be between {MIN_FINISH} and 1.0. Received: finish={finish!r}"
+        )
+    return float(finish)
 
 
 class _RaceBar(StepBar):
@@ -297,6 +313,7 @@ def tune_lr(
     num: int = 5,
     span: float = 1.0,
     rounds: Sequence[Round | tuple[int, float]] | None = None,
+    finish: float = 1.0,
     min_steps: int = 1,
     progress: bool = True,
     **sweep: Any,
@@ -307,9 +324,10 @@ def tune_lr(
     ``lrfinder.find_lr(step, **sweep)``, or are given (``rates``; with ``result`` too, the test
     is kept and its steps counted). Each round trains its candidates ``fraction x budget_steps``
     steps (at least ``min_steps``) and keeps the best ``count``; by default every candidate at a
-    quarter of the budget, then the best two at all of it (3.25 trainings for 5 candidates). A
-    resuming trial at a constant rate gets a middle round by default: every candidate at a
-    fifth, the best three to two fifths, the best two to all of it (2.8 trainings for 5).
+    quarter of the budget, then the best two at all of it (3.25 trainings for 5 candidates; to
+    ``finish`` of it where given). A resuming trial at a constant rate gets a middle round by
+    default: every candidate at a fifth, the best three to two fifths, the best two to all of it
+    (2.8 trainings for 5).
 
     Args:
         trial: ``trial(lr, steps)`` trains ``steps`` steps at (peak) rate ``lr`` from the same
@@ -328,6 +346,10 @@ def tune_lr(
             candidates come from a range test.
         rounds: ``(count, fraction)`` pairs; the first count is the number of candidates,
             counts never rise, fractions rise to 1.0.
+        finish: where the default rounds' last round stops, as a fraction of ``budget_steps``
+            (read only without ``rounds``; 0.5 to 1.0). The finalists' last steps are trained
+            only to tell them apart; the framework adapters stop a truncated race at 0.9 when
+            the winner's trained state is not kept.
         min_steps: the fewest steps any trial trains.
         progress: one tqdm bar over every trial (the range test run with ``step`` has its own).
         **sweep: options of :func:`lrfinder.find_lr` for the range test run with ``step``.
@@ -369,7 +391,7 @@ def tune_lr(
             "`rates`."
         )
     going_on = isinstance(trial, ResumingTrial) and for_schedule == "constant"
-    plan = plan_rounds(rounds, len(rates), going_on=going_on)
+    plan = plan_rounds(rounds, len(rates), going_on=going_on, finish=finish)
     done = race(
         trial, rates, budget_steps=budget_steps, rounds=plan, min_steps=min_steps, progress=progress
     )

@@ -98,7 +98,7 @@ def tune_lr(
     span: float = 1.0,
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     keep: str = "initial",
-    shorten: str = "compress",
+    shorten: str = "truncate",
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -134,10 +134,11 @@ def tune_lr(
         rounds: see :func:`lrfinder.torch.tune_lr`.
         keep: ``"initial"`` puts the model back; ``"winner"`` keeps the winner's state after its
             last round over all of ``total_steps``.
-        shorten: ``"compress"`` (the whole schedule fitted into a short trial's steps) or
-            ``"truncate"`` (its first steps over ``total_steps``); see
-            :func:`lrfinder.torch.tune_lr`. Every Keras trial trains from the snapshot either
-            way (``fit`` starts a new pass over the data).
+        shorten: ``"truncate"`` (the default: a short trial runs the schedule's first steps
+            over ``total_steps``, and with ``keep="initial"`` the default race's finalists stop
+            at nine tenths of it) or ``"compress"`` (the whole schedule fitted into a short
+            trial's steps); see :func:`lrfinder.torch.tune_lr`. Every Keras trial trains from
+            the snapshot either way (``fit`` starts a new pass over the data).
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 

@@ -67,7 +67,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     hyperparam: str = "learning_rate",
     resume: bool = True,
-    shorten: str = "compress",
+    shorten: str = "truncate",
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -105,8 +105,9 @@ def tune_lr(
             left (the params and state wait in host memory between rounds), instead of training
             those steps again: the same training for less. ``False`` trains every trial from
             your ``params``.
-        shorten: ``"compress"`` (the whole schedule fitted into a short trial's steps) or
-            ``"truncate"`` (its first steps over ``total_steps``); see
+        shorten: ``"truncate"`` (the default: a short trial runs the schedule's first steps
+            over ``total_steps``, and the default race's finalists stop at nine tenths of it) or
+            ``"compress"`` (the whole schedule fitted into a short trial's steps); see
             :func:`lrfinder.torch.tune_lr`.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).

@@ -80,7 +80,7 @@ def tune_lr(
     schedulers: Sequence[Any] = (),
     snapshot: str = "memory",
     resume: bool = True,
-    shorten: str = "compress",
+    shorten: str = "truncate",
     progress: bool = True,
     accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
@@ -92,9 +92,9 @@ def tune_lr(
     then trained from the same snapshot with the schedule you will train with. Each is scored on
     the mean loss over a fixed set of held-out batches, and the weak ones are dropped early
     (successive halving: by default all 5 train a quarter of ``total_steps``, then the best 2
-    train all of it, 3.25 trainings in all; at a constant rate, where each round goes on from
-    the one before, all 5 train a fifth, the best 3 go on to two fifths and the best 2 to all
-    of it, 2.8 trainings). Every piece of state is put back exactly at the end,
+    go on to nine tenths of it, 2.55 trainings in all (to all of it with ``keep="winner"``);
+    at a constant rate all 5 train a fifth, the best 3 go on to two fifths and the best 2 to
+    all of it, 2.8 trainings). Every piece of state is put back exactly at the end,
     also on error or Ctrl-C, unless ``keep="winner"``.
 
     Under ``torch.distributed`` call it on every rank with that rank's data: the range test and
@@ -123,13 +123,17 @@ def tune_lr(
             ``snapshot`` between rounds. ``False``
             trains every trial from the snapshot. Not with ``accelerator`` (a prepared loader's
             pass cannot be paused and taken up again).
-        shorten: how a trial shorter than ``total_steps`` runs the schedule. ``"compress"``
-            (the default) fits the whole schedule into the trial's steps, so a short one-cycle
-            still warms up, peaks and anneals. ``"truncate"`` runs the first steps of the
-            schedule over ``total_steps``, as the real training begins, so every finalist goes
-            on from its last round (with ``resume``) whatever the schedule; a short trial is
-            then scored before the schedule has annealed (a one-cycle's first quarter is still
-            warming up). The same at a constant rate.
+        shorten: how a trial shorter than ``total_steps`` runs the schedule. ``"truncate"``
+            (the default) runs the first steps of the schedule over ``total_steps``, as the real
+            training begins, so every finalist goes on from its last round (with ``resume``)
+            whatever the schedule; a short trial is then scored before the schedule has
+            annealed (a one-cycle's first quarter is still warming up). With the default
+            ``rounds`` and ``keep="initial"`` the finalists of such a schedule stop at nine
+            tenths of ``total_steps``, where its rate is near its floor and their order is
+            settled (2.55 trainings of trials for 5 candidates going on). ``"compress"`` fits
+            the whole schedule into each trial's steps, so a short one-cycle still warms up,
+            peaks and anneals, and every round starts over (3.25 trainings). The same at a
+            constant rate.
         accelerator: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
