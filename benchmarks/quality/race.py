@@ -43,7 +43,8 @@ TWO_ROUNDS: tuple[tuple[int | None, float], ...] = ((None, 0.25), (2, 1.0))
 # name -> (rounds as (count or None for "all candidates", fraction), num, span, with val_data)
 VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, float, bool]] = {
     # tune_lr's defaults: at a constant rate, where the finalists go on, ((5, 0.2), (3, 0.4),
-    # (2, 1.0)) (race_three_truncate's); for a compressed schedule ((5, 0.25), (2, 1.0)).
+    # (2, 1.0)) (race_three_truncate's); for another schedule, truncated, ((5, 0.25), (2, 0.9))
+    # (race_end09_truncate's; before, compressed, ((5, 0.25), (2, 1.0)), race_full's).
     "race_default": (None, 5, 1.0, True),
     "race_quick": (((None, 0.25),), 5, 1.0, True),
     "race_half": (((None, 0.25), (2, 0.5)), 5, 1.0, True),
@@ -69,8 +70,12 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
 # tune_lr's other options, where a variant changes one: the *_truncate variants run the first
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
 # finalists go on from there; at a constant rate race_truncate is race_full.
+# The others compress (tune_lr's default when they were added), but for the two that run
+# tune_lr's defaults.
 OPTIONS: dict[str, dict[str, Any]] = {
-    name: {"shorten": "truncate"} for name in VARIANTS if name.endswith("_truncate")
+    name: {"shorten": "truncate" if name.endswith("_truncate") else "compress"}
+    for name in VARIANTS
+    if name not in ("race_default", "race_noval")
 }
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
@@ -315,12 +320,21 @@ def run_search(setup: Setup, seed: int, protocol: str, name: str, budget: int) -
 
 # -- tasks ------------------------------------------------------------------------------------
 def _stale(value: Any, shared: Any, protocol: str, name: str) -> bool:
-    """Whether a cached race raced other candidates than today's code proposes."""
+    """Whether a cached race raced other candidates than today's code proposes, or shortened its
+    trials otherwise than the variant does now (tune_lr's default may change)."""
+    import inspect
+
+    import lrfinder.torch
     from lrfinder import NoSuggestionError, RangeTestResult
     from lrfinder._tuning._candidates import _candidates
 
     if value is None:
         return False
+    default = inspect.signature(lrfinder.torch.tune_lr).parameters["shorten"].default
+    shorten = OPTIONS.get(name, {}).get("shorten", default)
+    # Races cached before tune_lr had `shorten` compressed.
+    if "error" not in value and value["settings"].get("shorten", "compress") != shorten:
+        return True
     _, num, span, with_val = VARIANTS[name]
     test = shared if with_val else value.get("range_test")
     if test is None:
@@ -349,7 +363,8 @@ def race_tasks(
                 for name in VARIANTS:
                     key = race_key(name, p, seed)
                     if _stale(caches["races"].get(s.name, key), shared, p, name):
-                        print(f"  stale: {s.name} {key} (its candidates changed)", flush=True)
+                        print(f"  stale: {s.name} {key} (its candidates or shortening changed)",
+                              flush=True)  # fmt: skip
                         del caches["races"].data[s.name][key]
                     if not caches["races"].has(s.name, key):
                         todo.append(name)
