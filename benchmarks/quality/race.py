@@ -685,8 +685,8 @@ def _ceiling_md(
         "the last column scores every row on the other oracle seeds' mean instead, which no "
         "method chose on (interpolated between grid rates, which can only add to an off-grid "
         "rate's loss at a convex bottom). The two races that end before the whole budget "
-        f"({', '.join(f'`{n}`' for n in ENDING_EARLY)}) chose on the scored run's first nine "
-        "tenths, not on its end.",
+        f"({', '.join(f'`{n}`' for n in ENDING_EARLY)}, and `{DEFAULT_BUDGET}` for one-cycle, "
+        "which is the second) chose on the scored run's first nine tenths, not on its end.",
         "",
         "| method | setups | protocol | in good range | distance to centre median | regret "
         "mean | regret mean on the other seeds | cost median (trainings) |",
