@@ -115,3 +115,15 @@ def test_a_truncated_trial_runs_the_first_steps_of_the_schedule_over_total_steps
         assert not any(r.resumed for r in tuned.rounds)  # every Keras trial starts over
         lengths[shorten] = asked[1:]  # the first call only checks the shape before the race
     assert lengths == {"compress": [10, 10, 20], "truncate": [20, 20, 20]}
+
+
+def test_by_default_a_one_cycle_race_stops_its_finalists_at_nine_tenths_unless_kept(digits) -> None:
+    x, y, xv, yv = digits
+    for keep, finish in (("initial", 0.9), ("winner", 1.0)):
+        tuned = lrfinder.keras.tune_lr(
+            mlp(), x, y, validation_data=(xv, yv), total_steps=TOTAL, batch_size=BATCH,
+            rates=[1e-3, 1e-2], for_schedule="one_cycle", keep=keep, progress=False,
+        )  # fmt: skip
+        assert tuned.settings["shorten"] == "truncate"
+        assert tuned.settings["rounds"] == [[2, finish]]
+        assert tuned.rounds[-1].steps == round(finish * TOTAL)

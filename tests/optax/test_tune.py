@@ -110,7 +110,7 @@ def test_each_score_is_training_that_rate_from_the_same_start(data) -> None:
     [
         (False, {}),
         (True, {}),
-        (False, {"for_schedule": "one_cycle", "shorten": "truncate"}),
+        (False, {"for_schedule": "one_cycle"}),  # truncated, the default
     ],
     ids=["constant", "constant-donating", "truncated-one-cycle"],
 )
@@ -139,6 +139,9 @@ def test_a_finalist_goes_on_from_its_last_round(data, donate, schedule) -> None:
     resumed, plain = runs[True], runs[False]
     counts = [count for count, _ in resumed.settings["rounds"]]
     assert counts == ([5, 2] if schedule else [5, 3, 2])  # a constant rate: a middle round
+    # nothing is kept, so a truncated one-cycle's finalists stop at nine tenths
+    assert resumed.settings["rounds"][-1][1] == (0.9 if schedule else 1.0)
+    assert resumed.settings["shorten"] == "truncate"
     assert [r.resumed for r in resumed.rounds] == [False] + [True] * (len(counts) - 1)
     assert [r.losses for r in resumed.rounds] == [r.losses for r in plain.rounds]
     assert resumed.lr == plain.lr
