@@ -141,7 +141,9 @@ def run_race(
         finish=TRUNCATED_FINISH if early else 1.0,
         progress=progress,
     )
-    settings.update(shorten=shorten, **({} if keep is None else {"keep": keep}))
+    settings["shorten"] = shorten
+    if keep is not None:
+        settings["keep"] = keep
     return dataclasses.replace(tuned, settings={**tuned.settings, **settings})
 
 
