@@ -66,6 +66,10 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_three_end08_truncate": (((None, 0.2), (3, 0.4), (2, 0.8)), 5, 1.0, True),
     "race_end09_truncate": (((None, 0.25), (2, 0.9)), 5, 1.0, True),
     "race_end07": (((None, 0.25), (2, 0.7)), 5, 1.0, True),
+    # Races that add rates past an edge that wins round 1 (tune_lr's `widen`), on the default
+    # rounds: up to one, and up to two.
+    "race_widen1_truncate": (None, 5, 1.0, True),
+    "race_widen2_truncate": (None, 5, 1.0, True),
 }
 # tune_lr's other options, where a variant changes one: the *_truncate variants run the first
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
@@ -77,6 +81,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     for name in VARIANTS
     if name not in ("race_default", "race_noval")
 }
+OPTIONS["race_widen1_truncate"]["widen"] = 1
+OPTIONS["race_widen2_truncate"]["widen"] = 2
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
@@ -330,10 +336,14 @@ def _stale(value: Any, shared: Any, protocol: str, name: str) -> bool:
 
     if value is None:
         return False
-    default = inspect.signature(lrfinder.torch.tune_lr).parameters["shorten"].default
-    shorten = OPTIONS.get(name, {}).get("shorten", default)
-    # Races cached before tune_lr had `shorten` compressed.
-    if "error" not in value and value["settings"].get("shorten", "compress") != shorten:
+    defaults = inspect.signature(lrfinder.torch.tune_lr).parameters
+    shorten = OPTIONS.get(name, {}).get("shorten", defaults["shorten"].default)
+    widen = OPTIONS.get(name, {}).get("widen", defaults["widen"].default)
+    # Races cached before tune_lr had `shorten` compressed, and before `widen` added none.
+    if "error" not in value and (
+        value["settings"].get("shorten", "compress") != shorten
+        or value["settings"].get("widen", 0) != widen
+    ):
         return True
     _, num, span, with_val = VARIANTS[name]
     test = shared if with_val else value.get("range_test")
@@ -343,8 +353,10 @@ def _stale(value: Any, shared: Any, protocol: str, name: str) -> bool:
         rates = list(_candidates(RangeTestResult.from_dict(test), protocol, num, span)[0])
     except NoSuggestionError:
         return "error" not in value
-    cached = value.get("rates", [])
-    return len(rates) != len(cached) or not np.allclose(rates, cached, rtol=1e-9)
+    # A widened race raced today's candidates and up to `widen` more past them.
+    cached = np.array(value.get("rates", []), dtype=float)
+    found = [bool(np.isclose(cached, r, rtol=1e-9, atol=0.0).any()) for r in rates]
+    return not all(found) or not len(rates) <= cached.size <= len(rates) + widen
 
 
 def race_tasks(

@@ -223,7 +223,10 @@ def test_the_race_finds_the_best_rate(best: float, seed: int) -> None:
 def test_halving_keeps_the_best_and_trains_them_longer() -> None:
     table = {1e-4: 5.0, 1e-3: 2.0, 1e-2: 1.0, 1e-1: 3.0, 1.0: 4.0, 10.0: 6.0}
     trial = Recorder(lambda lr, steps: table[lr] - steps / 1000)
-    rounds = race(trial, list(table), budget_steps=100, rounds=((6, 0.25), (3, 0.5), (1, 1.0)))
+    rates, rounds = race(
+        trial, list(table), budget_steps=100, rounds=((6, 0.25), (3, 0.5), (1, 1.0))
+    )
+    assert rates == tuple(table)
     assert [r.steps for r in rounds] == [25, 50, 100]
     assert trial.calls == [
         *((lr, 25) for lr in table),
@@ -465,6 +468,67 @@ def test_a_winner_at_an_edge_is_warned_about(best: float, side: str) -> None:
     assert tuned.confidence == pytest.approx(0.5 * ratio / (ratio + 0.25))
 
 
+@pytest.mark.parametrize(
+    ("best", "added"),
+    [
+        (1e-6, (1e-5, 1e-6)),  # the added rate wins again: a second one, then no more
+        (10**-4.6, (1e-5, 1e-6)),  # the second added rate loses: the best is inside
+        (10**-4.3, (1e-5,)),  # the first added rate loses
+        (1e3, (10.0, 100.0)),
+        (1e-2, ()),  # the best inside: nothing added
+    ],
+)
+def test_widen_adds_rates_past_an_edge_that_wins_the_first_round(
+    best: float, added: tuple[float, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    trial = Recorder(bowl(best))
+    with caplog.at_level(logging.INFO, logger="lrfinder"):
+        tuned = tune_lr(
+            trial, rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, widen=2, progress=False
+        )
+    first = [lr for lr, steps in trial.calls if steps == 25]
+    assert first[:5] == list(RATES)
+    assert first[5:] == pytest.approx(added, rel=1e-12)
+    assert tuned.rates == pytest.approx(sorted((*RATES, *added)), rel=1e-12)
+    assert np.isfinite(tuned.rounds[0].losses).all() and len(tuned.rounds[0].losses) == 5 + len(
+        added
+    )
+    nearest = min(tuned.rates, key=lambda r: decades(r, best))
+    assert tuned.lr == nearest and tuned.settings["widen"] == 2
+    at_edge = tuned.lr in (tuned.rates[0], tuned.rates[-1])
+    assert any("candidate:" in w for w in tuned.warnings) == at_edge
+    assert any("added" in w for w in tuned.warnings) == bool(added)
+    assert caplog.text.count("added (held-out loss") == len(added)
+    # The default adds none.
+    plain = tune_lr(bowl(best), rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, progress=False)
+    assert plain.rates == RATES
+
+
+def test_widen_goes_one_gap_past_the_edge_and_never_with_two_candidates() -> None:
+    uneven = (1e-3, 1e-2, 10**-1.5)
+    trial = Recorder(bowl(1.0))
+    tuned = tune_lr(trial, rates=uneven, budget_steps=4, widen=1, progress=False)
+    assert tuned.rates[-1] == pytest.approx(10**-1.0, rel=1e-12)  # the last gap: half a decade
+    pair = Recorder(bowl(1.0))
+    assert tune_lr(pair, rates=(1e-2, 1e-1), budget_steps=4, widen=3, progress=False).rates == (
+        1e-2,
+        1e-1,
+    )
+    assert len(pair.calls) == 2
+
+
+def test_a_widened_race_goes_on_from_the_added_rates_state() -> None:
+    going = Going(best=1e-6)
+    tuned = tune_lr(
+        going.trial, rates=RATES, budget_steps=100, rounds=TWO_ROUNDS, widen=2, progress=False
+    )
+    added = [(lr, start, steps) for lr, start, steps in going.calls[5:7]]
+    assert [(start, steps) for _, start, steps in added] == [(0, 25), (0, 25)]
+    assert going.calls[7:] == [(tuned.rates[0], 25, 100), (tuned.rates[1], 25, 100)]
+    assert tuned.rounds[1].resumed and tuned.trial_steps == 7 * 25 + 2 * 75
+    assert going.most == 3 and not going.held
+
+
 def test_a_winner_at_the_blowup_cap_says_so() -> None:
     curve = sigmoid_curve(centre=-2.0)
     tuned = tune_lr(bowl(10.0), result=curve, budget_steps=4, progress=False)
@@ -564,6 +628,8 @@ def test_progress_bar_and_logging(
             r"The fractions of `rounds` must rise, each above 0 and at most 1.0",
         ),
         ({"rounds": ()}, r"`rounds` must start with every candidate"),
+        ({"widen": -1}, r"`widen` must be an integer of at least 0. Received: widen=-1"),
+        ({"widen": 1.5}, r"`widen` must be an integer of at least 0. Received: widen=1.5"),
     ],
 )
 def test_tune_lr_checks_its_arguments(options: dict, match: str) -> None:

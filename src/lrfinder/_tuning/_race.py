@@ -147,6 +147,12 @@ class _RaceBar(StepBar):
         if self._bar is not None:
             self._bar.update(steps)
 
+    def extend(self, steps: int) -> None:
+        """Count ``steps`` more in the total: a candidate added past an edge."""
+        if self._bar is not None:
+            self._bar.total += steps
+            self._bar.refresh()
+
 
 def _score(trial: Trial, lr: float, steps: int) -> float:
     """The trial's held-out loss; inf (the worst) where it diverged."""
@@ -168,18 +174,25 @@ def race(
     budget_steps: int,
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     min_steps: int = 1,
+    widen: int = 0,
     progress: bool = False,
-) -> tuple[RaceRound, ...]:
+) -> tuple[tuple[float, ...], tuple[RaceRound, ...]]:
     """Successive halving over ``rates``: each round trains its candidates from the snapshot
     for ``fraction x budget_steps`` steps (at least ``min_steps``) and passes the best ``count``
     finite ones on (ties: the lower rate). :func:`tune_lr` runs it and picks the winner.
+
+    Where the first round's best of 3 or more candidates is the lowest or the highest, a rate
+    one gap further out (the gap to its neighbour, in log) runs the first round too, up to
+    ``widen`` of them, until the best is inside. Returns the rates raced (ascending, the added
+    ones among them) and the rounds.
 
     Raises:
         NoSuggestionError: every candidate of a round diverged.
         LRFinderError: an argument is out of range, or ``trial`` returned no number.
     """
-    rates = _check_rates(rates)
+    rates = list(_check_rates(rates))
     budget_steps, min_steps = _check_budget(budget_steps, min_steps)
+    widen = check_count("widen", widen, minimum=0)
     plan = plan_rounds(rounds, len(rates))
     steps = [min(max(min_steps, int(r.fraction * budget_steps + 0.5)), budget_steps) for r in plan]
     # A resuming trial's round goes on from the round before when it is longer: it trains only
@@ -204,6 +217,9 @@ def race(
                     # Kept: the next round's candidates so far, and this round's still to run.
                     ahead = [*_ranked(alive, losses)[: plan[k + 1].count], *alive[ran:]]
                     trial.retain([rates[j] for j in ahead])  # type: ignore[attr-defined]
+            if k == 0 and widen and len(rates) > 2:
+                keep = plan[1].count if keeps and len(plan) > 1 else None
+                alive = _widen(trial, rates, losses, length, widen, bar, trained[0], keep)
             done.append(RaceRound(steps=length, losses=tuple(losses), resumed=resumed[k]))
             ranked = _ranked(alive, losses)
             if not ranked:
@@ -222,7 +238,48 @@ def race(
         bar.close()
         if keeps:
             trial.retain(())  # type: ignore[attr-defined]
-    return tuple(done)
+    return tuple(rates), tuple(done)
+
+
+def _widen(
+    trial: Trial,
+    rates: list[float],
+    losses: list[float],
+    steps: int,
+    most: int,
+    bar: _RaceBar,
+    counted: int,
+    keep: int | None,
+) -> list[int]:
+    """Add rates past an edge that won the first round (``rates`` and ``losses`` grow in
+    place, ascending), at most ``most``; a resuming trial keeps the best ``keep``. Returns
+    every candidate's index: all of them ran the first round."""
+    for _ in range(most):
+        ranked = _ranked(range(len(rates)), losses)
+        if not ranked or ranked[0] not in (0, len(rates) - 1):
+            break
+        low = ranked[0] == 0
+        edge, inner = (rates[0], rates[1]) if low else (rates[-1], rates[-2])
+        lr = edge * (edge / inner)
+        if not 0 < lr < math.inf:
+            break
+        bar.extend(counted)
+        bar.trial(lr, (rates[ranked[0]], losses[ranked[0]]))
+        loss = _score(trial, lr, steps)
+        bar.advance(counted)
+        at = 0 if low else len(rates)
+        rates.insert(at, lr)
+        losses.insert(at, loss)
+        logger.info(
+            "race round 1: the best rate %.3g is the %s candidate; %.3g added (held-out loss %.4g)",
+            edge,
+            "lowest" if low else "highest",
+            lr,
+            loss,
+        )
+        if keep is not None:
+            trial.retain([rates[i] for i in _ranked(range(len(rates)), losses)[:keep]])  # type: ignore[attr-defined]
+    return list(range(len(rates)))
 
 
 def _ranked(alive: Sequence[int], losses: Sequence[float]) -> list[int]:
@@ -315,6 +372,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     finish: float = 1.0,
     min_steps: int = 1,
+    widen: int = 0,
     progress: bool = True,
     **sweep: Any,
 ) -> TuneResult:
@@ -351,6 +409,9 @@ def tune_lr(
             only to tell them apart; the framework adapters stop a truncated race at 0.9 when
             the winner's trained state is not kept.
         min_steps: the fewest steps any trial trains.
+        widen: how many rates the race may add past an edge: where the first round's best of
+            3 or more candidates is the lowest or the highest, a rate one gap further out (the
+            gap to its neighbour) runs the first round too, until the best is inside.
         progress: one tqdm bar over every trial (the range test run with ``step`` has its own).
         **sweep: options of :func:`lrfinder.find_lr` for the range test run with ``step``.
 
@@ -392,13 +453,25 @@ def tune_lr(
         )
     going_on = isinstance(trial, ResumingTrial) and for_schedule == "constant"
     plan = plan_rounds(rounds, len(rates), going_on=going_on, finish=finish)
-    done = race(
-        trial, rates, budget_steps=budget_steps, rounds=plan, min_steps=min_steps, progress=progress
+    raced, done = race(
+        trial,
+        rates,
+        budget_steps=budget_steps,
+        rounds=plan,
+        min_steps=min_steps,
+        widen=widen,
+        progress=progress,
     )
-    lr, reason, confidence, warnings = _decide(tuple(rates), done, capped)
+    if len(raced) > len(rates):
+        notes.append(
+            f"The first round's best was an edge candidate, so the race added "
+            f"{len(raced) - len(rates)} rate(s) past it: the candidates span "
+            f"{raced[0]:.3g}..{raced[-1]:.3g}."
+        )
+    lr, reason, confidence, warnings = _decide(raced, done, capped)
     return TuneResult(
         lr=lr,
-        rates=tuple(rates),
+        rates=raced,
         rounds=done,
         budget_steps=budget_steps,
         reason=reason,
@@ -412,5 +485,6 @@ def tune_lr(
             "span": span,
             "rounds": [[r.count, r.fraction] for r in plan],
             "min_steps": min_steps,
+            "widen": widen,
         },
     )

@@ -120,6 +120,7 @@ def run_race(
     rounds: Sequence[Round | tuple[int, float]] | None,
     progress: bool,
     shorten: str,
+    widen: int,
     keep: str | None = None,
     **settings: Any,
 ) -> TuneResult:
@@ -139,6 +140,7 @@ def run_race(
         span=span,
         rounds=rounds,
         finish=TRUNCATED_FINISH if early else 1.0,
+        widen=widen,
         progress=progress,
     )
     settings["shorten"] = shorten

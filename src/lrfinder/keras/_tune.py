@@ -99,6 +99,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     keep: str = "initial",
     shorten: str = "truncate",
+    widen: int = 0,
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -221,6 +222,7 @@ def tune_lr(
                 keep=keep,
                 held_out="split" if validation_data is None else "validation_data",
                 shorten=shorten,
+                widen=widen,
             )
         if keep == "winner":
             if best["lr"] != tuned.lr:

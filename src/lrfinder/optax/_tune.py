@@ -68,6 +68,7 @@ def tune_lr(
     hyperparam: str = "learning_rate",
     resume: bool = True,
     shorten: str = "truncate",
+    widen: int = 0,
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -199,4 +200,5 @@ def tune_lr(
         progress=progress,
         framework="optax",
         shorten=shorten,
+        widen=widen,
     )

@@ -81,6 +81,7 @@ def tune_lr(
     snapshot: str = "memory",
     resume: bool = True,
     shorten: str = "truncate",
+    widen: int = 0,
     progress: bool = True,
     accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
@@ -306,6 +307,7 @@ def tune_lr(
             val_batches=len(held_out),
             held_out="data" if val_data is None else "val_data",
             shorten=shorten,
+            widen=widen,
         )
         if keep == "winner" and best["lr"] != tuned.lr:
             raise LRFinderError(
