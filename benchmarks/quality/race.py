@@ -66,10 +66,10 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
     "race_three_end08_truncate": (((None, 0.2), (3, 0.4), (2, 0.8)), 5, 1.0, True),
     "race_end09_truncate": (((None, 0.25), (2, 0.9)), 5, 1.0, True),
     "race_end07": (((None, 0.25), (2, 0.7)), 5, 1.0, True),
-    # Races that add rates past an edge that wins round 1 (tune_lr's `widen`), on the default
-    # rounds: up to one, and up to two.
+    # tune_lr's default adds up to two rates past an edge whose held-out loss has not turned in
+    # round 1 (`widen`); this one adds one at most, and race_nowiden_truncate none.
     "race_widen1_truncate": (None, 5, 1.0, True),
-    "race_widen2_truncate": (None, 5, 1.0, True),
+    "race_nowiden_truncate": (None, 5, 1.0, True),
 }
 # tune_lr's other options, where a variant changes one: the *_truncate variants run the first
 # steps of the real schedule in round 1 (instead of the whole schedule compressed), and their
@@ -81,8 +81,10 @@ OPTIONS: dict[str, dict[str, Any]] = {
     for name in VARIANTS
     if name not in ("race_default", "race_noval")
 }
-OPTIONS["race_widen1_truncate"]["widen"] = 1
-OPTIONS["race_widen2_truncate"]["widen"] = 2
+# The variants from before `widen` add no rates past an edge (as they were run), but for the
+# two defaults' and race_widen1_truncate.
+for _name in OPTIONS:
+    OPTIONS[_name]["widen"] = 1 if _name == "race_widen1_truncate" else 0
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
@@ -332,31 +334,50 @@ def _stale(value: Any, shared: Any, protocol: str, name: str) -> bool:
 
     import lrfinder.torch
     from lrfinder import NoSuggestionError, RangeTestResult
-    from lrfinder._tuning._candidates import _candidates
+    from lrfinder._tuning._candidates import _candidates, highest_swept
+    from lrfinder._tuning._race import WIDEN, past_edge
 
     if value is None:
         return False
     defaults = inspect.signature(lrfinder.torch.tune_lr).parameters
     shorten = OPTIONS.get(name, {}).get("shorten", defaults["shorten"].default)
     widen = OPTIONS.get(name, {}).get("widen", defaults["widen"].default)
+    _, num, span, with_val = VARIANTS[name]
+    if widen is None:  # the candidates come from a range test; without val_data none are added
+        widen = WIDEN if with_val else 0
     # Races cached before tune_lr had `shorten` compressed, and before `widen` added none.
     if "error" not in value and (
         value["settings"].get("shorten", "compress") != shorten
         or value["settings"].get("widen", 0) != widen
     ):
         return True
-    _, num, span, with_val = VARIANTS[name]
     test = shared if with_val else value.get("range_test")
     if test is None:
         return False
+    test = RangeTestResult.from_dict(test)
     try:
-        rates = list(_candidates(RangeTestResult.from_dict(test), protocol, num, span)[0])
+        rates = list(_candidates(test, protocol, num, span)[0])
     except NoSuggestionError:
         return "error" not in value
-    # A widened race raced today's candidates and up to `widen` more past them.
-    cached = np.array(value.get("rates", []), dtype=float)
-    found = [bool(np.isclose(cached, r, rtol=1e-9, atol=0.0).any()) for r in rates]
-    return not all(found) or not len(rates) <= cached.size <= len(rates) + widen
+    if "error" in value:
+        return True
+    # Today's candidates, and the rates today's rule adds past an edge, replayed on the cached
+    # first round's losses.
+    cached = np.array(value["rates"], dtype=float)
+    first = [float(v) for v in value["rounds"][0]["losses"]]
+
+    def loss(r: float) -> float | None:
+        at = np.flatnonzero(np.isclose(cached, r, rtol=1e-9, atol=0.0))
+        return first[int(at[0])] if at.size else None
+
+    losses = [loss(r) for r in rates]
+    for _ in range(widen):
+        added = None if None in losses else past_edge(rates, losses, highest_swept(test))
+        if added is None:
+            break
+        rates = sorted([*rates, added])
+        losses = [loss(r) for r in rates]
+    return None in losses or len(rates) != cached.size
 
 
 def race_tasks(
@@ -473,6 +494,8 @@ TARGETS = (
 # The races that end before the whole budget, shown beside the default in the ceiling table:
 # the fixed rule's picks per protocol (constant; one-cycle) among them.
 ENDING_EARLY = ("race_three_end09_truncate", "race_end09_truncate")
+# The default without `widen`, also shown there.
+WITHOUT_WIDEN = "race_nowiden_truncate"
 # Every variant but the two that change the score, not the budget (without val_data; on 32
 # validation batches).
 BUDGETS = tuple(n for n in VARIANTS if n not in ("race_noval", "race_val32"))
@@ -675,7 +698,14 @@ def _ceiling_md(
     from .run import GRID, PROTOCOLS
     from .setups import SETUPS
 
-    names = (lrfinder.DEFAULT_METHOD, DEFAULT_BUDGET, *ENDING_EARLY, "optuna", ONE_SEED_GRID)
+    names = (
+        lrfinder.DEFAULT_METHOD,
+        DEFAULT_BUDGET,
+        WITHOUT_WIDEN,
+        *ENDING_EARLY,
+        "optuna",
+        ONE_SEED_GRID,
+    )
     # Each method's regrets on the other seeds, per setup and protocol, read once for every group.
     others: dict[tuple[str, str], dict[str, list[float]]] = {}
     for s in SETUPS:
@@ -697,8 +727,9 @@ def _ceiling_md(
         "the last column scores every row on the other oracle seeds' mean instead, which no "
         "method chose on (interpolated between grid rates, which can only add to an off-grid "
         "rate's loss at a convex bottom). The two races that end before the whole budget "
-        f"({', '.join(f'`{n}`' for n in ENDING_EARLY)}, and `{DEFAULT_BUDGET}` for one-cycle, "
-        "which is the second) chose on the scored run's first nine tenths, not on its end.",
+        f"({', '.join(f'`{n}`' for n in ENDING_EARLY)}, and for one-cycle `{DEFAULT_BUDGET}` "
+        f"and `{WITHOUT_WIDEN}`, which run the second's rounds) chose on the scored run's "
+        "first nine tenths, not on its end.",
         "",
         "| method | setups | protocol | in good range | distance to centre median | regret "
         "mean | regret mean on the other seeds | cost median (trainings) |",

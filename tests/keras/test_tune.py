@@ -127,3 +127,25 @@ def test_by_default_a_one_cycle_race_stops_its_finalists_at_nine_tenths_unless_k
         assert tuned.settings["shorten"] == "truncate"
         assert tuned.settings["rounds"] == [[2, finish]]
         assert tuned.rounds[-1].steps == round(finish * TOTAL)
+
+
+def test_a_rate_added_past_an_edge_trains_from_the_snapshot(digits) -> None:
+    x, y, xv, yv = digits
+    model = mlp()
+    model.optimizer.build(model.trainable_variables)
+    before = state(model)
+    tuned = lrfinder.keras.tune_lr(
+        model,
+        x,
+        y,
+        validation_data=(xv, yv),
+        total_steps=TOTAL,
+        batch_size=BATCH,
+        rates=[1e-7, 1e-6, 1e-5],  # far too low: the loss still falls toward the highest
+        rounds=[(3, 1.0)],
+        widen=1,
+        progress=False,
+    )
+    assert tuned.rates == pytest.approx([1e-7, 1e-6, 1e-5, 1e-4], rel=1e-9)
+    assert tuned.lr == tuned.rates[-1] and tuned.settings["widen"] == 1
+    assert_same_state(before, state(model))

@@ -237,3 +237,28 @@ def test_every_argument_is_checked_before_anything_trains(data, name, value, mat
     with pytest.raises(LRFinderError, match=match):
         lrfinder.optax.tune_lr(**arguments)
     assert calls == []
+
+
+def test_a_rate_added_past_an_edge_runs_the_same_traced_step(data) -> None:
+    train, val = data
+    traces: list[int] = []
+    step, params, opt_state = setup(traces)
+    before = jax.tree.map(np.asarray, (params, opt_state))
+    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    tuned = lrfinder.optax.tune_lr(
+        step,
+        params,
+        opt_state,
+        train,
+        eval_fn=evaluate,
+        total_steps=TOTAL,
+        rates=[1e-7, 1e-6, 1e-5],  # far too low: the loss still falls toward the highest
+        rounds=[(3, 1.0)],
+        widen=1,
+        progress=False,
+    )
+    assert tuned.rates == pytest.approx([1e-7, 1e-6, 1e-5, 1e-4], rel=1e-9)
+    assert tuned.lr == tuned.rates[-1] and len(traces) == 1
+    jax.tree.map(
+        np.testing.assert_array_equal, before, jax.tree.map(np.asarray, (params, opt_state))
+    )

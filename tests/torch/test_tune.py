@@ -95,6 +95,34 @@ def test_each_score_is_the_held_out_loss_of_training_that_rate_from_the_start() 
         assert score == pytest.approx(held_out_loss(fresh, val), rel=1e-6), lr
 
 
+def test_rates_added_past_an_edge_train_from_the_start_like_the_others() -> None:
+    model, opt, data, val = setup()
+    start, before = copy.deepcopy(model), capture(model, opt)
+    rng = torch.get_rng_state()
+    tuned = lft.tune_lr(
+        model,
+        opt,
+        data,
+        val_data=val,
+        total_steps=TOTAL,
+        loss_fn=F.mse_loss,
+        rates=[1e-5, 1e-4, 1e-3],  # far too low for 24 steps of Adam: the highest wins
+        rounds=[(3, 1.0)],
+        widen=2,
+        progress=False,
+    )
+    assert_same(before, capture(model, opt))
+    assert tuned.rates == pytest.approx([1e-5, 1e-4, 1e-3, 1e-2, 1e-1], rel=1e-9)
+    assert tuned.settings["widen"] == 2 and "added 2 rate(s)" in " ".join(tuned.warnings)
+    (last,) = tuned.rounds
+    for lr in (1e-2, 1e-1):
+        fresh = copy.deepcopy(start)
+        torch.set_rng_state(rng)
+        train_by_hand(fresh, torch.optim.Adam(fresh.parameters(), lr=lr), data, lr)
+        score = last.losses[tuned.rates.index(min(tuned.rates, key=lambda r: abs(r - lr)))]
+        assert score == pytest.approx(held_out_loss(fresh, val), rel=1e-6), lr
+
+
 def test_keep_winner_leaves_the_winners_trained_state() -> None:
     model, opt, data, val = setup()
     start = copy.deepcopy(model)
@@ -356,6 +384,10 @@ def test_the_raced_schedule_is_the_one_asked_for() -> None:
         (
             {"loss_fn": F.mse_loss, "rates": [0.01], "start_lr": 1e-4},
             r"Range-test options are read only when tune_lr runs the range test itself",
+        ),
+        (
+            {"loss_fn": F.mse_loss, "widen": -1},
+            r"`widen` must be an integer of at least 0\. Received: widen=-1",
         ),
     ],
 )

@@ -32,9 +32,9 @@ from lrfinder import (
     tune_lr,
 )
 from lrfinder._tuning._candidates import CAP_FACTOR
-from lrfinder._tuning._race import Round, plan_rounds, race
+from lrfinder._tuning._race import Round, past_edge, plan_rounds, race
 from lrfinder._tuning._race_result import RaceRound
-from lrfinder._tuning._trial import Resuming
+from lrfinder._tuning._trial import Resuming, run_race
 
 Trial = Callable[[float, int], float]
 
@@ -472,8 +472,8 @@ def test_a_winner_at_an_edge_is_warned_about(best: float, side: str) -> None:
     ("best", "added"),
     [
         (1e-6, (1e-5, 1e-6)),  # the added rate wins again: a second one, then no more
-        (10**-4.6, (1e-5, 1e-6)),  # the second added rate loses: the best is inside
-        (10**-4.3, (1e-5,)),  # the first added rate loses
+        (10**-4.6, (1e-5,)),  # the added rate wins, but the parabola turns before 1e-6
+        (10**-4.3, (1e-5,)),  # the added rate loses
         (1e3, (10.0, 100.0)),
         (1e-2, ()),  # the best inside: nothing added
     ],
@@ -504,6 +504,37 @@ def test_widen_adds_rates_past_an_edge_that_wins_the_first_round(
     assert plain.rates == RATES
 
 
+def test_an_edge_winner_whose_loss_has_turned_adds_nothing() -> None:
+    # Past the parabola through 1.0, 1.05 and 2.0 the loss would rise: its lowest point lies
+    # between the two lowest rates, so the best rate is inside.
+    table = dict(zip(RATES, (1.0, 1.05, 2.0, 3.0, 4.0), strict=True))
+    trial = Recorder(lambda lr, steps: table[lr])
+    tuned = tune_lr(trial, rates=RATES, budget_steps=4, widen=2, progress=False)
+    assert tuned.rates == RATES and len(trial.calls) == 5 + 2
+    line = dict(zip(RATES, (1.0, 1.5, 2.0, 3.0, 4.0), strict=True))  # a straight line
+    tuned = tune_lr(
+        lambda lr, steps: line.get(lr, 0.5), rates=RATES, budget_steps=4, widen=1, progress=False
+    )
+    assert len(tuned.rates) == 6
+
+
+def test_past_edge_reads_the_three_outermost_losses_and_stays_within_floats() -> None:
+    assert past_edge((1e-3, 1e-2, 1e-1), [1.0, 2.0, 3.0]) == pytest.approx(1e-4)
+    assert past_edge((1e-3, 1e-2, 1e-1), [3.0, 2.0, 1.0]) == pytest.approx(1.0)
+    assert past_edge((1e-3, 1e-2, 1e-1), [2.0, 1.0, 3.0]) is None  # the best is inside
+    assert past_edge((1e-3, 1e-2, 1e-1), [1.0, math.inf, math.inf]) == pytest.approx(1e-4)
+    assert past_edge((1e-3, 1e-2, 1e-1), [math.inf] * 3) is None  # nothing trained
+    assert past_edge((1e-3, 1e-2), [1.0, 2.0]) is None
+    # Upward never past `highest` (the range test's blow-up): up to it, then no further.
+    assert past_edge((1e-3, 1e-2, 1e-1), [3.0, 2.0, 1.0], 0.5) == 0.5
+    assert past_edge((1e-3, 1e-2, 0.5), [3.0, 2.0, 1.0], 0.5) is None
+    assert past_edge((1e-3, 1e-2, 1e-1), [1.0, 2.0, 3.0], 0.5) == pytest.approx(1e-4)
+    assert past_edge((1e290, 1e295, 1e300), [3.0, 2.0, 1.0]) is None
+    assert past_edge((1e-300, 1e-295, 1e-290), [1.0, 2.0, 3.0]) is None
+    # Steeply convex, bottoming out inside: the differences overflow to inf, and still no crash.
+    assert past_edge((1e-3, 1e-2, 1e-1), [1.7e308, -1.7e308, -1.75e308]) is None
+
+
 def test_widen_goes_one_gap_past_the_edge_and_never_with_two_candidates() -> None:
     uneven = (1e-3, 1e-2, 10**-1.5)
     trial = Recorder(bowl(1.0))
@@ -529,11 +560,61 @@ def test_a_widened_race_goes_on_from_the_added_rates_state() -> None:
     assert going.most == 3 and not going.held
 
 
+@pytest.mark.parametrize(
+    ("held_out", "widen", "added"),
+    [
+        ("val_data", None, 2),
+        ("validation_data", None, 2),
+        ("data", None, 0),
+        ("split", None, 0),
+        ("data", 1, 1),
+        ("split", 2, 2),
+    ],
+)
+def test_a_race_scored_on_batches_held_out_of_training_widens_only_when_asked(
+    held_out: str, widen: int | None, added: int
+) -> None:
+    curve = sigmoid_curve(centre=-2.0)
+    tuned = run_race(
+        bowl(10.0),
+        total_steps=4,
+        result=curve,
+        rates=None,
+        for_schedule="constant",
+        num=5,
+        span=1.0,
+        rounds=None,
+        progress=False,
+        shorten="truncate",
+        widen=widen,
+        held_out=held_out,
+    )
+    assert len(tuned.rates) == 5 + added and tuned.settings["widen"] == added
+
+
 def test_a_winner_at_the_blowup_cap_says_so() -> None:
     curve = sigmoid_curve(centre=-2.0)
-    tuned = tune_lr(bowl(10.0), result=curve, budget_steps=4, progress=False)
+    tuned = tune_lr(bowl(10.0), result=curve, budget_steps=4, widen=0, progress=False)
     assert tuned.lr == tuned.rates[-1]
     assert "stop at the range test's cap (its blow-up); race higher `rates`" in tuned.warnings[-1]
+    # By default the race goes past the cap, two gaps, and says so.
+    wide = tune_lr(bowl(10.0), result=curve, budget_steps=4, progress=False)
+    assert wide.settings["widen"] == 2 and len(wide.rates) == len(tuned.rates) + 2
+    assert wide.rates[:-2] == tuned.rates and wide.lr == wide.rates[-1]
+    assert "added 2 rate(s) past it" in " ".join(wide.warnings)
+    assert "added rates past it, up to `widen`; raise it" in wide.warnings[-1]
+    # Never past the range test's blow-up: a sweep that stopped lower stops the race there.
+    k = int(np.searchsorted(curve.lrs, 0.5))  # under one gap above the highest candidate
+    losses = curve.losses.copy()
+    losses[k + 1] = np.nan
+    short = RangeTestResult(lrs=curve.lrs[: k + 2], losses=losses[: k + 2])
+    plain = tune_lr(bowl(10.0), result=short, budget_steps=4, widen=0, progress=False)
+    capped = tune_lr(bowl(10.0), result=short, budget_steps=4, progress=False)
+    assert plain.rates[-1] < curve.lrs[k] < plain.rates[-1] * (plain.rates[-1] / plain.rates[-2])
+    assert capped.rates == (*plain.rates, float(curve.lrs[k]))
+    # Given rates alone are raced as they are.
+    given = tune_lr(bowl(10.0), rates=tuned.rates, budget_steps=4, progress=False)
+    assert given.rates == tuned.rates and given.settings["widen"] == 0
 
 
 def test_confidence_reads_the_margin_over_the_runner_up() -> None:
@@ -835,11 +916,14 @@ def test_tune_lr_never_crashes_on_odd_trial_outputs(
         return values[len(calls) % len(values)]
 
     try:
-        tuned = tune_lr(trial, rates=np.logspace(-4, 0, n), budget_steps=budget, progress=False)
+        tuned = tune_lr(
+            trial, rates=np.logspace(-4, 0, n), budget_steps=budget, widen=2, progress=False
+        )
     except NoSuggestionError as exc:
         assert "diverged" in str(exc)
         return
     assert tuned.lr in tuned.rates and 0.0 <= tuned.confidence <= 1.0
+    assert n <= len(tuned.rates) <= n + (2 if n > 2 else 0)
     assert tuned.steps_spent == sum(calls)
     assert TuneResult.from_dict(json.loads(json.dumps(tuned.to_dict()))) == tuned
 

@@ -96,6 +96,18 @@ def _wide(
     return rates, [note], True
 
 
+def _finite_steps(result: RangeTestResult) -> int:
+    """How many of the sweep's first steps have a finite loss."""
+    finite = np.isfinite(result.losses)
+    return result.losses.size if finite.all() else int(np.argmin(finite))
+
+
+def highest_swept(result: RangeTestResult) -> float:
+    """The highest rate the sweep trained at before its loss turned NaN or inf (its first rate
+    where the first loss already did): no race goes past it."""
+    return float(result.lrs[max(_finite_steps(result) - 1, 0)])
+
+
 def _candidates(
     result: RangeTestResult, for_schedule: str, num: int, span: float
 ) -> tuple[tuple[float, ...], list[str], bool]:
@@ -105,8 +117,7 @@ def _candidates(
         raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
     use = _reading(for_schedule)
     result = as_result(result)
-    finite = np.isfinite(result.losses)
-    stop = result.losses.size if finite.all() else int(np.argmin(finite))
+    stop = _finite_steps(result)
     why = _untrusted(result, stop)
     if why is not None:
         return _wide(result, stop, num, span, why)

@@ -25,7 +25,7 @@ from .._core._find import find_lr
 from .._core._names import canonical_schedule
 from .._core._progress import StepBar
 from .._core._result import RangeTestResult, as_result
-from ._candidates import _candidates, _reading
+from ._candidates import _candidates, _reading, highest_swept
 from ._race_result import RaceRound, TuneResult
 
 logger = logging.getLogger("lrfinder")
@@ -70,6 +70,10 @@ MIN_FINISH = 0.5
 # NEAR_TIE the finalists count as nearly identical.
 CONFIDENCE_HALF = 0.25
 NEAR_TIE = 0.05
+# Where the candidates come from a range test, the race may add up to WIDEN rates past an edge
+# whose held-out loss has not turned (past_edge): the range test's suggestion can be off by
+# more than ``span`` (BENCHMARKS.md, "widen").
+WIDEN = 2
 
 
 @dataclass(frozen=True)
@@ -175,16 +179,16 @@ def race(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     min_steps: int = 1,
     widen: int = 0,
+    highest: float = math.inf,
     progress: bool = False,
 ) -> tuple[tuple[float, ...], tuple[RaceRound, ...]]:
     """Successive halving over ``rates``: each round trains its candidates from the snapshot
     for ``fraction x budget_steps`` steps (at least ``min_steps``) and passes the best ``count``
     finite ones on (ties: the lower rate). :func:`tune_lr` runs it and picks the winner.
 
-    Where the first round's best of 3 or more candidates is the lowest or the highest, a rate
-    one gap further out (the gap to its neighbour, in log) runs the first round too, up to
-    ``widen`` of them, until the best is inside. Returns the rates raced (ascending, the added
-    ones among them) and the rounds.
+    Up to ``widen`` rates past an edge (:func:`past_edge`, none above ``highest``) run the
+    first round too. Returns the rates raced (ascending, the added ones among them) and the
+    rounds.
 
     Raises:
         NoSuggestionError: every candidate of a round diverged.
@@ -219,7 +223,9 @@ def race(
                     trial.retain([rates[j] for j in ahead])  # type: ignore[attr-defined]
             if k == 0 and widen and len(rates) > 2:
                 keep = plan[1].count if keeps and len(plan) > 1 else None
-                alive = _widen(trial, rates, losses, length, widen, bar, trained[0], keep)
+                alive = _widen(
+                    trial, rates, losses, length, (widen, highest), bar, trained[0], keep
+                )
             done.append(RaceRound(steps=length, losses=tuple(losses), resumed=resumed[k]))
             ranked = _ranked(alive, losses)
             if not ranked:
@@ -246,40 +252,76 @@ def _widen(
     rates: list[float],
     losses: list[float],
     steps: int,
-    most: int,
+    limits: tuple[int, float],
     bar: _RaceBar,
     counted: int,
     keep: int | None,
 ) -> list[int]:
-    """Add rates past an edge that won the first round (``rates`` and ``losses`` grow in
-    place, ascending), at most ``most``; a resuming trial keeps the best ``keep``. Returns
-    every candidate's index: all of them ran the first round."""
+    """Add the rates :func:`past_edge` names to the first round (``rates`` and ``losses`` grow
+    in place, ascending), ``limits``: at most so many, none above that rate; a resuming trial
+    keeps the best ``keep``. Returns every candidate's index: all of them ran the first round."""
+    most, highest = limits
     for _ in range(most):
-        ranked = _ranked(range(len(rates)), losses)
-        if not ranked or ranked[0] not in (0, len(rates) - 1):
+        lr = past_edge(rates, losses, highest)
+        if lr is None:
             break
-        low = ranked[0] == 0
-        edge, inner = (rates[0], rates[1]) if low else (rates[-1], rates[-2])
-        lr = edge * (edge / inner)
-        if not 0 < lr < math.inf:
-            break
+        low = lr < rates[0]
+        edge = rates[0] if low else rates[-1]
         bar.extend(counted)
-        bar.trial(lr, (rates[ranked[0]], losses[ranked[0]]))
+        bar.trial(lr, (edge, losses[0] if low else losses[-1]))
         loss = _score(trial, lr, steps)
         bar.advance(counted)
         at = 0 if low else len(rates)
         rates.insert(at, lr)
         losses.insert(at, loss)
         logger.info(
-            "race round 1: the best rate %.3g is the %s candidate; %.3g added (held-out loss %.4g)",
-            edge,
-            "lowest" if low else "highest",
-            lr,
-            loss,
+            "race round 1: the loss still fell toward the %s candidate %.3g; %.3g added "
+            "(held-out loss %.4g)",
+            *("lowest" if low else "highest", edge, lr, loss),
         )
         if keep is not None:
-            trial.retain([rates[i] for i in _ranked(range(len(rates)), losses)[:keep]])  # type: ignore[attr-defined]
+            best = _ranked(range(len(rates)), losses)[:keep]
+            trial.retain([rates[i] for i in best])  # type: ignore[attr-defined]
     return list(range(len(rates)))
+
+
+def past_edge(
+    rates: Sequence[float], losses: Sequence[float], highest: float = math.inf
+) -> float | None:
+    """The rate to add to a first round whose best of 3 or more candidates is the lowest or
+    the highest (``rates`` ascending, ``losses`` theirs), or None.
+
+    A rate one gap further out (the gap between the edge and its neighbour, in log), where the
+    held-out loss has not turned: the parabola through the three outermost losses on that side
+    (against log rate) opens downward, or bottoms out past the edge, or one of them diverged. A
+    parabola that bottoms out between them says the best rate is inside. Upward, never above
+    ``highest`` (the range test's blow-up): up to it where the gap would pass it.
+    """
+    if len(rates) < 3:
+        return None
+    ranked = _ranked(range(len(rates)), losses)
+    if not ranked or ranked[0] not in (0, len(rates) - 1):
+        return None
+    low = ranked[0] == 0
+    side = (0, 1, 2) if low else (-1, -2, -3)
+    # Log rate measured outward from the edge (the two inner points negative), and the parabola
+    # y = a t^2 + b t + c through the three points by divided differences.
+    x = [math.log10(rates[i]) for i in side]
+    t = [(v - x[0]) * (-1.0 if low else 1.0) for v in x]
+    y = [losses[i] for i in side]
+    if all(math.isfinite(v) for v in y):
+        d1, d2 = (y[1] - y[0]) / t[1], (y[2] - y[1]) / (t[2] - t[1])
+        a = (d2 - d1) / t[2]
+        b = d1 - a * t[1]  # the slope at the edge, outward
+        if a > 0 and b >= 0:  # it opens upward and bottoms out at or inside the edge
+            return None
+    out = 2 * x[0] - x[1]
+    if not -300 < out < 300:  # a rate a float can hold, and its square
+        return None
+    if low:
+        return 10.0**out
+    top = min(10.0**out, highest)
+    return top if top > rates[-1] * (1 + 1e-9) else None
 
 
 def _ranked(alive: Sequence[int], losses: Sequence[float]) -> list[int]:
@@ -315,9 +357,14 @@ def _check_rates(rates: Any) -> tuple[float, ...]:
 
 
 def _decide(
-    rates: tuple[float, ...], rounds: tuple[RaceRound, ...], capped: bool
+    rates: tuple[float, ...],
+    rounds: tuple[RaceRound, ...],
+    capped: bool,
+    widened: tuple[bool, bool],
 ) -> tuple[float, str, float, list[str]]:
-    """The winner, why, how confidently (module constants), and the warnings."""
+    """The winner, why, how confidently (module constants), and the warnings; ``capped``: the
+    candidates stop at the range test's cap; ``widened``: the race added rates below the lowest
+    candidate, above the highest."""
     last = rounds[-1].losses
     w = int(np.argmin(np.where(np.isnan(last), np.inf, last)))  # first of equals: lower rate
     finalists = sum(math.isfinite(v) for v in last)
@@ -353,7 +400,9 @@ def _decide(
         confidence *= 0.5
         side = "lowest" if w == 0 else "highest"
         fix = "widen `span` (or pass rates beyond it)"
-        if w > 0 and capped:
+        if widened[w > 0]:
+            fix = "the race added rates past it, up to `widen`; raise it or race further `rates`"
+        elif w > 0 and capped:
             fix = "the candidates stop at the range test's cap (its blow-up); race higher `rates`"
         warnings.append(f"The winner is the {side} candidate: the best rate may lie beyond; {fix}.")
     return rates[w], reason, float(min(max(confidence, 0.0), 1.0)), warnings
@@ -372,7 +421,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     finish: float = 1.0,
     min_steps: int = 1,
-    widen: int = 0,
+    widen: int | None = None,
     progress: bool = True,
     **sweep: Any,
 ) -> TuneResult:
@@ -409,9 +458,13 @@ def tune_lr(
             only to tell them apart; the framework adapters stop a truncated race at 0.9 when
             the winner's trained state is not kept.
         min_steps: the fewest steps any trial trains.
-        widen: how many rates the race may add past an edge: where the first round's best of
-            3 or more candidates is the lowest or the highest, a rate one gap further out (the
-            gap to its neighbour) runs the first round too, until the best is inside.
+        widen: how many rates the race may add past an edge. Where the first round's best of
+            3 or more candidates is the lowest or the highest, and the held-out loss has not
+            turned there (the parabola through that side's three outermost losses, against log
+            rate, opens downward or bottoms out past the edge), a rate one gap further out runs
+            the first round too, never above the highest rate the range test swept before its
+            loss turned NaN or inf. None: up to 2 where the candidates come from a range test
+            (its suggestion can be off by more than ``span``), none with ``rates`` alone.
         progress: one tqdm bar over every trial (the range test run with ``step`` has its own).
         **sweep: options of :func:`lrfinder.find_lr` for the range test run with ``step``.
 
@@ -451,6 +504,8 @@ def tune_lr(
             "`tune_lr` needs candidates: pass `result` (a range test), `step` (to run one) or "
             "`rates`."
         )
+    if widen is None:
+        widen = 0 if source == "rates" else WIDEN
     going_on = isinstance(trial, ResumingTrial) and for_schedule == "constant"
     plan = plan_rounds(rounds, len(rates), going_on=going_on, finish=finish)
     raced, done = race(
@@ -460,15 +515,17 @@ def tune_lr(
         rounds=plan,
         min_steps=min_steps,
         widen=widen,
+        highest=math.inf if result is None else highest_swept(as_result(result)),
         progress=progress,
     )
-    if len(raced) > len(rates):
+    widened = (raced[0] < rates[0], raced[-1] > rates[-1])
+    if any(widened):
         notes.append(
-            f"The first round's best was an edge candidate, so the race added "
-            f"{len(raced) - len(rates)} rate(s) past it: the candidates span "
-            f"{raced[0]:.3g}..{raced[-1]:.3g}."
+            f"The held-out loss still fell toward an edge of the candidates, so the race "
+            f"added {len(raced) - len(rates)} rate(s) past it: the range test's suggestion "
+            f"was off centre. The candidates span {raced[0]:.3g}..{raced[-1]:.3g}."
         )
-    lr, reason, confidence, warnings = _decide(raced, done, capped)
+    lr, reason, confidence, warnings = _decide(raced, done, capped, widened)
     return TuneResult(
         lr=lr,
         rates=raced,

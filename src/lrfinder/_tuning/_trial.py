@@ -99,13 +99,23 @@ def runs_range_test(
     return False
 
 
-def check_race_options(num: Any, span: Any, rounds: Any, rates: Sequence[float] | None) -> None:
-    """``num``, ``span`` and ``rounds`` checked before an adapter trains anything (the race
-    checks them again once it knows its candidates)."""
+def check_race_options(
+    num: Any, span: Any, rounds: Any, rates: Sequence[float] | None, widen: Any
+) -> None:
+    """``num``, ``span``, ``rounds`` and ``widen`` checked before an adapter trains anything
+    (the race checks them again once it knows its candidates)."""
     num = check_count("num", num, minimum=2)
+    if widen is not None:
+        check_count("widen", widen, minimum=0)
     if not is_real(span) or not 0 < span < math.inf:
         raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
     plan_rounds(rounds, len(rates) if isinstance(rates, Sized) else num)
+
+
+# How an adapter records held-out batches taken from the training data (no `val_data`): a score
+# less sure than the user's own held-out data (BENCHMARKS.md, `race_noval`), so the race keeps
+# to the range test's candidates there (with `val_data` it may widen past an edge).
+HELD_OUT_OF_TRAINING = ("data", "split")
 
 
 def run_race(
@@ -120,14 +130,17 @@ def run_race(
     rounds: Sequence[Round | tuple[int, float]] | None,
     progress: bool,
     shorten: str,
-    widen: int,
+    widen: int | None,
     keep: str | None = None,
     **settings: Any,
 ) -> TuneResult:
     """The race over an adapter's trial, its ``settings`` (with ``shorten``, and ``keep`` where
     the adapter has one) added to the result's. By default a truncated race at any schedule but
     a constant rate stops its finalists at ``TRUNCATED_FINISH`` of the budget, unless the
-    winner's state is kept (``keep="winner"`` needs it trained to the end)."""
+    winner's state is kept (``keep="winner"`` needs it trained to the end), and a race scored on
+    batches held out of the training data adds no rates past an edge (``widen``)."""
+    if widen is None and settings.get("held_out") in HELD_OUT_OF_TRAINING:
+        widen = 0
     constant = isinstance(for_schedule, str) and canonical_schedule(for_schedule) == "constant"
     early = shorten == "truncate" and not constant and keep != "winner"
     tuned = tune_lr(

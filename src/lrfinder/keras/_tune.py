@@ -17,6 +17,7 @@ from .._tuning._race import Round
 from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
     ScheduleShape,
+    check_race_options,
     check_schedule,
     run_race,
     runs_range_test,
@@ -99,7 +100,7 @@ def tune_lr(
     rounds: Sequence[Round | tuple[int, float]] | None = None,
     keep: str = "initial",
     shorten: str = "truncate",
-    widen: int = 0,
+    widen: int | None = None,
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -140,6 +141,12 @@ def tune_lr(
             at nine tenths of it) or ``"compress"`` (the whole schedule fitted into a short
             trial's steps); see :func:`lrfinder.torch.tune_lr`. Every Keras trial trains from
             the snapshot either way (``fit`` starts a new pass over the data).
+        widen: up to how many rates the race adds past an edge of the candidates, where the first
+            round's best is the lowest or the highest and its held-out loss has not turned there
+            (see :func:`lrfinder.tune_lr`), never above the range test's blow-up; each runs the
+            first round like the others. None (the default): 2 where the candidates come from the
+            range test and ``validation_data`` is given; 0 with ``rates``, or without
+            ``validation_data`` (a score on samples held out of the training arrays is less sure).
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 
@@ -155,6 +162,7 @@ def tune_lr(
         raise LRFinderError(f"`keep` must be 'initial' or 'winner'. Received: keep={keep!r}")
     check_count("total_steps", total_steps)
     shorten = check_schedule(for_schedule, shorten, total_steps)
+    check_race_options(num, span, rounds, rates, widen)
     _checked_optimizer(model)
     if dataset is not None:
         if validation_data is None:

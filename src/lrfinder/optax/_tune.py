@@ -68,7 +68,7 @@ def tune_lr(
     hyperparam: str = "learning_rate",
     resume: bool = True,
     shorten: str = "truncate",
-    widen: int = 0,
+    widen: int | None = None,
     progress: bool = True,
     **sweep: Unpack[SweepOptions],
 ) -> TuneResult:
@@ -110,6 +110,11 @@ def tune_lr(
             over ``total_steps``, and the default race's finalists stop at nine tenths of it) or
             ``"compress"`` (the whole schedule fitted into a short trial's steps); see
             :func:`lrfinder.torch.tune_lr`.
+        widen: up to how many rates the race adds past an edge of the candidates, where the first
+            round's best is the lowest or the highest and its held-out loss has not turned there
+            (see :func:`lrfinder.tune_lr`), never above the range test's blow-up; each runs the
+            first round like the others. None (the default): 2 where the candidates come from the
+            range test, 0 with ``rates``.
         progress: progress bars for the range test and the race.
         **sweep: the range test's sweep (:class:`lrfinder.SweepOptions`).
 
@@ -137,7 +142,7 @@ def tune_lr(
     if not isinstance(resume, bool):
         raise LRFinderError(f"`resume` must be True or False. Received: resume={resume!r}")
     shorten = check_schedule(for_schedule, shorten, total_steps)
-    check_race_options(num, span, rounds, rates)
+    check_race_options(num, span, rounds, rates, widen)
     base_lrs = _rates(opt_state, hyperparam)
     if not base_lrs:
         raise LRFinderError(

@@ -21,6 +21,7 @@ from .._tuning._race_result import TuneResult
 from .._tuning._trial import (
     Resuming,
     ScheduleShape,
+    check_race_options,
     check_schedule,
     race_trial,
     resumes,
@@ -81,7 +82,7 @@ def tune_lr(
     snapshot: str = "memory",
     resume: bool = True,
     shorten: str = "truncate",
-    widen: int = 0,
+    widen: int | None = None,
     progress: bool = True,
     accelerator: Any = None,
     **sweep: Unpack[SweepOptions],
@@ -135,6 +136,12 @@ def tune_lr(
             the whole schedule into each trial's steps, so a short one-cycle still warms up,
             peaks and anneals, and every round starts over (3.25 trainings). The same at a
             constant rate.
+        widen: up to how many rates the race adds past an edge of the candidates, where the first
+            round's best is the lowest or the highest and its held-out loss has not turned there
+            (see :func:`lrfinder.tune_lr`), never above the range test's blow-up; each runs the
+            first round like the others. None (the default): 2 where the candidates come from the
+            range test and ``val_data`` is given; 0 with ``rates``, or without ``val_data`` (a score
+            on batches held out of the training data is less sure).
         accelerator: as for :func:`find_lr`.
         total_steps: the length of the training the race stands in for, in optimizer steps; the
             last round trains this many.
@@ -202,6 +209,7 @@ def tune_lr(
     check_count("val_batches", val_batches)
     optimizers = run.optimizers
     shorten = check_schedule(for_schedule, shorten, total_steps)
+    check_race_options(num, span, rounds, rates, widen)
 
     extras = run.extras(schedulers, scaler)
     snap = Snapshot(model, optimizers, extras=extras, place=snapshot)
