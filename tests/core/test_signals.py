@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 
@@ -15,7 +14,7 @@ def test_signals_held_delivers_a_ctrl_c_after_the_block() -> None:
     done = []
     with pytest.raises(KeyboardInterrupt):
         with signals_held():
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
             done.append("rest of the block")
     assert done == ["rest of the block"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -27,7 +26,7 @@ def test_sigterm_is_raised_as_terminated_inside_the_block_when_its_handler_is_th
     delivered = []
     monkeypatch.setattr(signal, "raise_signal", delivered.append)  # not the real SIGTERM
     with pytest.raises(Terminated), terminate_cleanly():
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
     assert delivered == [signal.SIGTERM]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
@@ -38,7 +37,7 @@ def test_a_sigterm_handler_the_program_installed_is_left_alone() -> None:
     try:
         with terminate_cleanly():
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
         assert seen == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)

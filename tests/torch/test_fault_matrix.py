@@ -10,8 +10,8 @@ parameter groups, LR schedulers, a GradScaler (CPU), gradient accumulation.
 from __future__ import annotations
 
 import math
-import os
 import signal
+import threading
 from typing import Any
 
 import pytest
@@ -106,7 +106,7 @@ def step_fn_for(outcome: str) -> Any:
             if outcome == "ctrl-c":
                 raise KeyboardInterrupt
             if outcome == "sigterm":
-                os.kill(os.getpid(), signal.SIGTERM)
+                signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
             if outcome == "nan":
                 return loss * math.nan
         if outcome == "diverged" and calls[0] >= AT:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def test_a_second_ctrl_c_during_the_restore_waits_until_everything_is_back(
     def put_back(current: Any, saved: Any) -> Any:
         if not sent:  # the second Ctrl-C, early in the restore
             sent.append(True)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
         return real(current, saved)
 
     monkeypatch.setattr(snapshot_module, "_put_back", put_back)
