@@ -434,7 +434,8 @@ def tune_lr(
     quarter of the budget, then the best two at all of it (3.25 trainings for 5 candidates; to
     ``finish`` of it where given). A resuming trial at a constant rate gets a middle round by
     default: every candidate at a fifth, the best three to two fifths, the best two to all of it
-    (2.8 trainings for 5).
+    (2.8 trainings for 5). Where the first round's best is the lowest or the highest candidate
+    and the held-out loss still falls toward it, rates past it join the first round (``widen``).
 
     Args:
         trial: ``trial(lr, steps)`` trains ``steps`` steps at (peak) rate ``lr`` from the same

@@ -96,8 +96,10 @@ def tune_lr(
     (successive halving: by default all 5 train a quarter of ``total_steps``, then the best 2
     go on to nine tenths of it, 2.55 trainings in all (to all of it with ``keep="winner"``);
     at a constant rate all 5 train a fifth, the best 3 go on to two fifths and the best 2 to
-    all of it, 2.8 trainings). Every piece of state is put back exactly at the end,
-    also on error or Ctrl-C, unless ``keep="winner"``.
+    all of it, 2.8 trainings). Where the held-out loss still falls toward the lowest or the
+    highest candidate after the first round, up to 2 rates past it race too (``widen``). Every
+    piece of state is put back exactly at the end, also on error or Ctrl-C, unless
+    ``keep="winner"``.
 
     Under ``torch.distributed`` call it on every rank with that rank's data: the range test and
     the held-out losses are averaged over the ranks, so every rank races the same candidates
