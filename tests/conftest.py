@@ -1,8 +1,10 @@
-"""Shared fixtures: synthetic range-test curves with a known answer."""
+"""Shared fixtures: synthetic range-test curves with a known answer, Python's Ctrl-C handler."""
 
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -14,6 +16,15 @@ from lrfinder import RangeTestResult
 @pytest.fixture
 def curve() -> RangeTestResult:
     return sigmoid_curve()
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, also where the suite runs as a background job
+    (which starts with SIGINT ignored), put back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 # Hypothesis profiles: "ci" (what .ci/run selects) runs the property tests that take their

@@ -10,6 +10,7 @@ import pytest
 from lrfinder._core._signals import Terminated, signals_held, terminate_cleanly
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_signals_held_delivers_a_ctrl_c_after_the_block() -> None:
     done = []
     with pytest.raises(KeyboardInterrupt):

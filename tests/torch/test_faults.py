@@ -66,6 +66,7 @@ def test_a_step_that_skips_every_batch_is_stopped_with_a_clear_error() -> None:
     assert_same(capture(model, opt), before)
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_a_second_ctrl_c_during_the_restore_waits_until_everything_is_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
