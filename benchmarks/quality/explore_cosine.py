@@ -1,12 +1,13 @@
 """A check of tune_lr's default rounds on a schedule the quality benchmark does not race: cosine
 annealing to zero over the budget (BENCHMARKS.md, "What the race tables say").
 
-    python -m benchmarks.quality.explore_cosine [--splits dev,test]   # about 15 minutes
+    python -m benchmarks.quality.explore_cosine [--splits dev,test]   # about 30 minutes
 
 Per setup of the splits, a 3-seed grid (``run.GRID``, the finders' seeds) trains every rate with
 ``lrfinder.schedules.cosine_annealing(lr, T_max=steps)`` and scores the whole validation set.
-Per seed, two races on the seed's cached range test choose a rate: tune_lr's default
-(``shorten="truncate"``, the finalists stopping at nine tenths) and the default before it
+Per seed, three races on the seed's cached range test choose a rate: tune_lr's default
+(``shorten="truncate"``, the finalists stopping at nine tenths, up to 2 rates added past an edge),
+the same without the added rates (``widen=0``, the default before), and the default before that
 (``shorten="compress"``, the finalists trained to the end). Each chosen rate is trained with its
 seed and scored by the mean normalized regret against the grid, as the main tables score a
 rate. Nothing is cached; it prints a Markdown table.
@@ -26,7 +27,11 @@ from .report import GOOD_WITHIN
 from .setups import BY_NAME, SETUPS
 
 SCHEDULE = "cosine_annealing"
-VARIANTS = {"default (truncated, to 0.9)": {}, "compressed, to the end": {"shorten": "compress"}}
+VARIANTS = {
+    "default (truncated, to 0.9, widen)": {},
+    "truncated, to 0.9, no widen": {"widen": 0},
+    "compressed, to the end, no widen": {"shorten": "compress", "widen": 0},
+}
 
 
 def _loss(setup_name: str, seed: int, lr: float) -> float:
