@@ -81,13 +81,17 @@ def _recurrence(b: np.ndarray, a: float, factor: float = 1.0, *, huge: bool = Fa
     return partial.reshape(-1)[:n]
 
 
+def finite_prefix(values: np.ndarray) -> int:
+    """How many of ``values`` come before the first NaN or inf (all of them if none)."""
+    finite = np.isfinite(values)
+    return values.size if finite.all() else int(np.argmin(finite))
+
+
 def _causal_ema(arr: np.ndarray, beta: float) -> np.ndarray:
     """The debiased average ``avg_i = beta * avg_(i-1) + (1 - beta) * x_i`` over
     ``1 - beta**(i+1)``, vectorised; equal to that loop to rounding (tests/core/test_smoothing.py
     holds the loop)."""
-    n = arr.size
-    finite = np.isfinite(arr)
-    stop = n if finite.all() else int(np.argmin(finite))
+    n, stop = arr.size, finite_prefix(arr)
     if beta == 0.0:
         out = arr.copy()
     else:

@@ -14,7 +14,7 @@ import numpy as np
 from .._core._errors import NoSuggestionError
 from .._core._registry import Suggestion
 from .._core._result import RangeTestResult
-from .._core._smoothing import ema, sma
+from .._core._smoothing import ema, finite_prefix, sma
 
 MIN_POINTS = 5
 
@@ -151,7 +151,7 @@ def finite_part(result: RangeTestResult) -> tuple[np.ndarray, np.ndarray, int, l
     """
     lrs, losses = result.lrs, result.losses
     finite = np.isfinite(losses)
-    stop = losses.size if finite.all() else int(np.argmin(finite))
+    stop = finite_prefix(losses)
     if not finite[stop:].any():
         return lrs, losses, stop, []
     bad = np.flatnonzero(~finite)

@@ -13,6 +13,7 @@ from .._core._checks import check_count, is_real
 from .._core._errors import LRFinderError, NoSuggestionError
 from .._core._names import canonical_schedule
 from .._core._result import RangeTestResult, as_result
+from .._core._smoothing import finite_prefix
 from .._core._suggestion import quiet_suggest
 from .._reading._curve import EARLY_STOPS, MIN_POINTS, NOISY_SNR, read_curve
 
@@ -96,16 +97,10 @@ def _wide(
     return rates, [note], True
 
 
-def _finite_steps(result: RangeTestResult) -> int:
-    """How many of the sweep's first steps have a finite loss."""
-    finite = np.isfinite(result.losses)
-    return result.losses.size if finite.all() else int(np.argmin(finite))
-
-
 def highest_swept(result: RangeTestResult) -> float:
     """The highest rate the sweep trained at before its loss turned NaN or inf (its first rate
     where the first loss already did): no race goes past it."""
-    return float(result.lrs[max(_finite_steps(result) - 1, 0)])
+    return float(result.lrs[max(finite_prefix(result.losses) - 1, 0)])
 
 
 def _candidates(
@@ -117,7 +112,7 @@ def _candidates(
         raise LRFinderError(f"`span` must be a finite number above 0. Received: span={span!r}")
     use = _reading(for_schedule)
     result = as_result(result)
-    stop = _finite_steps(result)
+    stop = finite_prefix(result.losses)
     why = _untrusted(result, stop)
     if why is not None:
         return _wide(result, stop, num, span, why)
