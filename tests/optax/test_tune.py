@@ -38,6 +38,11 @@ def data():
     return batches[:16], batches[16:]
 
 
+def held_out(val):
+    """The jitted mean loss over the held-out batches: the race's score."""
+    return jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+
+
 def setup(traces: list[int]):
     tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
@@ -56,7 +61,7 @@ def test_the_race_traces_once_leaves_the_inputs_and_scores_on_held_out_loss(data
     traces: list[int] = []
     step, params, opt_state = setup(traces)
     before = jax.tree.map(np.asarray, (params, opt_state))
-    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    evaluate = held_out(val)
     tuned = lrfinder.optax.tune_lr(
         step,
         params,
@@ -119,7 +124,7 @@ def test_a_finalist_goes_on_from_its_last_round(data, donate, schedule) -> None:
     step, params, opt_state = setup([])
     if donate:  # a step that donates its inputs: a resumed round hands it the kept state
         step = jax.jit(step.__wrapped__, donate_argnums=(0, 1))
-    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    evaluate = held_out(val)
     runs: dict[bool, Any] = {}
     for resume in (True, False):  # starting over, the same rounds as going on
         rounds = runs[True].settings["rounds"] if runs else None
@@ -244,7 +249,7 @@ def test_a_rate_added_past_an_edge_runs_the_same_traced_step(data) -> None:
     traces: list[int] = []
     step, params, opt_state = setup(traces)
     before = jax.tree.map(np.asarray, (params, opt_state))
-    evaluate = jax.jit(lambda p: jnp.mean(jnp.stack([loss_fn(p, x, y) for x, y in val])))
+    evaluate = held_out(val)
     tuned = lrfinder.optax.tune_lr(
         step,
         params,
