@@ -76,15 +76,16 @@ VARIANTS: dict[str, tuple[tuple[tuple[int | None, float], ...] | None, int, floa
 # finalists go on from there; at a constant rate race_truncate is race_full.
 # The others compress (tune_lr's default when they were added), but for the two that run
 # tune_lr's defaults.
+# The variants from before `widen` add no rates past an edge (as they were run), and
+# race_widen1_truncate at most one.
 OPTIONS: dict[str, dict[str, Any]] = {
-    name: {"shorten": "truncate" if name.endswith("_truncate") else "compress"}
+    name: {
+        "shorten": "truncate" if name.endswith("_truncate") else "compress",
+        "widen": 1 if name == "race_widen1_truncate" else 0,
+    }
     for name in VARIANTS
     if name not in ("race_default", "race_noval")
 }
-# The variants from before `widen` add no rates past an edge (as they were run), but for the
-# two defaults' and race_widen1_truncate.
-for _name in OPTIONS:
-    OPTIONS[_name]["widen"] = 1 if _name == "race_widen1_truncate" else 0
 # The validation subset's size in batches, where a variant scores on more than VAL_BATCHES.
 VAL_SIZES = {"race_val32": 32}
 SEARCHES = ("random", "optuna")
