@@ -618,6 +618,8 @@ def _run(defer: bool, case: str) -> tuple[Any, list[int], dict[str, Any], dict[s
             return loss * math.nan
         if case == "scaler" and index in (2, 5):
             return loss + InfGrad.apply(m[0].weight)
+        if case == "skip" and index % 5 == 4:
+            return None  # skip this batch
         return loss
 
     if case == "one-shot":
@@ -660,6 +662,31 @@ def test_the_scaler_skips_and_the_stop_reasons_are_the_ones_read_at_once() -> No
     assert now.settings["skipped_steps"] == [2, 4]  # the case the comparison above covers
     nan, _, _, _ = _run(False, "nan")
     assert nan.stop_reason == "nonfinite" and nan.steps == 8
+
+
+@pytest.mark.parametrize("case", ["diverged", "nan", "one-shot", "completed", "skip"])
+def test_the_plain_loop_records_what_the_general_step_records(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process, one micro-batch a step, no scaler or autocast: find_lr runs an inlined loop
+    (TorchStep.run); forcing the general step must give the same curve and batches."""
+    from lrfinder.torch._step import TorchStep
+
+    plain = TorchStep._plain
+    taken: list[bool] = []
+    monkeypatch.setattr(TorchStep, "_plain", lambda self: taken.append(plain(self)) or taken[-1])
+    fast, seen_fast, before, after = _run(False, case)
+    assert taken == [True]
+    monkeypatch.setattr(TorchStep, "_plain", lambda self: False)
+    general, seen_general, _, _ = _run(False, case)
+    assert_same(after, before)
+    assert fast.stop_reason == general.stop_reason
+    assert np.array_equal(fast.lrs, general.lrs)
+    assert np.array_equal(fast.losses, general.losses, equal_nan=True)
+    assert fast.settings["skipped_batches"] == general.settings["skipped_batches"]
+    assert seen_fast == seen_general
+    if case == "skip":
+        assert general.settings["skipped_batches"]
 
 
 def test_defer_loss_is_checked() -> None:

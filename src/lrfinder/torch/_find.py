@@ -15,7 +15,7 @@ import torch
 
 from .._core._checks import check_count
 from .._core._errors import LRFinderError, LRFinderWarning
-from .._core._find import cycle, drive, drive_deferred
+from .._core._find import cycle, drive_deferred
 from .._core._rangetest import RangeTest, SweepOptions, ratios_to_first, sweep_options
 from .._core._result import RangeTestResult
 from .._core._signals import signals_held, terminate_cleanly
@@ -447,7 +447,7 @@ def find_lr(
                 if deferred:
                     drive_deferred(rt, step.launch, progress=progress and rank() == 0)
                 else:
-                    drive(rt, step, progress=progress and rank() == 0)
+                    step.run(progress=progress and rank() == 0)
         finally:
             restore_started = time.perf_counter()
             with signals_held():  # a second Ctrl-C waits until everything is back

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from .._core._errors import LRFinderError
-from .._core._find import MAX_SKIPS_IN_A_ROW
+from .._core._find import MAX_SKIPS_IN_A_ROW, drive
+from .._core._progress import progress_bar
 from .._core._rangetest import RangeTest
 from ._ddp import SKIP, Skip, agree, is_distributed, no_sync, tell_failure
 
@@ -366,14 +367,7 @@ class TorchStep:
         while True:
             loss = self._window()
             if isinstance(loss, Skip):
-                self.skipped_batches.append(at)
-                dropped_in_a_row += 1
-                if dropped_in_a_row >= MAX_SKIPS_IN_A_ROW:
-                    raise LRFinderError(
-                        f"The step returned None (skip this batch) for {dropped_in_a_row} "
-                        f"batches in a row at lr={group_lrs[0]:.3g}, so the test cannot go on. "
-                        "Return the loss tensor for the batches to train on; None skips one."
-                    )
+                dropped_in_a_row = self._dropped(at, dropped_in_a_row, group_lrs[0])
                 continue
             if loss is None or not math.isfinite(loss) or self._optimizer_step():
                 return loss
@@ -385,6 +379,89 @@ class TorchStep:
             if skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
                 self.gave_up = True
                 return None
+
+    def _dropped(self, at: int, in_a_row: int, lr: float) -> int:
+        """Count a batch the step returned None for (skipped) at step ``at``; the new count of
+        those in a row, or an error past ``MAX_SKIPS_IN_A_ROW``."""
+        self.skipped_batches.append(at)
+        in_a_row += 1
+        if in_a_row >= MAX_SKIPS_IN_A_ROW:
+            raise LRFinderError(
+                f"The step returned None (skip this batch) for {in_a_row} batches in a row at "
+                f"lr={lr:.3g}, so the test cannot go on. Return the loss tensor for the batches "
+                "to train on; None skips one."
+            )
+        return in_a_row
+
+    def _plain(self) -> bool:
+        """One micro-batch a step on one process, no scaler, autocast, backward hook,
+        validation or tensor rates: the setup :meth:`run` drives without the general step."""
+        return (
+            self.accumulation == 1
+            and not self._distributed
+            and self.scaler is None
+            and self.autocast is None
+            and self.autocast_dtype is None
+            and self.backward is None
+            and not self.val_batches
+            and not any(
+                isinstance(g.get("lr"), torch.Tensor)
+                for opt in self.optimizers
+                for g in opt.param_groups
+            )
+        )
+
+    def run(self, *, progress: bool) -> None:
+        """The range test over this step: :func:`lrfinder._core._find.drive`, or in the
+        :meth:`_plain` setup the same loop with the step's pieces inlined.
+
+        On a small model the step's method calls (rates, window, forward, backward, optimizer
+        step, each checking for the features this setup lacks) cost more than the bookkeeping
+        itself; the inlined loop records the same curve.
+        """
+        rt = self.rt
+        assert rt is not None, "a TorchStep without a RangeTest only trains (see train())"
+        if not self._plain():
+            drive(rt, self, progress=progress)
+            return
+        groups = [g for opt in self.optimizers for g in opt.param_groups]
+        zero_grads = [opt.zero_grad for opt in self.optimizers]
+        opt_steps = [opt.step for opt in self.optimizers]
+        model, compute_loss, batches, device = (
+            self.model,
+            self.compute_loss,
+            self.batches,
+            self.device,
+        )
+        record, isfinite = rt.record, math.isfinite
+        bar = progress_bar(progress, rt.num_steps)
+        try:
+            done = rt.done
+            while not done:
+                lrs = rt.group_lrs
+                for group, lr in zip(groups, lrs, strict=True):
+                    group["lr"] = lr
+                dropped_in_a_row = 0
+                while True:
+                    for zero_grad in zero_grads:
+                        zero_grad(set_to_none=True)
+                    batch = next(batches, None)
+                    if batch is None:
+                        rt.stop("data_exhausted")
+                        return
+                    loss = compute_loss(model, to_device(batch, device))
+                    if loss is not None:
+                        break
+                    dropped_in_a_row = self._dropped(rt.step, dropped_in_a_row, lrs[0])
+                read = float(_check_loss(loss).item())
+                if isfinite(read):
+                    loss.backward()
+                    for opt_step in opt_steps:
+                        opt_step()
+                done = record(read)
+                bar.step(rt)
+        finally:
+            bar.close()
 
     def evaluate(self) -> float:
         """The mean loss over the fixed validation batches, in eval() mode under no_grad."""
