@@ -1,9 +1,10 @@
 """What lrfinder.keras.find_lr costs over a plain ``model.fit`` of the same batches.
 
 The same compiled Adam model, the same 100 batches, one epoch: (a) ``fit`` with no callback,
-(b) ``fit`` with a callback that only sets the rate before each batch (what any rate callback
-pays: on JAX, fit's jitted state is written back into the variables and read again), (c)
-``fit`` with ``RangeTestCallback``, (d) ``find_lr``. A tiny MLP (64-32-10, batch 16) and a
+(b) ``fit`` with a callback whose batch-end hook does nothing (Keras runs fit differently once a
+callback has a batch hook), (c) ``fit`` with a callback that only sets the rate before each
+batch (what any rate callback pays: on JAX, fit's jitted state is written back into the
+variables and read again), (d) ``fit`` with ``RangeTestCallback``, (e) ``find_lr``. A tiny MLP (64-32-10, batch 16) and a
 medium one (64-512-512-10). Warm (compiled) models, interleaved rounds, medians of wall time,
 as a ratio to (a). The backend is KERAS_BACKEND's (JAX unless set):
 
@@ -43,6 +44,15 @@ def problem(hidden: list[int]) -> tuple[keras.Model, np.ndarray, np.ndarray]:
     return model, x, rng.integers(0, 10, BATCH * STEPS)
 
 
+class BatchEnd(keras.callbacks.Callback):
+    """Does nothing, at the end of every batch: Keras runs fit differently when a callback has
+    a batch hook (on JAX on this machine, faster than with none), so it is the baseline a
+    batch-level callback is fairly compared with."""
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        pass
+
+
 class SetRate(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
         self.model.optimizer.learning_rate = START_LR
@@ -54,6 +64,10 @@ def fit(model: keras.Model, x: np.ndarray, y: np.ndarray, callbacks: list[Any]) 
 
 def plain(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
     fit(model, x, y, [])
+
+
+def batch_end(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    fit(model, x, y, [BatchEnd()])
 
 
 def set_rate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
@@ -79,7 +93,8 @@ def main() -> None:
     backend = keras.config.backend()
     print(f"Keras {keras.__version__} on {backend}; {STEPS} batches of {BATCH}, Adam; wall time, "
           f"median of {args.rounds} interleaved rounds.\n")  # fmt: skip
-    tools = {"plain fit": plain, "rate-only callback": set_rate,
+    tools = {"plain fit": plain, "no-op batch-end callback": batch_end,
+             "rate-only callback": set_rate,
              "RangeTestCallback": callback, "find_lr": finder}  # fmt: skip
     print("| model | " + " | ".join(f"{k} (us a batch)" for k in tools) + " | "
           + " | ".join(f"{k} / plain" for k in list(tools)[1:]) + " |")  # fmt: skip

@@ -130,6 +130,25 @@ def test_callback_restores_at_train_end_and_can_run_again(digits) -> None:
     np.testing.assert_allclose(cb.result.losses, first.losses, rtol=1e-6)
 
 
+def test_the_callback_reads_no_step_count_where_every_batch_is_a_step(digits, monkeypatch):
+    from lrfinder.keras import _rates
+
+    def refuse(self: object) -> int:
+        raise AssertionError("the step count was read")
+
+    monkeypatch.setattr(_rates.Rates, "iterations", refuse)
+    monkeypatch.setattr(_rates._JaxRates, "iterations", refuse)
+    x, y = digits
+    cb = RangeTestCallback(start_lr=1e-4, end_lr=1.0, num_steps=15, progress=False)
+    mlp().fit(x, y, batch_size=BATCH, epochs=2, callbacks=[cb], shuffle=False, verbose=0)
+    assert cb.result is not None and cb.result.steps == 15
+    alone = find_lr(
+        mlp(), x, y, batch_size=BATCH, shuffle=False, start_lr=1e-4, end_lr=1.0, num_steps=15,
+        progress=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(cb.result.losses, alone.losses, rtol=1e-6)
+
+
 def test_steps_per_execution_is_set_to_one_for_the_test_and_put_back(digits) -> None:
     x, y = digits
     kw = {"batch_size": BATCH, "shuffle": False, "num_steps": 12, "progress": False}

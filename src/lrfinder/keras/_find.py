@@ -27,6 +27,13 @@ def _accumulation(optimizer: Any) -> int:
     return int(getattr(inner, "gradient_accumulation_steps", None) or 1)
 
 
+def _may_skip(optimizer: Any) -> bool:
+    """Whether a batch may leave the optimizer's step count as it was: a LossScaleOptimizer
+    (which wraps another) skips overflowing steps, and gradient accumulation steps once every
+    few batches. Otherwise every batch is one step."""
+    return hasattr(optimizer, "inner_optimizer") or _accumulation(optimizer) > 1
+
+
 def _checked_optimizer(model: keras.Model, *settable: str) -> Any:
     """The model's optimizer, once it is known that the range test (or the caller that
     ``settable`` names, see :func:`check_settable`) can set its rate."""
@@ -158,6 +165,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         # unread (see _UnreadLogs), to be read one batch late.
         self._given_rates: Rates | None = None
         self._late = False
+        self._may_skip = True  # whether a batch may leave the optimizer's step count as it was
         self._launched = 0  # batches started, when reading late
         self._pending: Any = None  # the last batch's loss, when reading late
 
@@ -179,6 +187,7 @@ class RangeTestCallback(keras.callbacks.Callback):
         self._waiting = False
         self._base_lr = float(host(optimizer.learning_rate))
         self._iterations = int(host(optimizer.iterations))
+        self._may_skip = _may_skip(optimizer)  # if not, the step count is never read (a sync)
         started = time.perf_counter()
         self._snapshot = _Snapshot(model) if self.restore_after else None
         self._timings = {"snapshot_s": time.perf_counter() - started}
@@ -211,6 +220,9 @@ class RangeTestCallback(keras.callbacks.Callback):
                 self._record(float(host(last)))
             return
         loss = float(host(logs["loss"]))
+        if not self._may_skip:
+            self._record(loss)
+            return
         # The optimizer did not step: it accumulates gradients, or a LossScaleOptimizer skipped
         # the update (overflowing gradients). The weights have not moved, so the sweep waits and
         # the metrics keep averaging over these batches, all at this rate and these weights;
@@ -380,12 +392,7 @@ def find_lr(
     with one_batch_per_call(model), rate_setter(model) as setter, callback:
         callback._given_rates = setter
         # Late only where every batch is a step: a skipped one would change the next rate.
-        optimizer = model.optimizer
-        callback._late = (
-            setter.deferrable
-            and not hasattr(optimizer, "inner_optimizer")
-            and _accumulation(optimizer) == 1
-        )
+        callback._late = setter.deferrable and not _may_skip(model.optimizer)
         fit_with(model, callback, late=callback._late, **data, epochs=epochs)
     if callback.result is None:
         raise _no_batch(dataset if dataset is not None else x)
