@@ -14,10 +14,11 @@ stopping never see it. Only the rate changes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Unpack
 
-from ._core._errors import LRFinderError
+from ._core._errors import LRFinderError, LRFinderWarning, NoSuggestionError
 from ._core._frameworks import missing_framework
 
 try:
@@ -214,7 +215,9 @@ class FindLRCallback(pl.Callback):
     Each test step calls ``training_step(batch, 0)`` with ``self.log`` silenced, in full
     precision (pass ``step_fn`` for anything else), reading a private shuffled loader over the
     training set. Automatic optimization with one optimizer. When training resumes from a
-    checkpoint, the checkpoint's rate stands and no test runs.
+    checkpoint, the checkpoint's rate stands and no test runs. When the curve cannot be read
+    (too few steps, a loss that never fell), training goes on at its own rate with an
+    :class:`lrfinder.LRFinderWarning` that says why, and ``suggestion`` and ``lr`` stay None.
 
     Args:
         method: the suggestion rule (default :data:`lrfinder.DEFAULT_METHOD`).
@@ -229,8 +232,8 @@ class FindLRCallback(pl.Callback):
 
     Attributes:
         result: the :class:`lrfinder.RangeTestResult` (None until training starts).
-        suggestion: the :class:`lrfinder.Suggestion` that was applied.
-        lr: the rate that was set (for the first parameter group; a scheduler's peak).
+        suggestion: the :class:`lrfinder.Suggestion` that was applied (None when none was).
+        lr: the rate that was set (for the first parameter group; a scheduler's peak), or None.
 
     Examples:
         >>> trainer = pl.Trainer(max_epochs=5, callbacks=[FindLRCallback()])  # doctest: +SKIP
@@ -299,7 +302,18 @@ class FindLRCallback(pl.Callback):
                 object.__delattr__(pl_module, name)
             for group, lr in zip(groups, current, strict=True):
                 group["lr"] = lr
-        self.suggestion = self.result.suggest(self.method, for_schedule=self.for_schedule)
+        try:
+            self.suggestion = self.result.suggest(self.method, for_schedule=self.for_schedule)
+        except NoSuggestionError as exc:
+            # Training goes on at the rate it was given, as Lightning's finder does: a curve
+            # that cannot be read must not end the fit it was meant to help.
+            warnings.warn(
+                f"The range test found no rate, so training keeps its own ({current[0]:.3g}): "
+                f"{exc} The curve is in FindLRCallback.result.",
+                LRFinderWarning,
+                stacklevel=2,
+            )
+            return
         self.lr = self.suggestion.lr
         rescale(optimizer, first_lr(optimizer, scheduler), self.lr, scheduler)
         if self.attr is not None:

@@ -170,6 +170,18 @@ def test_resuming_from_a_checkpoint_keeps_its_rate(tmp_path):
     assert seen.lrs == [first.lr]
 
 
+def test_a_curve_with_no_rate_leaves_training_at_its_own_rate_with_a_warning(tmp_path):
+    finder, seen = FindLRCallback(num_steps=3, attr="lr"), FirstStep()
+    with pytest.warns(
+        lrfinder.LRFinderWarning, match=r"found no rate.*keeps its own \(0\.000123\)"
+    ):
+        trainer = _fit(tmp_path, "none", Regression(lr=1.23e-4), [finder, seen], max_epochs=1)
+    assert finder.result is not None and finder.result.steps == 3
+    assert finder.suggestion is None and finder.lr is None
+    assert seen.lrs == [1.23e-4] and trainer.lightning_module.lr == 1.23e-4
+    assert trainer.global_step > 0  # the fit ran to its end
+
+
 class TwoOptimizers(Regression):
     def configure_optimizers(self):
         return [
