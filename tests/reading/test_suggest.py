@@ -76,8 +76,7 @@ def test_valley_matches_fastai(seed: int) -> None:
     curve = sigmoid_curve(centre=-2.5, noise=0.05, seed=seed)
     smooth = read_curve(curve).smooth
     s = suggest(curve, "valley")
-    # fastai's max_start is one before the stretch's first point; the index agrees within one.
-    assert abs(s.index - reference_valley(smooth)) <= 1
+    assert s.index == reference_valley(smooth)
     assert s.low < s.lr < s.high
 
 
@@ -85,13 +84,13 @@ def fastai_lr_find_slide(
     lrs: np.ndarray, raw: np.ndarray, num_it: int, lr_diff: int = 15, thresh: float = 0.005
 ) -> float:
     """fastai's slide rule as its lr_find applies it, written out from fastai: the recorder's
-    smoothed loss (a debiased moving average, beta 0.98), the first num_it // 10 points left
-    out, then the walk left from the end on np.gradient."""
+    smoothed loss (a debiased moving average, beta 0.98), the first num_it // 10 points and the
+    last 5 left out, then the walk left from the end on np.gradient."""
     val, smooth = 0.0, []
     for count, loss in enumerate(raw, start=1):
         val = 0.98 * val + 0.02 * loss
         smooth.append(val / (1 - 0.98**count))
-    lrs, losses = lrs[num_it // 10 :], np.array(smooth)[num_it // 10 :]
+    lrs, losses = lrs[num_it // 10 : -5], np.array(smooth)[num_it // 10 : -5]
     loss_grad = np.gradient(losses)
     r_idx = -1
     l_idx = r_idx - lr_diff

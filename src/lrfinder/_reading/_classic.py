@@ -71,15 +71,16 @@ def _valley(result: RangeTestResult) -> Suggestion:
     point about half-way (the start plus a third plus a sixth of its length)."""
     curve = read_curve(result)
     end, longest = _longest_fall(curve.smooth)
-    start = end - longest + 1
-    length = end - start
-    if length < 2:
+    if longest < 3:
         raise NoSuggestionError(
             "`valley` found no falling stretch longer than two steps. Lower `start_lr` or raise "
             "`num_steps`."
         )
-    third = length / 3
-    i = start + int(third) + int(third / 2)
+    # fastai's arithmetic: its start is one before the stretch's first point (end - longest),
+    # and the stretch's length is the subsequence's.
+    third = longest / 3
+    i = end - longest + int(third) + int(third / 2)
+    start = end - longest + 1  # the stretch's first point, for the range
     return Suggestion(
         lr=float(curve.lrs[i]),
         index=i,
@@ -112,13 +113,17 @@ def _longest_fall(loss: np.ndarray) -> tuple[int, int]:
     return end, len(tails)
 
 
+# fastai's lr_find leaves out the last 5 recorded points before any rule reads them.
+FASTAI_TAIL = 5
+
+
 @register("slide")
 def _slide(
     result: RangeTestResult, *, lr_diff: int | None = None, threshold: float = 0.005
 ) -> Suggestion:
     """fastai's slide rule, on the input fastai's ``lr_find`` gives it: the causal moving
     average of the loss (the one the test's stopping rule reads), without the first tenth of the
-    planned steps. Walking left from the end, it stops where the slopes ``lr_diff`` steps apart
+    planned steps and the last 5 recorded. Walking left from the end, it stops where the slopes ``lr_diff`` steps apart
     (default 15% of the planned steps, fastai's 15 of 100) agree within ``threshold``, in the
     loss's own units as in fastai, and suggests the rate just right of there.
 
@@ -135,7 +140,9 @@ def _slide(
     if not (isinstance(planned, int) and planned >= result.steps):
         planned = result.steps
     skip = planned // 10
-    lrs, smooth = curve.lrs[skip:], ema(curve.raw, beta)[skip:]
+    # fastai's lr_find reads losses[num_it // 10 : -5], cut at the first NaN.
+    stop = min(curve.raw.size, result.steps - FASTAI_TAIL)
+    lrs, smooth = curve.lrs[skip:stop], ema(curve.raw, beta)[skip:stop]
     n = smooth.size
     gap = max(2, round(0.15 * planned)) if lr_diff is None else lr_diff
     if gap >= n:
