@@ -115,3 +115,28 @@ def test_slide_equals_the_walk_from_the_end(threshold: float) -> None:
         assert got == expected
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("method", ["steepest", "sma_derivative"])
+def test_a_noisy_first_loss_is_not_the_fastest_fall(method: str) -> None:
+    # torch-lr-finder, Surmenok's finder and fastai's lr_find all skip the first tenth: the
+    # first loss, before training moved it, can sit well above the flat start.
+    lrs = np.logspace(-7, 1, 100)
+    losses = 0.3 + 2.0 / (1.0 + (lrs / 1e-3) ** 1.3) + (lrs / 0.05) ** 2
+    losses[0] *= 1.15
+    s = lrfinder._core._suggestion.quiet_suggest(
+        RangeTestResult(lrs=lrs, losses=losses, settings={"num_steps": 100}), method
+    )
+    assert s.index >= 10
+    assert abs(np.log10(s.lr) - np.log10(1e-3)) < 1.0  # inside the fall
+
+
+def test_steepest_reads_a_linear_sweep_against_the_rate() -> None:
+    # Lightning's own check: sin over a linear grid falls fastest at pi (against log(rate) the
+    # fastest fall sits at 3.43).
+    lrs = np.linspace(0.05, 2 * np.pi, 400)
+    linear = RangeTestResult(lrs=lrs, losses=np.sin(lrs) + 2.0, settings={"mode": "linear"})
+    s = lrfinder._core._suggestion.quiet_suggest(linear, "steepest")
+    assert abs(s.lr - np.pi) < 0.05 and "per unit of rate" in s.reason
+    on_log = RangeTestResult(lrs=lrs, losses=np.sin(lrs) + 2.0)  # no mode: the log axis
+    assert abs(lrfinder._core._suggestion.quiet_suggest(on_log, "steepest").lr - 3.43) < 0.05

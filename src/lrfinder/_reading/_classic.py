@@ -31,31 +31,54 @@ def _minimum(result: RangeTestResult, *, divisor: float = 10.0) -> Suggestion:
     )
 
 
+def _planned(result: RangeTestResult) -> int:
+    """The steps the sweep planned (``num_steps``), or those recorded when it is not known."""
+    planned: Any = result.settings.get("num_steps")
+    return planned if isinstance(planned, int) and planned >= result.steps else result.steps
+
+
+def _after_head(result: RangeTestResult, end: int) -> int:
+    """Where a search for the fastest fall starts: past the first tenth of the planned steps,
+    as torch-lr-finder, Surmenok's finder and fastai's ``lr_find`` skip it (the first losses,
+    before training has moved them, are noise, and a centred average barely smooths them),
+    unless the fall ends there."""
+    skip = _planned(result) // 10
+    return skip if skip < end else 0
+
+
 @register("steepest")
 def _steepest(result: RangeTestResult) -> Suggestion:
-    """The rate where the smoothed loss falls fastest against log10(rate)."""
+    """The rate where the smoothed loss falls fastest against log10(rate), or against the rate
+    for a linear sweep (the sweep's own axis, as torch-lr-finder's per-step gradient), past
+    the first tenth of the planned steps."""
     curve = read_curve(result)
     end = _descending_part(curve, "steepest")
-    slope = np.gradient(curve.smooth[: end + 1], curve.log_lrs[: end + 1])
-    i = int(np.argmin(slope))
+    linear = result.settings.get("mode") == "linear"
+    axis = curve.lrs if linear else curve.log_lrs
+    slope = np.gradient(curve.smooth[: end + 1], axis[: end + 1])
+    i = _after_head(result, end)
+    i += int(np.argmin(slope[i:]))
+    unit = "per unit of rate" if linear else "per decade"
     return _make(
         curve,
         "steepest",
         float(curve.lrs[i]),
-        f"steepest descent of the smoothed loss: {float(slope[i]) * curve.scale:.3g} per decade",
+        f"steepest descent of the smoothed loss: {float(slope[i]) * curve.scale:.3g} {unit}",
     )
 
 
 @register("sma_derivative")
 def _sma_derivative(result: RangeTestResult, *, window: int | None = None) -> Suggestion:
     """Surmenok's rule: the rate where the loss's change per step, averaged over ``window``
-    steps (a simple moving average), is most negative."""
+    steps (a simple moving average), is most negative, past the first tenth of the planned
+    steps (Surmenok's finder skips the first 10 of its 100)."""
     if window is not None:
         window = check_count("window", window)
     curve = read_curve(result)
     end = _descending_part(curve, "sma_derivative")
     w, averaged = curve.averaged_change(window)
-    i = int(np.argmin(averaged[: end + 1]))
+    i = _after_head(result, end)
+    i += int(np.argmin(averaged[i : end + 1]))
     return _make(
         curve,
         "sma_derivative",
@@ -123,9 +146,10 @@ def _slide(
 ) -> Suggestion:
     """fastai's slide rule, on the input fastai's ``lr_find`` gives it: the causal moving
     average of the loss (the one the test's stopping rule reads), without the first tenth of the
-    planned steps and the last 5 recorded. Walking left from the end, it stops where the slopes ``lr_diff`` steps apart
-    (default 15% of the planned steps, fastai's 15 of 100) agree within ``threshold``, in the
-    loss's own units as in fastai, and suggests the rate just right of there.
+    planned steps and the last 5 recorded. Walking left from the end, it stops where the slopes
+    ``lr_diff`` steps apart (default 15% of the planned steps, fastai's 15 of 100) agree within
+    ``threshold``, in the loss's own units as in fastai, and suggests the rate just right of
+    there.
 
     The blow-up is read as recorded (not clipped, as the other rules read it): its slopes are
     what the walk starts from.
@@ -136,9 +160,7 @@ def _slide(
     curve = read_curve(result)
     setting: Any = result.settings.get("smooth_beta")
     beta = float(setting) if is_real(setting) and 0.0 <= setting < 1.0 else DEFAULT_SMOOTH_BETA
-    planned: Any = result.settings.get("num_steps")
-    if not (isinstance(planned, int) and planned >= result.steps):
-        planned = result.steps
+    planned = _planned(result)
     skip = planned // 10
     # fastai's lr_find reads losses[num_it // 10 : -5], cut at the first NaN.
     stop = min(curve.raw.size, result.steps - FASTAI_TAIL)
