@@ -245,3 +245,14 @@ def test_never_crashes_on_arbitrary_curves(
     assert len([w for w in caught if w.category is LRFinderWarning]) == bool(s.warnings)
     assert lrs[0] <= s.low <= s.lr <= s.high <= lrs[-1] * (1 + 1e-12)
     assert s.confidence is not None and 0.0 <= s.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("stop", "said"), [("diverged", "the blow-up"), ("data_exhausted", "that point")]
+)
+def test_the_cap_names_the_blow_up_only_where_there_was_one(stop: str, said: str) -> None:
+    # A steep fall straight into the lowest point: the 90% crossing sits at its edge, capped.
+    lrs = np.logspace(-5, 0, 60)
+    losses = np.where(lrs < 1e-1, 2.3 - 1.8 * (np.log10(lrs) + 5) / 4, 0.5 + 40 * (lrs - 0.1))
+    s = lrfinder.suggest(RangeTestResult(lrs=lrs, losses=losses, stop_reason=stop), "fall")
+    assert "a cap" in s.reason and s.reason.split("; for")[0].endswith(said)

@@ -102,8 +102,8 @@ def _fall(result: RangeTestResult, *, for_schedule: str = "constant") -> Suggest
     if capped:
         reason = (
             f"{1 / 10 ** MARGIN[for_schedule]:.2g} x the rate at the lowest smoothed loss "
-            f"({10**lowest:.3g}), a cap: {reason} only at {10**log_lr:.3g}, too close to the "
-            "blow-up"
+            f"({10**lowest:.3g}), a cap: {reason} only at {10**log_lr:.3g}, too close to "
+            + ("the blow-up" if result.stop_reason in ("diverged", "nonfinite") else "that point")
         )
         log_lr = lowest - MARGIN[for_schedule]
     else:
