@@ -435,7 +435,10 @@ def test_validation_curve_drives_suggestions() -> None:
     assert view.steps == result.steps
     # The view is the curve (lrs, val_losses): every suggestion method reads it as such.
     expected = lrfinder.RangeTestResult(
-        lrs=result.lrs, losses=result.val_losses, settings=result.settings
+        lrs=result.lrs,
+        losses=result.val_losses,
+        settings=result.settings,
+        stop_reason=result.stop_reason,
     )
     assert np.array_equal(view.smoothed_losses, expected.smoothed_losses, equal_nan=True)
     for method in lrfinder.methods():
