@@ -302,6 +302,7 @@ class FindLRCallback(pl.Callback):
                 object.__delattr__(pl_module, name)
             for group, lr in zip(groups, current, strict=True):
                 group["lr"] = lr
+        self.suggestion, self.lr = None, None  # a fit before this one may have set them
         try:
             self.suggestion = self.result.suggest(self.method, for_schedule=self.for_schedule)
         except NoSuggestionError as exc:
