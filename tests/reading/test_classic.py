@@ -140,3 +140,12 @@ def test_steepest_reads_a_linear_sweep_against_the_rate() -> None:
     assert abs(s.lr - np.pi) < 0.05 and "per unit of rate" in s.reason
     on_log = RangeTestResult(lrs=lrs, losses=np.sin(lrs) + 2.0)  # no mode: the log axis
     assert abs(lrfinder._core._suggestion.quiet_suggest(on_log, "steepest").lr - 3.43) < 0.05
+
+
+def test_slide_on_a_curve_too_short_once_its_ends_are_left_out_says_so() -> None:
+    lrs = np.logspace(-7, 1, 24)
+    losses = 0.3 + 2.0 / (1.0 + (lrs / 1e-3) ** 1.3)
+    with pytest.raises(NoSuggestionError, match=r"between the first 2 and the last 5 .* has 17"):
+        lrfinder._core._suggestion.quiet_suggest(
+            RangeTestResult(lrs=lrs, losses=losses), "slide", lr_diff=17
+        )

@@ -169,8 +169,9 @@ def _slide(
     gap = max(2, round(0.15 * planned)) if lr_diff is None else lr_diff
     if gap >= n:
         raise NoSuggestionError(
-            f"`slide` needs more than lr_diff={gap} points after the first {skip}; the curve "
-            f"has {n}. Raise `num_steps`."
+            f"`slide` needs more than lr_diff={gap} points between the first {skip} and the "
+            f"last {FASTAI_TAIL} (fastai's lr_find leaves those out); the curve has {n} there. "
+            "Raise `num_steps`."
         )
     grad = np.gradient(smooth)
     limit = threshold / curve.scale  # the losses were divided by `scale` (1 unless huge)
