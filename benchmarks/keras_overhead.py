@@ -4,8 +4,8 @@ The same compiled Adam model, the same 100 batches, one epoch: (a) ``fit`` with 
 (b) ``fit`` with a callback whose batch-end hook does nothing (Keras runs fit differently once a
 callback has a batch hook), (c) ``fit`` with a callback that only sets the rate before each
 batch (what any rate callback pays: on JAX, fit's jitted state is written back into the
-variables and read again), (d) ``fit`` with ``RangeTestCallback``, (e) ``find_lr``. A tiny MLP (64-32-10, batch 16) and a
-medium one (64-512-512-10). Warm (compiled) models, interleaved rounds, medians of wall time,
+variables and read again), (d) ``fit`` with ``RangeTestCallback``, (e) ``find_lr``. A tiny MLP
+(64-32-10, batch 16) and a medium one (64-512-512-10). Warm (compiled) models, interleaved rounds, medians of wall time,
 as a ratio to (a). The backend is KERAS_BACKEND's (JAX unless set):
 
     .venv/bin/python -m benchmarks.keras_overhead [--rounds 15]

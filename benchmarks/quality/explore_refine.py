@@ -105,11 +105,10 @@ def scores(
             if tuned is None:
                 continue
             lr = read(tuned)
-            good.append(orc["good_low"] * 10**-0.125 <= lr <= orc["good_high"] * 10**0.125)
-            distance.append(abs(math.log10(lr) - orc["centre"]))
-            loss = min(report.interpolated_loss(orc, lr), orc["l0"])
-            span = orc["l0"] - orc["l_star"]
-            regret.append((loss - orc["l_star"]) / span if span > 0 else 0.0)
+            row = report.rate_row(orc, lr, report.interpolated_loss(orc, lr))
+            good.append(row["good"])
+            distance.append(row["distance_centre"])
+            regret.append(row["regret"])
     return float(np.mean(good)), float(np.median(distance)), float(np.mean(regret))
 
 
@@ -121,9 +120,8 @@ def main() -> None:
         for split, members in SPLITS.items():
             for name, read in READINGS.items():
                 good, distance, regret = scores(caches, read, protocol, members)
-                print(
-                    f"| {name} | {protocol} | {split} | {good:.0%} | {distance:.2f} | {regret:.4f} |"
-                )
+                cells = f"{good:.0%} | {distance:.2f} | {regret:.4f}"
+                print(f"| {name} | {protocol} | {split} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,21 @@ def interpolated_loss(orc: dict[str, Any], lr: float) -> float:
     return float(np.interp(math.log10(lr), np.log10(run.GRID), orc["mean"]))
 
 
+def rate_row(orc: dict[str, Any], lr: float, loss: float | None) -> dict[str, Any]:
+    """How a rate did against the oracle: its distances (decades) to the best rate and to the
+    good range's centre, its regret at ``loss`` (a diverged run counts as untrained), whether
+    it is in the good range (widened by half a grid step) and whether it diverged."""
+    l0, l_star = orc["l0"], orc["l_star"]
+    loss = _clip(loss, l0)
+    return {
+        "distance": abs(math.log10(lr) - math.log10(orc["best_lr"])),
+        "distance_centre": abs(math.log10(lr) - orc["centre"]),
+        "regret": (loss - l_star) / (l0 - l_star) if l0 > l_star else 0.0,
+        "good": orc["good_low"] * 10**-0.125 <= lr <= orc["good_high"] * 10**0.125,
+        "diverged": loss >= l0,
+    }
+
+
 def score(
     caches: dict[str, Cache],
     setup: Setup,
@@ -179,7 +194,6 @@ def score(
     """Per method: distance (decades), regret, in-good-range, diverged, per seed; and spread."""
     run = _runs()
     orc = oracle(caches, setup, protocol)
-    l0, l_star = orc["l0"], orc["l_star"]
     out: dict[str, dict[str, Any]] = {}
     for name, rates in suggested_rates(caches, setup, protocol, tuners=tuners).items():
         rows = []
@@ -202,16 +216,7 @@ def score(
                 and not caches["runs"].has(setup.name, run.run_key(protocol, lr, seed))
             ):
                 raw = interpolated_loss(orc, lr)  # not trained yet: read the grid
-            loss = _clip(raw if trained else interpolated_loss(orc, lr), l0)
-            rows.append(
-                {
-                    "distance": abs(math.log10(lr) - math.log10(orc["best_lr"])),
-                    "distance_centre": abs(math.log10(lr) - orc["centre"]),
-                    "regret": (loss - l_star) / (l0 - l_star) if l0 > l_star else 0.0,
-                    "good": orc["good_low"] * 10**-0.125 <= lr <= orc["good_high"] * 10**0.125,
-                    "diverged": loss >= l0,
-                }
-            )
+            rows.append(rate_row(orc, lr, raw if trained else interpolated_loss(orc, lr)))
         logs = [math.log10(r) for r in rates if r is not None and math.isfinite(r)]
         out[name] = {
             "rows": rows,

@@ -71,7 +71,8 @@ def loop_descent_range(curve: _curve._Curve, lr: float) -> tuple[float, float]:
 
 def loop_slide_index(smooth: np.ndarray, gap: int, limit: float) -> int | None:
     """fastai's slide rule walked left from the end, point by point, on the causal average
-    without its first tenth and its last 5 points: the index (into ``smooth``) it suggests, None when nothing settles."""
+    without its first tenth and its last 5 points: the index (into ``smooth``) it suggests,
+    None when nothing settles."""
     grad = np.gradient(smooth)
     n = smooth.size
     right = n - 1
